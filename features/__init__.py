@@ -1,0 +1,1 @@
+"""The feature store: sources, validation, harmonisation, attribute derivation, snapshots."""

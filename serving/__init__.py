@@ -1,0 +1,1 @@
+"""The scoring job, sinks, policy job and the HTTP API."""

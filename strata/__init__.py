@@ -1,0 +1,1 @@
+"""The `strata` command line: one verb per stage, wiring the stages together."""

@@ -1,0 +1,18 @@
+"""The `strata` CLI: one verb per stage. Heavy libraries are imported inside the commands."""
+
+from __future__ import annotations
+
+import typer
+
+from strata.cli_features import features_app, synth
+
+app = typer.Typer(
+    help="Strata: segment products for the supply chain and turn segments into inventory policies.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(features_app, name="features")
+app.command("synth")(synth)
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,53 @@
+"""Shared pieces of the CLI: options, error handling, date parsing. Imports only typer and stdlib."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+__all__ = ["DEFAULT_CONFIG", "AsOfOpt", "ConfigOpt", "fail", "parse_date", "run", "workspace"]
+
+DEFAULT_CONFIG = Path("configs/strata.yaml")
+ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="workspace config (YAML)")]
+AsOfOpt = Annotated[
+    str | None, typer.Option("--as-of", help="snapshot date, YYYY-MM-DD (default: newest)")
+]
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print one clear error and exit non-zero."""
+    from rich.console import Console
+
+    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def run(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call a stage; a StrataError becomes one clear message and a non-zero exit."""
+    from ml.errors import StrataError
+
+    try:
+        return fn(*args, **kwargs)
+    except StrataError as exc:
+        fail(str(exc))
+
+
+def parse_date(value: str | None, option: str = "--as-of") -> date | None:
+    """A YYYY-MM-DD option value as a date, or a clear error."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fail(f"{option} {value!r} is not a date; write it as YYYY-MM-DD, e.g. 2011-12-05")
+    return None
+
+
+def workspace(config: Path) -> Any:
+    """The validated workspace config, or a clear error naming file and key."""
+    from strata.config_file import load_workspace
+
+    return run(load_workspace, config)

@@ -1,0 +1,86 @@
+"""`strata features ...` and `strata synth`: the feature store verbs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from strata.cli_common import DEFAULT_CONFIG, AsOfOpt, ConfigOpt, parse_date, run, workspace
+
+features_app = typer.Typer(
+    help="Feature store: build, list, show and describe snapshots.", no_args_is_help=True
+)
+
+
+@features_app.command("build")
+def features_build(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    as_of: Annotated[
+        list[str] | None,
+        typer.Option("--as-of", help="snapshot date(s), YYYY-MM-DD; repeat for several (default: last data date)"),
+    ] = None,
+) -> None:
+    """Ingest the sources, quarantine bad rows, derive attributes and write snapshot(s)."""
+    from features.build import build_features
+    from strata.render import print_build_summary
+
+    ws = workspace(config)
+    dates = [parse_date(d) for d in (as_of or [])]
+    result = run(build_features, ws, as_of=dates or None, progress=True)
+    print_build_summary(result)
+
+
+@features_app.command("list")
+def features_list() -> None:
+    """Print the attribute registry: name, unit, meaning, how to read a high value."""
+    from strata.render import print_attribute_registry
+
+    print_attribute_registry()
+
+
+@features_app.command("show")
+def features_show(sku: str, config: ConfigOpt = DEFAULT_CONFIG, as_of: AsOfOpt = None) -> None:
+    """Print one product's attributes with units and meanings."""
+    from features.snapshots import load_features
+    from strata.render import print_product_attributes
+
+    ws = workspace(config)
+    frame = run(load_features, ws, as_of=parse_date(as_of))
+    run(print_product_attributes, frame, sku)
+
+
+@features_app.command("describe")
+def features_describe(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    as_of: AsOfOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the manifest as JSON")] = False,
+) -> None:
+    """Print a snapshot's manifest (sources, row counts, attributes)."""
+    from features.snapshots import read_manifest
+    from strata.render import print_manifest
+
+    ws = workspace(config)
+    manifest = run(read_manifest, ws, as_of=parse_date(as_of))
+    if as_json:
+        sys.stdout.write(json.dumps(manifest, indent=2, default=str) + "\n")
+    else:
+        print_manifest(manifest)
+
+
+def synth(
+    skus: Annotated[int, typer.Option("--skus", help="number of global products", min=1)] = 1000,
+    weeks: Annotated[int, typer.Option("--weeks", help="weeks of history", min=8)] = 104,
+    out: Annotated[Path, typer.Option("--out", help="output folder")] = Path("data/synthetic"),
+    seed: Annotated[int, typer.Option("--seed", help="random seed")] = 7,
+) -> None:
+    """Write a synthetic multi-source company with planted patterns and its ground truth."""
+    from features.synth import write_synthetic_company
+
+    paths = run(write_synthetic_company, out, n_skus=skus, n_weeks=weeks, seed=seed)
+    typer.echo(f"wrote synthetic company to {out} ({len(paths)} files); config: {out / 'strata.yaml'}")
+
+
