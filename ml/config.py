@@ -91,8 +91,12 @@ class Source(Frozen):
     def _where(self) -> Source:
         if self.kind in ("csv", "parquet") and self.path is None:
             raise ValueError(f"source '{self.name}': kind {self.kind} needs 'path'")
-        if self.kind == "sql" and (self.url is None or (self.query is None) == (self.sql_table is None)):
-            raise ValueError(f"source '{self.name}': kind sql needs 'url' and one of 'query' or 'sql_table'")
+        if self.kind == "sql" and (
+            self.url is None or (self.query is None) == (self.sql_table is None)
+        ):
+            raise ValueError(
+                f"source '{self.name}': kind sql needs 'url' and one of 'query' or 'sql_table'"
+            )
         return self
 
 

@@ -8,7 +8,16 @@ from typing import Annotated, Any
 
 import typer
 
-__all__ = ["DEFAULT_CONFIG", "AsOfOpt", "ConfigOpt", "fail", "parse_date", "run", "workspace"]
+__all__ = [
+    "DEFAULT_CONFIG",
+    "AsOfOpt",
+    "ConfigOpt",
+    "StepProgress",
+    "fail",
+    "parse_date",
+    "run",
+    "workspace",
+]
 
 DEFAULT_CONFIG = Path("configs/strata.yaml")
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="workspace config (YAML)")]
@@ -51,3 +60,40 @@ def workspace(config: Path) -> Any:
     from strata.config_file import load_workspace
 
     return run(load_workspace, config)
+
+
+class StepProgress:
+    """A Rich progress bar advanced once per stage step; use as a context manager."""
+
+    def __init__(self, total: int, title: str) -> None:
+        self.total, self.title = total, title
+
+    def __enter__(self) -> StepProgress:
+        from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(
+            SpinnerColumn(),
+            TextColumn("[b]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            transient=False,
+        )
+        self._progress.start()
+        self._task = self._progress.add_task(self.title, total=self.total)
+        self._started = False
+        return self
+
+    def __call__(self, message: str) -> None:
+        """Mark the previous step done and show `message` as the current one."""
+        if self._started:
+            self._progress.advance(self._task)
+        self._started = True
+        self._progress.update(self._task, description=message)
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is None:
+            self._progress.update(
+                self._task, completed=self.total, description=self.title + " done"
+            )
+        self._progress.stop()

@@ -9,7 +9,15 @@ from typing import Annotated
 
 import typer
 
-from strata.cli_common import DEFAULT_CONFIG, AsOfOpt, ConfigOpt, parse_date, run, workspace
+from strata.cli_common import (
+    DEFAULT_CONFIG,
+    AsOfOpt,
+    ConfigOpt,
+    StepProgress,
+    parse_date,
+    run,
+    workspace,
+)
 
 features_app = typer.Typer(
     help="Feature store: build, list, show and describe snapshots.", no_args_is_help=True
@@ -21,7 +29,10 @@ def features_build(
     config: ConfigOpt = DEFAULT_CONFIG,
     as_of: Annotated[
         list[str] | None,
-        typer.Option("--as-of", help="snapshot date(s), YYYY-MM-DD; repeat for several (default: last data date)"),
+        typer.Option(
+            "--as-of",
+            help="snapshot date(s), YYYY-MM-DD; repeat for several (default: last data date)",
+        ),
     ] = None,
 ) -> None:
     """Ingest the sources, quarantine bad rows, derive attributes and write snapshot(s)."""
@@ -30,7 +41,8 @@ def features_build(
 
     ws = workspace(config)
     dates = [parse_date(d) for d in (as_of or [])]
-    result = run(build_features, ws, as_of=dates or None, progress=True)
+    with StepProgress(2 + max(len(dates), 1), f"features build {ws.name}") as step:
+        result = run(build_features, ws, as_of=dates or None, progress=step)
     print_build_summary(result)
 
 
@@ -49,7 +61,7 @@ def features_show(sku: str, config: ConfigOpt = DEFAULT_CONFIG, as_of: AsOfOpt =
     from strata.render import print_product_attributes
 
     ws = workspace(config)
-    frame = run(load_features, ws, as_of=parse_date(as_of))
+    frame = run(load_features, parse_date(as_of), workspace=ws)
     run(print_product_attributes, frame, sku)
 
 
@@ -81,6 +93,6 @@ def synth(
     from features.synth import write_synthetic_company
 
     paths = run(write_synthetic_company, out, n_skus=skus, n_weeks=weeks, seed=seed)
-    typer.echo(f"wrote synthetic company to {out} ({len(paths)} files); config: {out / 'strata.yaml'}")
-
-
+    typer.echo(
+        f"wrote synthetic company to {out} ({len(paths)} files); config: {out / 'strata.yaml'}"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,7 +21,9 @@ def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] |
     """The pydantic model that owns the key at `loc`, for listing its allowed keys."""
     current: Any = model
     for part in loc[:-1]:
-        if isinstance(part, int) or not (isinstance(current, type) and issubclass(current, BaseModel)):
+        if isinstance(part, int) or not (
+            isinstance(current, type) and issubclass(current, BaseModel)
+        ):
             continue
         field = current.model_fields.get(part)
         if field is None:
@@ -61,7 +64,9 @@ def load_model(path: Path, model: type[M], overrides: dict[str, Any] | None = No
     except yaml.YAMLError as exc:
         raise StrataError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
-        raise StrataError(f"{path}: the top level must be a mapping of keys, got {type(raw).__name__}")
+        raise StrataError(
+            f"{path}: the top level must be a mapping of keys, got {type(raw).__name__}"
+        )
     raw = {**raw, **(overrides or {})}
     try:
         return model.model_validate(raw)
@@ -74,10 +79,8 @@ def load_workspace(path: Path | str) -> Workspace:
     path = Path(path).resolve()
     root = path.parent.parent if path.parent.name == "configs" else path.parent
     raw_root = None
-    try:
+    with contextlib.suppress(OSError, yaml.YAMLError, AttributeError):
         raw_root = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("root")
-    except (OSError, yaml.YAMLError, AttributeError):
-        pass
     if raw_root is not None:
         root = (path.parent / raw_root).resolve()
     return load_model(path, Workspace, overrides={"root": str(root)})
