@@ -13,19 +13,27 @@ setup: $(STAMP)
 # Re-install only when pyproject.toml changed since the last install.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	$(BIN)/python -m pip install --quiet --no-deps 'stockpyl>=1.0,<1.1'
 	touch $(STAMP)
 
+# The whole flow on the bundled real data: Online Retail (2 years of a UK gift-ware wholesaler)
+# and SCMS (USAID shipment lines with a real supply side).
 demo: $(STAMP)
-	bash scripts/demo.sh
+	$(BIN)/strata features build --config configs/strata.yaml
+	$(BIN)/strata features build --config configs/scms.yaml
+	@echo
+	@echo "Where to look:"
+	@echo "  snapshots:   warehouse/online_retail/features/, warehouse/scms/features/ (parquet + manifest.json)"
+	@echo "  quarantine:  warehouse/*/tables/quarantine.parquet (every rejected row with its reason)"
+	@echo "  a product:   .venv/bin/strata features show 85123A"
+	@echo "  attributes:  .venv/bin/strata features list"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_features.py
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
