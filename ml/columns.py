@@ -6,23 +6,50 @@ __all__ = [
     "CATEGORY",
     "COST",
     "COUNTRY",
+    "CURRENCY",
     "CUSTOMER_ID",
     "DATE",
+    "DESCRIPTION",
+    "DESTINATION_COUNTRY",
     "DOCUMENT_ID",
+    "FACTOR_TO_BASE",
     "FAMILY",
+    "FIELD",
     "KIND",
+    "LAUNCH_DATE",
     "LOCATION_ID",
+    "MONTH",
+    "MOQ",
+    "N_LINES",
+    "ON_HAND",
+    "ORDER_DATE",
+    "PACK_SIZE",
     "PERIOD_START",
+    "PO_ID",
+    "PROMISED_DATE",
     "PROMO_FLAG",
+    "PROMO_QTY",
     "QTY",
+    "QTY_ORDERED",
+    "QTY_RECEIVED",
+    "RATE_TO_REPORTING",
+    "REASON",
+    "RECEIPT_DATE",
     "REGION",
     "REVENUE",
+    "SHELF_LIFE_DAYS",
     "SKU_ID",
     "SOURCE",
     "SOURCE_FILE",
     "SOURCE_ROW",
     "SOURCE_SKU",
+    "SUPPLIER_COUNTRY",
     "SUPPLIER_ID",
+    "TABLE",
+    "UNIT_COST",
+    "UNIT_PRICE",
+    "UOM",
+    "VALUE",
 ]
 
 # keys
@@ -56,3 +83,42 @@ COUNTRY = "country"
 SOURCE = "source"
 SOURCE_FILE = "source_file"
 SOURCE_ROW = "source_row"
+
+# product master
+DESCRIPTION = "description"
+UNIT_PRICE = "unit_price"  # reporting currency per base unit
+UNIT_COST = "unit_cost"  # reporting currency per base unit
+UOM = "uom"
+SHELF_LIFE_DAYS = "shelf_life_days"
+LAUNCH_DATE = "launch_date"
+MOQ = "moq"
+PACK_SIZE = "pack_size"
+
+# supply events
+PO_ID = "po_id"
+ORDER_DATE = "order_date"
+PROMISED_DATE = "promised_date"
+RECEIPT_DATE = "receipt_date"
+QTY_ORDERED = "qty_ordered"
+QTY_RECEIVED = "qty_received"
+SUPPLIER_COUNTRY = "supplier_country"
+DESTINATION_COUNTRY = "destination_country"
+
+# inventory
+ON_HAND = "on_hand"
+
+# bucketed demand
+PROMO_QTY = "promo_qty"
+N_LINES = "n_lines"
+
+# harmonisation reference tables (currency conversion, units)
+CURRENCY = "currency"
+MONTH = "month"
+RATE_TO_REPORTING = "rate_to_reporting"
+FACTOR_TO_BASE = "factor_to_base"
+
+# quarantine
+TABLE = "table"
+FIELD = "field"
+VALUE = "value"
+REASON = "reason"

@@ -38,7 +38,9 @@ class Condition(Frozen):
     field: str
     startswith: str | None = None
     matches: str | None = Field(None, description="regular expression the whole value must match")
-    not_matches: str | None = Field(None, description="regular expression the value must not match")
+    not_matches: str | None = Field(
+        None, description="regular expression the whole value must not match"
+    )
     lt: float | None = None
     le: float | None = None
     gt: float | None = None
@@ -86,6 +88,25 @@ class Source(Frozen):
     sku_case: Literal["as_is", "upper"] = "upper"
     kind_rules: list[KindRule] = Field(default_factory=list)
     exclude: list[ExcludeRule] = Field(default_factory=list)
+    date_field: str | None = Field(
+        None,
+        description="canonical date column that date_from/date_to and the fx month read; "
+        "default: date (demand, inventory), receipt_date (supply), month (fx)",
+    )
+    extract: dict[str, str] = Field(
+        default_factory=dict,
+        description="canonical column -> regex searched in its source value; group 1 is kept, "
+        "no match leaves the value missing",
+    )
+    recode: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="canonical column -> {value as read (any case): value to keep}",
+    )
+    collapse: bool = Field(
+        False,
+        description="products only: the source has several rows per sku_id (e.g. an order file); "
+        "keep one per sku_id: median of numbers, most frequent text, earliest date",
+    )
 
     @model_validator(mode="after")
     def _where(self) -> Source:
@@ -130,11 +151,25 @@ class Calendar(Frozen):
 
 
 class Cleansing(Frozen):
-    """Spike cleansing before variability is measured."""
+    """Spike cleansing before variability is measured (see features/attributes_demand.py)."""
 
     method: Literal["mad", "none"] = "mad"
-    k_mad: float = Field(5.0, gt=0, description="a period above median + k*MAD is an outlier")
+    k_mad: float = Field(
+        5.0,
+        gt=0,
+        description="a period above median + k*MAD of the product's non-zero periods in the "
+        "window is an outlier (MAD unscaled; k=5 is about 3.4 standard deviations)",
+    )
     use_promo_flag: bool = True
+    promo_period_share: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="a period is promotional when at least this share of its units sold on promotion",
+    )
+    min_nonzero_periods: int = Field(
+        4, ge=2, description="fewer non-zero periods in the window: not screened for outliers"
+    )
 
 
 class FeaturesConfig(Frozen):
@@ -147,6 +182,36 @@ class FeaturesConfig(Frozen):
     default_margin_by_category: dict[str, float] = Field(default_factory=dict)
     defaults: dict[str, float] = Field(
         default_factory=dict, description="last-resort fallback value per attribute"
+    )
+    seasonal_history_periods: int | None = Field(
+        None,
+        gt=0,
+        description="periods of history for seasonality_strength; default two seasonal cycles "
+        "(104 weeks or 24 months)",
+    )
+    seasonality_min_pairs: int | None = Field(
+        None,
+        ge=3,
+        description="fewest period pairs one season apart for seasonality_strength (fewer: "
+        "missing, then imputed); default half a season (26 weeks or 6 months)",
+    )
+    min_observed_periods: int = Field(
+        4,
+        ge=2,
+        description="fewer observed periods in the window: std_qty, cv and trend are missing "
+        "(then imputed)",
+    )
+    supply_window_days: int = Field(
+        730, gt=0, description="supply lines due within this many days before as_of are used"
+    )
+    supply_stale_days: int = Field(
+        365,
+        gt=0,
+        description="a product whose newest supply event is older than this has stale supply "
+        "attributes: they fall back like missing ones",
+    )
+    workers: int | None = Field(
+        None, ge=1, description="threads for attribute derivation; default: one per core"
     )
 
 

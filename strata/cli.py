@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from strata.cli_features import features_app, synth
+from strata.cli_policy import policy_app
 
 app = typer.Typer(
     help="Strata: segment products for the supply chain and turn segments into inventory policies.",
@@ -12,6 +13,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(features_app, name="features")
+app.add_typer(policy_app, name="policy")
 app.command("synth")(synth)
 
 if __name__ == "__main__":  # pragma: no cover

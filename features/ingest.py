@@ -1,0 +1,265 @@
+"""Ingest: read every declared source, harmonise it, quarantine bad rows, build canonical tables.
+
+``ingest(ws)`` returns the canonical tables, the quarantine and a per-source report;
+``write_tables(ws, result)`` writes them under ``ws.warehouse / "tables"`` in one atomic swap.
+
+Accounting: for every source ``rows_in == rows_accepted + rows_quarantined`` (checked; a
+violation raises RuntimeError). ``source_row`` is the 1-based data row of the source: the
+header is not counted, so source_row 1 is the first row under the header (for SQL, the first
+row the query returned). Every row not accepted is in the quarantine with field, value and
+reason; see ``features.harmonise`` for the reasons and their order. A problem with a whole
+source (missing or empty file, bad encoding or delimiter, mapped column absent, SQL failing,
+an unworkable declaration) raises one ``StrataError`` listing every such problem across all
+sources; nothing is returned or written then.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from features.canonical import bucketed_demand, collapsed_products, products_from_lines
+from features.connectors import Extract, read_source
+from features.harmonise import Harmonised, References, contract_table, harmonise
+from features.quarantine import (
+    ROW_FIELD,
+    check_accounting,
+    problems,
+    quarantine_rows,
+    source_report,
+)
+from features.source_checks import source_problems
+from ml import columns as C
+from ml.config import Source, Workspace
+from ml.contracts import QUARANTINE_COLUMNS, contract_failures, empty_table
+from ml.errors import StrataError
+
+__all__ = ["TABLES", "IngestResult", "ingest", "write_tables"]
+
+TABLES = ("demand_lines", "demand", "products", "supply", "inventory")
+_REFERENCE_TABLES = ("sku_xref", "uom", "fx")
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """Canonical tables, every quarantined row, and one report entry per source."""
+
+    tables: dict[str, pd.DataFrame]
+    quarantine: pd.DataFrame
+    report: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _read_all(ws: Workspace) -> dict[str, Extract]:
+    messages = source_problems(ws)
+    extracts: dict[str, Extract] = {}
+    cache: dict = {}
+    for position, source in enumerate(ws.sources):
+        try:
+            extracts[source.name] = read_source(ws, source, position, cache)
+        except StrataError as exc:
+            messages.append(str(exc))
+    if messages:
+        head = f"{len(messages)} problem(s) with the sources of workspace '{ws.name}':"
+        raise StrataError("\n".join([head, *(f"  - {m}" for m in messages)]))
+    return extracts
+
+
+def _reference(done: dict[str, Harmonised], name: str | None) -> pd.DataFrame | None:
+    return None if name is None or name not in done else done[name].rows
+
+
+def _ragged_quarantine(source: Source, extract: Extract) -> pd.DataFrame:
+    if not extract.ragged:
+        return empty_table("quarantine")
+    rows, texts = zip(*extract.ragged, strict=True)
+    n = len(rows)
+    return pd.DataFrame(
+        {
+            C.TABLE: [source.table] * n,
+            C.SOURCE: [source.name] * n,
+            C.SOURCE_FILE: [extract.path] * n,
+            C.SOURCE_ROW: pd.array(rows, dtype="int64"),
+            C.FIELD: [ROW_FIELD] * n,
+            C.VALUE: [t[:200] for t in texts],
+            C.REASON: ["wrong_field_count"] * n,
+        }
+    ).astype({c: "str" for c in QUARANTINE_COLUMNS if c != C.SOURCE_ROW})
+
+
+def _products_once(
+    sources: list[Source], done: dict[str, Harmonised]
+) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+    """Product rows per source with a sku_id kept from the first source declaring it."""
+    kept: dict[str, pd.DataFrame] = {}
+    extra: dict[str, pd.DataFrame] = {}
+    owner: dict[str, str] = {}
+    for source in sources:
+        rows = done[source.name].rows
+        earlier = rows[C.SKU_ID].map(owner).astype("str")
+        taken = earlier.notna().to_numpy()
+        shown = rows[C.SKU_ID] + " (already in source '" + earlier + "')"
+        extra[source.name] = problems(rows.index[taken], C.SKU_ID, shown, "duplicate_key")
+        kept[source.name] = rows[~taken]
+        owner.update(dict.fromkeys(kept[source.name][C.SKU_ID].unique(), source.name))
+    return kept, extra
+
+
+def _harmonised(ws: Workspace, extracts: dict[str, Extract]) -> dict[str, Harmonised]:
+    """Every source harmonised; the reference tables first, since the others are mapped by them."""
+    h = ws.harmonisation
+    done: dict[str, Harmonised] = {}
+    for source in sorted(ws.sources, key=lambda s: s.table not in _REFERENCE_TABLES):
+        refs = References(
+            sku_xref=_reference(done, h.sku_xref),
+            uom=_reference(done, h.uom),
+            fx=_reference(done, h.fx),
+        )
+        extract = extracts[source.name]
+        done[source.name] = harmonise(
+            extract.frame, source, h, refs, extract.path, extract.source_rows
+        )
+    return done
+
+
+def ingest(ws: Workspace) -> IngestResult:
+    """Every source read, harmonised and accounted for; the canonical tables built from them."""
+    extracts = _read_all(ws)
+    done = _harmonised(ws, extracts)
+    product_sources = [s for s in ws.sources if s.table == "products"]
+    products_kept, products_extra = _products_once(product_sources, done)
+
+    report: list[dict[str, Any]] = []
+    quarantine_parts: list[pd.DataFrame] = []
+    by_table: dict[str, list[pd.DataFrame]] = {t: [] for t in (*TABLES, *_REFERENCE_TABLES)}
+    descriptions: list[pd.Series] = []
+    for source in ws.sources:
+        extract, result = extracts[source.name], done[source.name]
+        rows = products_kept.get(source.name, result.rows)
+        found = pd.concat([result.problems, products_extra.get(source.name)], ignore_index=True)
+        quarantine = pd.concat(
+            [
+                _ragged_quarantine(source, extract),
+                quarantine_rows(
+                    found, source.table, source.name, extract.path, extract.source_rows
+                ),
+            ],
+            ignore_index=True,
+        )
+        quarantine_parts.append(quarantine)
+        accepted = pd.Series(extract.source_rows.to_numpy()[rows.index.to_numpy()])
+        if source.table == "demand":  # descriptions only feed the product master fallback
+            descriptions.append(rows[C.DESCRIPTION])
+            rows = rows.drop(columns=C.DESCRIPTION)
+        if source.collapse:
+            rows = collapsed_products(rows)
+        by_table[contract_table(source.table)].append(rows)
+        entry = source_report(
+            name=source.name,
+            table=source.table,
+            path=extract.path,
+            sha256=extract.sha256,
+            rows_in=len(extract.source_rows) + len(extract.ragged),
+            accepted_rows=accepted,
+            quarantine=quarantine,
+            duplicates_removed=result.duplicates_removed,
+            rows_out=len(rows),
+        )
+        report.append(check_accounting(entry))
+
+    tables = {name: _concat(name, by_table[name]) for name in TABLES if name != "demand"}
+    tables["demand"] = bucketed_demand(tables["demand_lines"], ws.calendar.bucket)
+    fallback = ws.harmonisation.product_master
+    if not product_sources and fallback.enabled and len(tables["demand_lines"]):
+        tables["products"] = products_from_lines(
+            tables["demand_lines"],
+            pd.concat(descriptions, ignore_index=True),
+            fallback,
+            ws.harmonisation.base_uom,
+        )
+        report.append(_fallback_entry(ws, tables["products"]))
+    tables = {name: tables[name].reset_index(drop=True) for name in TABLES}
+    for name in ("demand", "products"):
+        _assert_contract(name, tables[name])
+    quarantine = pd.concat(quarantine_parts, ignore_index=True)[list(QUARANTINE_COLUMNS)]
+    return IngestResult(tables=tables, quarantine=quarantine, report=report)
+
+
+def _concat(table: str, parts: list[pd.DataFrame]) -> pd.DataFrame:
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return empty_table(table)
+    return pd.concat(parts, ignore_index=True)
+
+
+def _fallback_entry(ws: Workspace, products: pd.DataFrame) -> dict[str, Any]:
+    fallback = ws.harmonisation.product_master
+    return {
+        "name": "product_master_fallback",
+        "table": "products",
+        "path": None,
+        "sha256": None,
+        "rows_in": 0,
+        "rows_accepted": 0,
+        "rows_quarantined": 0,
+        "quarantined_by_reason": {},
+        "duplicates_removed": 0,
+        "rows_out": len(products),
+        "products_without_price": int(products[C.UNIT_PRICE].isna().sum()),
+        "products_without_description": int(products[C.DESCRIPTION].isna().sum()),
+        "derived_from": [s.name for s in ws.sources if s.table == "demand"],
+        "note": (
+            "no products source: the product master was built from accepted demand lines "
+            f"(family = group 1 of {fallback.family_regex!r} on sku_id, category = group 1 of "
+            f"{fallback.category_regex!r}, else '{fallback.default_family}'/"
+            f"'{fallback.default_category}'; unit_price = median sale price; description = most "
+            "frequent; launch_date = first sale)"
+        ),
+    }
+
+
+def _assert_contract(table: str, frame: pd.DataFrame) -> None:
+    failures = contract_failures(table, frame)
+    if len(failures):
+        raise RuntimeError(
+            f"built table {table} breaks its contract (a bug in features/): "
+            f"{failures.head(5).to_dict('records')}"
+        )
+
+
+def write_tables(ws: Workspace, result: IngestResult) -> Path:
+    """Write tables, quarantine and report to ``ws.warehouse/tables``, replacing it atomically.
+
+    Everything is written into a temporary folder beside the target, which then replaces the
+    old folder by rename: a failure leaves the previous tables in place, never a half-written
+    folder.
+    """
+    target = ws.warehouse / "tables"
+    ws.warehouse.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".tables-new-", dir=ws.warehouse))
+    retired: Path | None = None
+    try:
+        for name in TABLES:
+            result.tables[name].to_parquet(staging / f"{name}.parquet", index=False)
+        result.quarantine.to_parquet(staging / "quarantine.parquet", index=False)
+        (staging / "ingest_report.json").write_text(
+            json.dumps(result.report, indent=2, default=str) + "\n", encoding="utf-8"
+        )
+        if target.exists():
+            retired = ws.warehouse / f".tables-old-{uuid.uuid4().hex[:8]}"
+            target.rename(retired)
+        staging.rename(target)
+    except BaseException:
+        if retired is not None and not target.exists():
+            retired.rename(target)
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if retired is not None:
+        shutil.rmtree(retired, ignore_errors=True)
+    return target

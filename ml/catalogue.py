@@ -1,0 +1,643 @@
+"""The segment catalogue: segments with archetypes and policies, its validation, rule assignment.
+
+An archetype is a conjunction of conditions, one per key: a rule-class key (abc, xyz, pattern,
+risk) takes a class or a list of classes; an attribute key takes an interval
+{gt|ge: lower, lt|le: upper}. An empty archetype matches every product (a catch-all). Each
+segment has a priority: the matching segment with the lowest priority number wins.
+
+Overlap and coverage are checked exactly by interval reasoning, not by sampling. Each key splits
+its domain into finitely many pieces: a rule-class key into its labels; an attribute into the
+open intervals between, and the points at, every bound any archetype puts on it, plus "missing"
+(a missing value fails every interval). Every archetype is then a box of pieces. A recursive
+split of the whole space finds, exactly, each region no segment matches (uncovered), each region
+two segments of the same, winning priority both match (overlap), and each segment that never
+wins. Label combinations rule_classes never produces are left out (RULE_IMPLICATIONS: abc `new`
+implies xyz `new` and pattern `insufficient_history`). Otherwise the keys are treated as
+independent, so the check can report an overlap that real data could not produce (say `abc: A`
+with `revenue_cum_share: {gt: 0.95}`); make such archetypes exclusive on one key or give them
+different priorities.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import Field, field_validator, model_validator
+
+from ml.columns import AS_OF, FAMILY, LOCATION_ID, SKU_ID
+from ml.config import Frozen
+from ml.errors import StrataError
+from ml.segment_config import SegmentationConfig
+from ml.segment_rules import RULE_CLASSES, RULE_IMPLICATIONS, rule_classes
+
+__all__ = [
+    "MATCHED_CONDITIONS",
+    "SEGMENT",
+    "ArchetypeCondition",
+    "Catalogue",
+    "OrderQuantity",
+    "Policy",
+    "Segment",
+    "assign_by_rules",
+    "validate_catalogue",
+]
+
+SEGMENT = "segment"
+MATCHED_CONDITIONS = "matched_conditions"
+_CATCH_ALL_TEXT = "catch-all: no segment with a lower priority number matched"
+
+
+class ArchetypeCondition(Frozen):
+    """One archetype condition: a set of rule classes, or an interval over an attribute.
+
+    In YAML write `abc: A`, `pattern: [intermittent, lumpy]` or `age_periods: {lt: 13}`.
+    """
+
+    classes: tuple[str, ...] | None = Field(None, min_length=1)
+    gt: float | None = None
+    ge: float | None = None
+    lt: float | None = None
+    le: float | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"classes": (value,)}
+        if isinstance(value, list | tuple):
+            return {"classes": tuple(value)}
+        if isinstance(value, bool | int | float):
+            raise ValueError(
+                f"a bare number ({value!r}) is not a condition; write an interval such as "
+                f"{{lt: {value}}} or {{ge: {value}}}, or a class name"
+            )
+        return value
+
+    @property
+    def is_range(self) -> bool:
+        """True for an interval condition, False for a set of classes."""
+        return self.classes is None
+
+    def problems(self) -> list[str]:
+        """What is wrong with this condition on its own (empty when fine)."""
+        bounds = {
+            k: getattr(self, k) for k in ("gt", "ge", "lt", "le") if getattr(self, k) is not None
+        }
+        if self.classes is not None:
+            return (
+                [f"give either classes or bounds, not both (got classes and {', '.join(bounds)})"]
+                if bounds
+                else []
+            )
+        if not bounds:
+            return ["an interval needs at least one bound: gt, ge, lt or le"]
+        out = []
+        if self.gt is not None and self.ge is not None:
+            out.append(f"give one lower bound, gt or ge, not both (gt {self.gt:g}, ge {self.ge:g})")
+        if self.lt is not None and self.le is not None:
+            out.append(f"give one upper bound, lt or le, not both (lt {self.lt:g}, le {self.le:g})")
+        if out:
+            return out
+        lo_key, lo = ("gt", self.gt) if self.gt is not None else ("ge", self.ge)
+        hi_key, hi = ("lt", self.lt) if self.lt is not None else ("le", self.le)
+        if lo is not None and hi is not None:
+            empty = lo > hi or (lo == hi and (lo_key == "gt" or hi_key == "lt"))
+            if empty:
+                out.append(
+                    f"bounds in the wrong order: {lo_key} {lo:g} and {hi_key} {hi:g} "
+                    f"leave no value; the lower bound must be below the upper bound"
+                )
+        return out
+
+    def text(self, key: str) -> str:
+        """The condition in words, e.g. `abc in {A, B}` or `13 <= age_periods < 26`."""
+        if self.classes is not None:
+            if len(self.classes) == 1:
+                return f"{key} = {self.classes[0]}"
+            return f"{key} in {{{', '.join(self.classes)}}}"
+        lower = [(op, v) for op, v in (("<", self.gt), ("<=", self.ge)) if v is not None]
+        upper = [(op, v) for op, v in (("<", self.lt), ("<=", self.le)) if v is not None]
+        if lower and upper:
+            return f"{lower[0][1]:g} {lower[0][0]} {key} {upper[0][0]} {upper[0][1]:g}"
+        if lower:
+            return f"{key} {lower[0][0].replace('<', '>')} {lower[0][1]:g}"
+        return f"{key} {upper[0][0]} {upper[0][1]:g}"
+
+    def mask(self, values: pd.Series) -> np.ndarray:
+        """Which rows satisfy the condition; a missing value satisfies no interval."""
+        if self.classes is not None:
+            return values.isin(self.classes).to_numpy()
+        x = values.astype("float64").to_numpy()
+        ok = ~np.isnan(x)
+        if self.gt is not None:
+            ok &= x > self.gt
+        if self.ge is not None:
+            ok &= x >= self.ge
+        if self.lt is not None:
+            ok &= x < self.lt
+        if self.le is not None:
+            ok &= x <= self.le
+        return ok
+
+
+class OrderQuantity(Frozen):
+    """The order-quantity rule and its parameter(s)."""
+
+    rule: Literal["eoq", "periods_of_supply", "lot_for_lot"]
+    ordering_cost: float | None = Field(
+        None, gt=0, description="eoq: cost per order, reporting currency"
+    )
+    holding_rate: float | None = Field(
+        None, gt=0, description="eoq: holding cost per year, fraction of unit cost"
+    )
+    periods: int | None = Field(
+        None, gt=0, description="periods_of_supply: periods of demand per order"
+    )
+
+    @model_validator(mode="after")
+    def _parameters(self) -> OrderQuantity:
+        needs = {
+            "eoq": {"ordering_cost", "holding_rate"},
+            "periods_of_supply": {"periods"},
+            "lot_for_lot": set(),
+        }
+        wanted = needs[self.rule]
+        given = {
+            k for k in ("ordering_cost", "holding_rate", "periods") if getattr(self, k) is not None
+        }
+        if wanted - given:
+            raise ValueError(
+                f"rule {self.rule} needs {', '.join(sorted(wanted - given))}; "
+                f"e.g. {{rule: eoq, ordering_cost: 50, holding_rate: 0.25}} or "
+                f"{{rule: periods_of_supply, periods: 4}}"
+            )
+        if given - wanted:
+            raise ValueError(
+                f"rule {self.rule} does not use {', '.join(sorted(given - wanted))}; remove it"
+            )
+        return self
+
+
+class Policy(Frozen):
+    """A segment's inventory policy, as the policy stage reads it."""
+
+    service_level: float = Field(gt=0, lt=1, description="target, e.g. 0.95")
+    service_level_type: Literal["csl", "fill_rate"] = Field(
+        description="csl: cycle service level (P(no stock-out per cycle)); "
+        "fill_rate: share of demand met from stock"
+    )
+    review: Literal["continuous", "periodic"]
+    review_period_days: int | None = Field(None, gt=0, description="periodic review only")
+    order_quantity: OrderQuantity
+    lead_time_demand: Literal["normal", "poisson_gamma", "bootstrap"] = "normal"
+    cost_based_service_level: bool = Field(
+        False,
+        description="derive the target from costs (newsvendor critical ratio) for low-volume, "
+        "high-margin items; service_level is then the floor",
+    )
+
+    @model_validator(mode="after")
+    def _review(self) -> Policy:
+        if self.review == "periodic" and self.review_period_days is None:
+            raise ValueError("review periodic needs review_period_days, e.g. review_period_days: 7")
+        if self.review == "continuous" and self.review_period_days is not None:
+            raise ValueError(
+                f"review continuous takes no review_period_days (got {self.review_period_days}); "
+                f"remove it or set review: periodic"
+            )
+        return self
+
+
+class Segment(Frozen):
+    """A business segment: a name for planners, who belongs (archetype), what follows (policy)."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="snake_case; policies key on it")
+    description: str = Field(min_length=1, description="one or two sentences for planners")
+    priority: int = Field(ge=0, description="lower number wins when several segments match")
+    archetype: dict[str, ArchetypeCondition] = Field(
+        default_factory=dict, description="{} = catch-all"
+    )
+    policy: Policy
+
+    @model_validator(mode="after")
+    def _conditions(self) -> Segment:
+        problems = [
+            f"archetype key '{k}': {p}" for k, c in self.archetype.items() for p in c.problems()
+        ]
+        if problems:
+            raise ValueError(f"segment '{self.name}': " + "; ".join(problems))
+        return self
+
+    @property
+    def is_catch_all(self) -> bool:
+        """True when the archetype has no condition, so it matches every product."""
+        return not self.archetype
+
+
+class Catalogue(Frozen):
+    """configs/segments.yaml: the rule drivers and the segments."""
+
+    drivers: SegmentationConfig = SegmentationConfig()
+    segments: list[Segment] = Field(min_length=1)
+
+    @field_validator("segments")
+    @classmethod
+    def _unique_names(cls, segments: list[Segment]) -> list[Segment]:
+        names = [s.name for s in segments]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"segment names must be unique; repeated: {', '.join(dupes)}")
+        return segments
+
+    def segment(self, name: str) -> Segment:
+        """The segment called `name`, or a StrataError listing the names there are."""
+        for s in self.segments:
+            if s.name == name:
+                return s
+        raise StrataError(
+            f"segment {name!r} is not in the catalogue; "
+            f"segments: {', '.join(s.name for s in self.segments)}"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# validation
+
+
+def _key_problems(segment: Segment, attribute_names: set[str]) -> list[str]:
+    out = []
+    for key, cond in segment.archetype.items():
+        where = f"segment '{segment.name}': archetype key '{key}'"
+        if key in RULE_CLASSES:
+            allowed = RULE_CLASSES[key]
+            if cond.is_range:
+                out.append(
+                    f"{where} is a rule class; give class name(s), e.g. {key}: {allowed[0]}, "
+                    f"not an interval (allowed: {', '.join(allowed)})"
+                )
+                continue
+            for c in cond.classes or ():
+                if c not in allowed:
+                    hint = difflib.get_close_matches(c, allowed, n=1)
+                    out.append(
+                        f"{where} has unknown class '{c}'"
+                        + (f" (did you mean '{hint[0]}'?)" if hint else "")
+                        + f"; allowed: {', '.join(allowed)}"
+                    )
+        elif key in attribute_names:
+            if not cond.is_range:
+                out.append(
+                    f"{where} is a numeric attribute; give an interval such as {{ge: 0.5}} or "
+                    f"{{gt: 1, le: 4}}, not class names"
+                )
+        else:
+            hint = difflib.get_close_matches(key, [*RULE_CLASSES, *attribute_names], n=1)
+            out.append(
+                f"{where} is neither a rule class ({', '.join(RULE_CLASSES)}) nor a known "
+                f"attribute (`strata features list` prints them)"
+                + (f"; did you mean '{hint[0]}'?" if hint else "")
+            )
+    return out
+
+
+def _driver_problems(drivers: SegmentationConfig, attribute_names: set[str]) -> list[str]:
+    needed = {
+        "drivers.xyz.attribute": drivers.xyz.attribute,
+        "drivers.pattern.cv2_attribute": drivers.pattern.cv2_attribute,
+    }
+    return [
+        f"{key} is '{name}', which is not a known attribute; choose one the feature snapshot has"
+        for key, name in needed.items()
+        if name not in attribute_names
+    ]
+
+
+@dataclass(frozen=True)
+class _Dim:
+    """One key of the attribute space, split into finitely many pieces."""
+
+    key: str
+    # rule-class key: one piece per label
+    labels: tuple[str, ...] = ()
+    # attribute key: pieces (-inf,c1) [c1] (c1,c2) ... [ck] (ck,inf) missing, numbered from 0
+    cuts: tuple[float, ...] = ()
+
+    @property
+    def n(self) -> int:
+        return len(self.labels) if self.labels else 2 * len(self.cuts) + 2
+
+    def pieces(self, cond: ArchetypeCondition) -> frozenset[int]:
+        """The pieces inside `cond`; a condition of the wrong form holds nowhere."""
+        if self.labels:
+            if cond.is_range:
+                return frozenset()
+            return frozenset(i for i, lab in enumerate(self.labels) if lab in (cond.classes or ()))
+        if not cond.is_range:
+            return frozenset()
+        inside = set()
+        c = self.cuts
+        for i in range(self.n - 1):
+            if i % 2:  # the point c[(i - 1) // 2]
+                x = c[(i - 1) // 2]
+                ok = cond.mask(pd.Series([x]))[0]
+            else:  # the open interval between neighbouring cuts
+                lo = c[i // 2 - 1] if i else -np.inf
+                hi = c[i // 2] if i // 2 < len(c) else np.inf
+                ok = _open_inside(lo, hi, cond)
+            if ok:
+                inside.add(i)
+        return frozenset(inside)
+
+    def text(self, pieces: frozenset[int]) -> str:
+        """The pieces in words, e.g. `abc in {A, B}` or `x < 13 or x missing`."""
+        if self.labels:
+            names = [self.labels[i] for i in sorted(pieces)]
+            return (
+                f"{self.key} = {names[0]}"
+                if len(names) == 1
+                else f"{self.key} in {{{', '.join(names)}}}"
+            )
+        parts, run = [], []
+        for i in [*sorted(pieces - {self.n - 1}), None]:
+            if run and (i is None or i != run[-1] + 1):
+                parts.append(self._interval_text(run[0], run[-1]))
+                run = []
+            if i is not None:
+                run.append(i)
+        if self.n - 1 in pieces:
+            parts.append(f"{self.key} missing")
+        return " or ".join(parts)
+
+    def _interval_text(self, first: int, last: int) -> str:
+        """Pieces first..last (contiguous, not "missing") as one interval in words."""
+        c, key = self.cuts, self.key
+        if first == last and first % 2:
+            return f"{key} = {c[(first - 1) // 2]:g}"
+        lower = (
+            None
+            if first == 0
+            else (c[(first - 1) // 2], "<=")
+            if first % 2
+            else (c[first // 2 - 1], "<")
+        )
+        upper = (
+            None
+            if last == 2 * len(c)
+            else (c[(last - 1) // 2], "<=")
+            if last % 2
+            else (c[last // 2], "<")
+        )
+        if lower and upper:
+            return f"{lower[0]:g} {lower[1]} {key} {upper[1]} {upper[0]:g}"
+        if lower:
+            return f"{key} {'>=' if lower[1] == '<=' else '>'} {lower[0]:g}"
+        if upper:
+            return f"{key} {upper[1]} {upper[0]:g}"
+        return f"{key} present"
+
+
+def _open_inside(lo: float, hi: float, cond: ArchetypeCondition) -> bool:
+    """Whether the open interval (lo, hi) lies inside the condition's interval."""
+    lower = cond.gt if cond.gt is not None else cond.ge
+    upper = cond.lt if cond.lt is not None else cond.le
+    return (lower is None or lo >= lower) and (upper is None or hi <= upper)
+
+
+def _dims(segments: Sequence[Segment]) -> list[_Dim]:
+    keys = list(dict.fromkeys(k for s in segments for k in s.archetype))
+    dims = []
+    for key in keys:
+        if key in RULE_CLASSES:
+            dims.append(_Dim(key, labels=RULE_CLASSES[key]))
+            continue
+        bounds = {
+            b
+            for s in segments
+            for k, c in s.archetype.items()
+            if k == key
+            for b in (c.gt, c.ge, c.lt, c.le)
+            if b is not None
+        }
+        dims.append(_Dim(key, cuts=tuple(sorted(bounds))))
+    return dims
+
+
+Box = tuple[frozenset[int], ...]
+
+
+@dataclass
+class _Analysis:
+    uncovered: list[Box]
+    overlaps: dict[tuple[int, int], Box]
+    winners: set[int]
+    empty: list[list[str]]  # per segment, the keys whose condition holds for no value
+
+
+def _analyse(segments: Sequence[Segment], dims: list[_Dim]) -> _Analysis:
+    regions = [
+        {
+            d: dim.pieces(s.archetype[dim.key])
+            for d, dim in enumerate(dims)
+            if dim.key in s.archetype
+        }
+        for s in segments
+    ]
+    empty = [[dims[d].key for d, p in r.items() if not p] for r in regions]
+    result = _Analysis([], {}, set(), empty)
+
+    position = {dim.key: d for d, dim in enumerate(dims)}
+    implications = [
+        (
+            position[key],
+            dims[position[key]].labels.index(label),
+            [
+                (position[k2], dims[position[k2]].labels.index(l2))
+                for k2, l2 in implied.items()
+                if k2 in position
+            ],
+        )
+        for (key, label), implied in RULE_IMPLICATIONS.items()
+        if key in position
+    ]
+
+    def feasible(box: Box) -> Box | None:
+        """The box without label combinations rule_classes never produces; None when empty."""
+        cells = list(box)
+        for d, piece, implied in implications:
+            if cells[d] == {piece}:
+                for d2, p2 in implied:
+                    cells[d2] = cells[d2] & {p2}
+            if any(p2 not in cells[d2] for d2, p2 in implied):
+                cells[d] = cells[d] - {piece}
+        return tuple(cells) if all(cells) else None
+
+    def meet(i: int, box: Box) -> Box | None:
+        return feasible(tuple(p & regions[i].get(d, p) for d, p in enumerate(box)))
+
+    def holds(i: int, box: Box) -> bool:
+        return all(box[d] <= p for d, p in regions[i].items())
+
+    def split(whole_box: Box, candidates: list[int]) -> None:
+        box = feasible(whole_box)
+        if box is None:
+            return
+        live = [i for i in candidates if meet(i, box) is not None]
+        if not live:
+            result.uncovered.append(box)
+            return
+        best = min(segments[i].priority for i in live)
+        top = [i for i in live if segments[i].priority == best]
+        whole = [i for i in top if holds(i, box)]
+        if whole:
+            winner = whole[0]
+            result.winners.add(winner)
+            for other in top:
+                if other != winner:
+                    pair = (min(winner, other), max(winner, other))
+                    result.overlaps.setdefault(pair, meet(other, box))
+            return
+        first = top[0]
+        d = next(d for d, p in regions[first].items() if not box[d] <= p)
+        inside, outside = box[d] & regions[first][d], box[d] - regions[first][d]
+        split((*box[:d], inside, *box[d + 1 :]), live)
+        split((*box[:d], outside, *box[d + 1 :]), live)
+
+    split(tuple(frozenset(range(dim.n)) for dim in dims), list(range(len(segments))))
+    return result
+
+
+def _box_text(box: Box, dims: list[_Dim]) -> str:
+    parts = [dim.text(p) for dim, p in zip(dims, box, strict=True) if len(p) < dim.n]
+    joined = " and ".join(f"({t})" if " or " in t else t for t in parts)
+    return f"products with {joined}" if joined else "every product"
+
+
+def validate_catalogue(catalogue: Catalogue, attribute_names: Iterable[str]) -> list[str]:
+    """Every problem of the catalogue, one sentence each naming the segment(s) and key(s).
+
+    Unknown keys (neither a rule class nor an attribute in `attribute_names`), unknown class
+    names, conditions of the wrong form, driver attributes that do not exist, overlaps (two
+    segments of the same priority both match some product that no lower-numbered segment takes),
+    uncovered products, and segments that can never win. Empty list = the catalogue is sound.
+    """
+    names = set(attribute_names)
+    segments = catalogue.segments
+    problems = [p for s in segments for p in _key_problems(s, names)]
+    problems += _driver_problems(catalogue.drivers, names)
+    dims = _dims(segments)
+    found = _analyse(segments, dims)
+    for (i, j), box in sorted(found.overlaps.items()):
+        a, b = segments[i], segments[j]
+        shared = [k for k in a.archetype if k in b.archetype]
+        problems.append(
+            f"segments '{a.name}' and '{b.name}' (both priority {a.priority}) overlap: both match "
+            f"{_box_text(box, dims)}"
+            + (f" (keys they share: {', '.join(shared)})" if shared else "")
+            + "; make the archetypes exclusive on one key or give them different priorities "
+            "(the lower number wins)"
+        )
+    shown = found.uncovered[:5]
+    for box in shown:
+        problems.append(
+            f"no segment matches {_box_text(box, dims)}; add a catch-all segment "
+            f"(archetype: {{}}) with the largest priority number, or widen an archetype"
+        )
+    if len(found.uncovered) > len(shown):
+        problems.append(f"... and {len(found.uncovered) - len(shown)} more uncovered region(s)")
+    for i, s in enumerate(segments):
+        if i in found.winners:
+            continue
+        if found.empty[i]:
+            problems.append(
+                f"segment '{s.name}' can match no product: its condition on "
+                f"{', '.join(found.empty[i])} holds for no value; fix the key(s) named above"
+            )
+            continue
+        problems.append(
+            f"segment '{s.name}' (priority {s.priority}) never applies: every product it "
+            f"matches is taken by a segment with a lower priority number or tied with one; "
+            f"give it a lower number or narrow the segments above it"
+        )
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------
+# assignment
+
+
+def _condition_text(key: str, cond: ArchetypeCondition, values: pd.Series) -> pd.Series:
+    if cond.classes is not None:
+        return key + "=" + values.astype(str)
+    shown = values.astype("float64").round(4).astype(str).str.removesuffix(".0")
+    return key + "=" + shown + " (" + cond.text(key) + ")"
+
+
+def assign_by_rules(
+    frame: pd.DataFrame, catalogue: Catalogue, classes: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """The segment of every product by the catalogue's rules, with the conditions that matched.
+
+    `classes` are the rule labels (from rule_classes); computed from `frame` with the
+    catalogue's drivers when None. The segment with the lowest priority number among those whose
+    every condition holds wins (file order breaks a tie, which validate_catalogue reports).
+    Returns the frame's keys (sku_id, or family at family grain; location_id; as_of),
+    `segment`, `matched_conditions` (e.g. "abc=A; pattern=smooth") and the rule labels, aligned
+    on the frame's index. A product no segment matches raises.
+    """
+    if classes is None:
+        classes = rule_classes(frame, catalogue.drivers)
+    data = pd.concat(
+        [frame.drop(columns=[c for c in classes.columns if c in frame.columns]), classes], axis=1
+    )
+    order = sorted(range(len(catalogue.segments)), key=lambda i: catalogue.segments[i].priority)
+    segments = [catalogue.segments[i] for i in order]
+    missing = sorted({(s.name, k) for s in segments for k in s.archetype if k not in data.columns})
+    if missing:
+        listed = ", ".join(f"'{k}' (segment '{n}')" for n, k in missing)
+        raise StrataError(
+            f"the frame lacks columns the catalogue's archetypes test: {listed}; build the "
+            f"snapshot with these attributes or change the archetypes in configs/segments.yaml"
+        )
+    masks = np.ones((len(segments), len(data)), dtype=bool)
+    for row, s in enumerate(segments):
+        for key, cond in s.archetype.items():
+            masks[row] &= cond.mask(data[key])
+    matched_any = masks.any(axis=0)
+    if not matched_any.all():
+        bad = data.loc[~matched_any]
+        label = (
+            bad[SKU_ID].astype(str).head(5).tolist()
+            if SKU_ID in bad.columns
+            else bad.index[:5].tolist()
+        )
+        raise StrataError(
+            f"{int((~matched_any).sum())} product(s) match no segment, e.g. {label}; add a "
+            f"catch-all segment (archetype: {{}}) to configs/segments.yaml or widen an archetype "
+            f"(validate_catalogue names the uncovered region)"
+        )
+    first = masks.argmax(axis=0)
+    names = np.array([s.name for s in segments], dtype=object)[first]
+    matched = pd.Series(_CATCH_ALL_TEXT, index=data.index, dtype="str")
+    for row, s in enumerate(segments):
+        rows = first == row
+        if not rows.any() or s.is_catch_all:
+            continue
+        part = data.loc[rows]
+        texts = [_condition_text(k, c, part[k]) for k, c in s.archetype.items()]
+        joined = texts[0]
+        for t in texts[1:]:
+            joined = joined + "; " + t
+        matched.loc[rows] = joined
+    entity = SKU_ID if SKU_ID in frame.columns else FAMILY  # family grain: one row per family
+    keys = [c for c in (entity, LOCATION_ID, AS_OF) if c in frame.columns]
+    out = frame[keys].copy()
+    out[SEGMENT] = pd.Series(names, index=data.index, dtype="str")
+    out[MATCHED_CONDITIONS] = matched
+    for c in classes.columns:
+        out[c] = classes[c]
+    return out

@@ -1,0 +1,209 @@
+"""Reclassification with hysteresis: a product leaves its segment only for a clear, lasting reason.
+
+Planners lose trust in a segmentation whose products flip back and forth between runs, and every
+flip changes an inventory policy. Under ``mode: hysteresis`` a product keeps its current segment
+unless the model's new segment beats the current one's probability by ``margin`` or the same new
+segment was proposed ``k_consecutive`` runs in a row — and never before it has held the current
+segment ``min_tenure_runs`` runs (and ``min_tenure_days`` days). ``mode: static`` takes the
+model's segment every run. The returned frame is also next run's `previous` (the state).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from ml import output_columns as O
+from ml.columns import SKU_ID
+from ml.errors import StrataError
+from ml.scoring_config import HysteresisConfig, ScoringConfig
+
+__all__ = ["RECLASSIFY_COLUMNS", "reclassify"]
+
+RECLASSIFY_COLUMNS = [
+    SKU_ID,
+    O.SEGMENT,
+    O.PROBABILITY,
+    O.PREVIOUS_SEGMENT,
+    O.CHANGED,
+    O.CHANGE_REASON,
+    O.TENURE,
+    O.STREAK_SEGMENT,
+    O.STREAK_COUNT,
+    O.SINCE,
+]
+_EPS = 1e-12  # a margin met to float noise counts as met
+
+
+def _require(frame: pd.DataFrame, columns: list[str], name: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise StrataError(
+            f"reclassify: the {name} frame lacks column(s) {', '.join(missing)}; "
+            f"it has {', '.join(map(str, frame.columns))}"
+        )
+    dupes = frame[SKU_ID][frame[SKU_ID].duplicated()]
+    if len(dupes):
+        shown = ", ".join(map(str, dupes.unique()[:5]))
+        raise StrataError(
+            f"reclassify: the {name} frame has {dupes.nunique()} sku_id(s) more than once "
+            f"(e.g. {shown}); give one row per product"
+        )
+
+
+def _previous_state(previous: pd.DataFrame, min_tenure_runs: int) -> pd.DataFrame:
+    """The previous run's state, with defaults for state columns an older table lacks."""
+    state = pd.DataFrame({SKU_ID: previous[SKU_ID], O.PREVIOUS_SEGMENT: previous[O.SEGMENT]})
+    # Without a recorded tenure the product counts as settled: tenure cannot block it.
+    state["_tenure"] = previous[O.TENURE].astype(float) if O.TENURE in previous else np.nan
+    state["_tenure"] = state["_tenure"].fillna(float(min_tenure_runs))
+    state["_streak_segment"] = (
+        previous[O.STREAK_SEGMENT].astype("str")
+        if O.STREAK_SEGMENT in previous
+        else pd.Series(pd.NA, index=previous.index, dtype="str")
+    )
+    state["_streak_count"] = (
+        previous[O.STREAK_COUNT].astype(float).fillna(0.0) if O.STREAK_COUNT in previous else 0.0
+    )
+    state["_since"] = (
+        pd.to_datetime(previous[O.SINCE]).astype("datetime64[us]")
+        if O.SINCE in previous
+        else pd.Series(pd.NaT, index=previous.index, dtype="datetime64[us]")
+    )
+    return state
+
+
+def _fmt(values: pd.Series | np.ndarray, spec: str = "%.2f") -> np.ndarray:
+    return np.strings.mod(spec, np.asarray(values, dtype=float))
+
+
+def _runs(n: int) -> str:
+    return f"{n} run" if n == 1 else f"{n} runs"
+
+
+def reclassify(
+    previous: pd.DataFrame,
+    proposed: pd.DataFrame,
+    config: ScoringConfig | HysteresisConfig,
+    as_of: date,
+    mode: str | None = None,
+) -> pd.DataFrame:
+    """The segment each proposed product gets this run, the previous one, and why.
+
+    `previous`: last run's output (``sku_id, segment`` and the state columns ``tenure,
+    streak_segment, streak_count, since``; missing state columns mean a settled product with no
+    streak). `proposed`: this run's model output, one row per product: ``sku_id, segment,
+    probability`` and, for hysteresis, ``prob_of_previous_segment`` (the new model's probability
+    of the product's current segment; missing = 0, e.g. a segment the model no longer knows).
+
+    Returns one row per proposed product with RECLASSIFY_COLUMNS. A product absent from
+    `previous` gets its proposed segment ("first assignment", changed False); a product absent
+    from `proposed` is not returned. ``probability`` is the model's probability of the segment
+    actually assigned. `mode` overrides ``config.mode`` (a bare HysteresisConfig means hysteresis).
+    """
+    params = config.hysteresis if isinstance(config, ScoringConfig) else config
+    mode = mode or (config.mode if isinstance(config, ScoringConfig) else "hysteresis")
+    if mode not in ("static", "hysteresis"):
+        raise StrataError(f"reclassify: mode must be static or hysteresis, got {mode!r}")
+    needed = [SKU_ID, O.SEGMENT, O.PROBABILITY]
+    if mode == "hysteresis":
+        needed.append(O.PROB_OF_PREVIOUS_SEGMENT)
+    _require(proposed, needed, "proposed")
+    _require(previous, [SKU_ID, O.SEGMENT], "previous")
+
+    cols = [c for c in (*needed, O.PROB_OF_PREVIOUS_SEGMENT) if c in proposed]
+    m = proposed[list(dict.fromkeys(cols))].merge(
+        _previous_state(previous, params.min_tenure_runs), on=SKU_ID, how="left"
+    )
+    as_of_ts = pd.Timestamp(as_of)
+    proposed_seg = m[O.SEGMENT].astype("str")
+    current = m[O.PREVIOUS_SEGMENT].astype("str")
+    p_new = m[O.PROBABILITY].astype(float).to_numpy()
+    p_cur = (
+        m[O.PROB_OF_PREVIOUS_SEGMENT].astype(float).fillna(0.0).to_numpy()
+        if O.PROB_OF_PREVIOUS_SEGMENT in m
+        else np.zeros(len(m))
+    )
+    is_new = current.isna().to_numpy()
+    differs = ~is_new & (proposed_seg != current).to_numpy()
+    same = ~is_new & ~differs
+
+    tenure = m["_tenure"].fillna(0.0).to_numpy()
+    prior_count = m["_streak_count"].fillna(0.0).to_numpy()
+    continues = (m["_streak_segment"] == proposed_seg).fillna(False).to_numpy(dtype=bool)
+    streak = np.where(differs, np.where(continues, prior_count + 1, 1), 0).astype(int)
+
+    days_held = (as_of_ts - m["_since"]).dt.days.to_numpy(dtype=float, na_value=np.nan)
+    locked_runs = differs & (tenure < params.min_tenure_runs)
+    locked_days = differs & ~locked_runs & (days_held < params.min_tenure_days)  # NaN -> False
+    locked = locked_runs | locked_days
+    gap = p_new - p_cur
+
+    if mode == "static":
+        by_margin = np.zeros(len(m), dtype=bool)
+        by_streak = np.zeros(len(m), dtype=bool)
+        change = differs
+    else:
+        by_margin = differs & ~locked & (gap >= params.margin - _EPS)
+        by_streak = differs & ~locked & ~by_margin & (streak >= params.k_consecutive)
+        change = by_margin | by_streak
+    kept = differs & ~change
+    takes_proposal = is_new | same | change
+
+    reason = np.full(len(m), "", dtype=object)
+    reason[is_new] = "first assignment"
+    reason[same] = "unchanged: the model proposes the current segment"
+    if mode == "static":
+        reason[change] = np.strings.add(
+            "static mode: the model proposes a new segment at ", _fmt(p_new[change])
+        )
+    reason[by_margin] = np.strings.add(
+        np.strings.add(
+            np.strings.add("new segment ", _fmt(p_new[by_margin])),
+            np.strings.add(" beats current ", _fmt(p_cur[by_margin])),
+        ),
+        f" by ≥ {params.margin:g}",
+    )
+    reason[by_streak] = np.strings.add(
+        np.strings.add("predicted ", streak[by_streak].astype(str)), " runs in a row"
+    )
+    reason[locked_runs & ~change] = (
+        f"kept: within minimum tenure of {_runs(params.min_tenure_runs)}"
+    )
+    reason[locked_days & ~change] = f"kept: within minimum tenure of {params.min_tenure_days} days"
+    undecided = kept & ~locked
+    reason[undecided] = np.strings.add(
+        np.strings.add(
+            np.strings.add("kept: new segment ", _fmt(p_new[undecided])),
+            np.strings.add(" vs current ", _fmt(p_cur[undecided])),
+        ),
+        np.strings.add(
+            np.strings.add(" (gap ", _fmt(gap[undecided], "%+.2f")),
+            np.strings.add(
+                np.strings.add(f" < {params.margin:g}); predicted ", streak[undecided].astype(str)),
+                f" of {params.k_consecutive} runs in a row",
+            ),
+        ),
+    )
+
+    out = pd.DataFrame(
+        {
+            SKU_ID: m[SKU_ID],
+            O.SEGMENT: proposed_seg.where(takes_proposal, current),
+            O.PROBABILITY: np.where(takes_proposal, p_new, p_cur),
+            O.PREVIOUS_SEGMENT: current,
+            O.CHANGED: change,
+            O.CHANGE_REASON: pd.Series(reason, index=m.index, dtype="str"),
+            O.TENURE: np.where(is_new | change, 1, tenure + 1).astype(int),
+            O.STREAK_SEGMENT: proposed_seg.where(kept, pd.NA),
+            O.STREAK_COUNT: np.where(kept, streak, 0).astype(int),
+            O.SINCE: m["_since"].where(~(is_new | change), as_of_ts).astype("datetime64[us]"),
+        }
+    )
+    if O.PROB_OF_PREVIOUS_SEGMENT in m:
+        # a kept product whose current segment the model no longer scores has no probability
+        missing_cur = m[O.PROB_OF_PREVIOUS_SEGMENT].isna().to_numpy() & kept
+        out.loc[missing_cur, O.PROBABILITY] = np.nan
+    return out[RECLASSIFY_COLUMNS].reset_index(drop=True)

@@ -1,0 +1,107 @@
+"""Inventory policy formulas: pure, vectorised, one module per policy family, citing its source.
+
+- :mod:`ml.policy.normal` — the standard normal loss function, its inverse, safety factors
+- :mod:`ml.policy.safety_stock` — cycle-service safety stock, reorder point, order-up-to level
+- :mod:`ml.policy.fill_rate` — fill-rate (type 2) safety factor and expected fill rate
+- :mod:`ml.policy.order_quantity` — EOQ, periods of supply, lot-for-lot, MOQ and pack rounding
+- :mod:`ml.policy.newsvendor` — cost-based service level from the critical ratio
+- :mod:`ml.policy.intermittent` — lead-time demand for intermittent and lumpy products
+- :mod:`ml.policy.inventory_policy` — the whole normal-demand policy per product (batch entry)
+- :mod:`ml.policy.validation` — allowed ranges; strict checks and per-row reasons (flag mode)
+"""
+
+from ml.policy.fill_rate import (
+    expected_fill_rate,
+    expected_shortage_per_cycle,
+    fill_rate_safety_factor,
+    fill_rate_safety_stock,
+)
+from ml.policy.intermittent import (
+    INTERMITTENT_METHODS,
+    bootstrap_fill_rate,
+    bootstrap_lead_time_demand,
+    bootstrap_reorder_point,
+    compound_poisson_parameters,
+    intermittent_expected_shortage,
+    intermittent_fill_rate,
+    intermittent_fill_rate_reorder_point,
+    intermittent_reorder_point,
+    lead_time_demand_moments,
+)
+from ml.policy.inventory_policy import SERVICE_TYPES, InventoryPolicy, inventory_policy
+from ml.policy.newsvendor import (
+    CostBasedServiceLevel,
+    cost_based_service_level,
+    critical_ratio,
+    newsvendor_normal_base_stock,
+)
+from ml.policy.normal import (
+    cycle_service_level,
+    inverse_standard_normal_loss,
+    safety_factor,
+    standard_normal_loss,
+    standard_normal_second_loss,
+)
+from ml.policy.order_quantity import (
+    ORDER_QUANTITY_RULES,
+    economic_order_quantity,
+    eoq_annual_cost,
+    eoq_with_moq_and_pack,
+    lot_for_lot_quantity,
+    order_quantity,
+    periods_of_supply_quantity,
+    rounded_order_quantity,
+)
+from ml.policy.safety_stock import (
+    cycle_service_safety_stock,
+    lead_time_demand_mean,
+    lead_time_demand_sd,
+    order_up_to_level,
+    reorder_point,
+)
+from ml.policy.validation import POLICY_INPUTS, check_policy_inputs, validate_policy_inputs
+
+__all__ = [
+    "INTERMITTENT_METHODS",
+    "ORDER_QUANTITY_RULES",
+    "POLICY_INPUTS",
+    "SERVICE_TYPES",
+    "CostBasedServiceLevel",
+    "InventoryPolicy",
+    "bootstrap_fill_rate",
+    "bootstrap_lead_time_demand",
+    "bootstrap_reorder_point",
+    "check_policy_inputs",
+    "compound_poisson_parameters",
+    "cost_based_service_level",
+    "critical_ratio",
+    "cycle_service_level",
+    "cycle_service_safety_stock",
+    "economic_order_quantity",
+    "eoq_annual_cost",
+    "eoq_with_moq_and_pack",
+    "expected_fill_rate",
+    "expected_shortage_per_cycle",
+    "fill_rate_safety_factor",
+    "fill_rate_safety_stock",
+    "intermittent_expected_shortage",
+    "intermittent_fill_rate",
+    "intermittent_fill_rate_reorder_point",
+    "intermittent_reorder_point",
+    "inventory_policy",
+    "inverse_standard_normal_loss",
+    "lead_time_demand_mean",
+    "lead_time_demand_moments",
+    "lead_time_demand_sd",
+    "lot_for_lot_quantity",
+    "newsvendor_normal_base_stock",
+    "order_quantity",
+    "order_up_to_level",
+    "periods_of_supply_quantity",
+    "reorder_point",
+    "rounded_order_quantity",
+    "safety_factor",
+    "standard_normal_loss",
+    "standard_normal_second_loss",
+    "validate_policy_inputs",
+]

@@ -1,0 +1,279 @@
+"""`strata policy calc`: the planner's what-if calculator for one product's inventory policy."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+
+from strata.cli_common import run
+
+policy_app = typer.Typer(
+    help="Inventory policies: safety stock, reorder point, order quantity, fill rate.",
+    no_args_is_help=True,
+)
+
+
+class ServiceType(StrEnum):
+    """What the service level means."""
+
+    csl = "csl"
+    fill_rate = "fill-rate"
+
+
+_PERIODS = "in the demand's periods"
+
+
+@policy_app.callback()
+def policy() -> None:
+    """Inventory policies: safety stock, reorder point, order quantity, fill rate."""
+
+
+@policy_app.command("calc")
+def calc(
+    demand_mean: Annotated[
+        float, typer.Option("--demand-mean", help="mean demand per period (base units)")
+    ],
+    demand_sd: Annotated[float, typer.Option("--demand-sd", help="sd of demand per period")],
+    lead_time: Annotated[float, typer.Option("--lead-time", help=f"mean lead time, {_PERIODS}")],
+    service_level: Annotated[
+        float, typer.Option("--service-level", help="target as a fraction, e.g. 0.95")
+    ],
+    lead_time_sd: Annotated[
+        float, typer.Option("--lead-time-sd", help=f"sd of the lead time, {_PERIODS}")
+    ] = 0.0,
+    review_period: Annotated[
+        float,
+        typer.Option("--review-period", help=f"0 = continuous review, else {_PERIODS}"),
+    ] = 0.0,
+    service_type: Annotated[
+        ServiceType,
+        typer.Option(
+            "--service-type", help="csl: no stockout in a cycle; fill-rate: share of demand met"
+        ),
+    ] = ServiceType.csl,
+    order_qty: Annotated[
+        float | None, typer.Option("--order-qty", help="order quantity (else EOQ, or d x R)")
+    ] = None,
+    annual_demand: Annotated[
+        float | None, typer.Option("--annual-demand", help="for the EOQ: units per year")
+    ] = None,
+    order_cost: Annotated[
+        float | None, typer.Option("--order-cost", help="for the EOQ: cost per order")
+    ] = None,
+    holding_cost: Annotated[
+        float | None,
+        typer.Option("--holding-cost", help="for the EOQ: cost per unit per year"),
+    ] = None,
+    moq: Annotated[float, typer.Option("--moq", help="minimum order quantity")] = 0.0,
+    pack_size: Annotated[
+        float | None, typer.Option("--pack-size", help="order in whole packs of this size")
+    ] = None,
+    k_min: Annotated[
+        float,
+        typer.Option("--k-min", help="lowest safety factor a fill-rate target may plan"),
+    ] = 0.0,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+) -> None:
+    """Safety stock, reorder point, order quantity and expected fill rate for one product.
+
+    Demand over lead time + review period is taken as normal; all times in the demand's periods.
+    Order quantity: --order-qty, else the EOQ, else (periodic review) the mean demand per review.
+    --moq and --pack-size round it up.
+    """
+    result = run(
+        policy_calculation,
+        demand_mean=demand_mean,
+        demand_sd=demand_sd,
+        lead_time=lead_time,
+        lead_time_sd=lead_time_sd,
+        review_period=review_period,
+        service_level=service_level,
+        service_type=service_type.value,
+        order_qty=order_qty,
+        annual_demand=annual_demand,
+        order_cost=order_cost,
+        holding_cost=holding_cost,
+        moq=moq,
+        pack_size=pack_size,
+        k_min=k_min,
+    )
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+    else:
+        _print_table(result)
+
+
+def policy_calculation(
+    *,
+    demand_mean: float,
+    demand_sd: float,
+    lead_time: float,
+    lead_time_sd: float,
+    review_period: float,
+    service_level: float,
+    service_type: str,
+    order_qty: float | None,
+    annual_demand: float | None,
+    order_cost: float | None,
+    holding_cost: float | None,
+    moq: float,
+    pack_size: float | None,
+    k_min: float,
+) -> dict[str, Any]:
+    """The calculator's result as a plain dict (JSON-ready); raises StrataError on bad input."""
+    from ml.errors import StrataError
+    from ml.policy import (
+        check_policy_inputs,
+        cycle_service_level,
+        cycle_service_safety_stock,
+        eoq_with_moq_and_pack,
+        inventory_policy,
+        lead_time_demand_mean,
+        lead_time_demand_sd,
+        lot_for_lot_quantity,
+        rounded_order_quantity,
+        safety_factor,
+    )
+
+    # Every bad value in one message, before anything is computed.
+    check_policy_inputs(
+        service_level=service_level,
+        demand_mean=demand_mean,
+        demand_sd=demand_sd,
+        lead_time=lead_time,
+        lead_time_sd=lead_time_sd,
+        review_period=review_period,
+        order_qty=order_qty,
+        annual_demand=annual_demand,
+        order_cost=order_cost,
+        holding_cost=holding_cost,
+        moq=moq,
+        pack_size=pack_size,
+        k_min=k_min,
+    )
+
+    eoq_inputs = {
+        "--annual-demand": annual_demand,
+        "--order-cost": order_cost,
+        "--holding-cost": holding_cost,
+    }
+    given = [name for name, value in eoq_inputs.items() if value is not None]
+    if order_qty is not None and given:
+        raise StrataError(
+            f"give either --order-qty or the EOQ inputs ({', '.join(given)}), not both"
+        )
+    if given and len(given) < len(eoq_inputs):
+        missing = [name for name in eoq_inputs if name not in given]
+        raise StrataError(f"the EOQ needs {', '.join(missing)} as well as {', '.join(given)}")
+    if order_qty is not None:
+        qty, source = rounded_order_quantity(order_qty, moq, pack_size), "given"
+    elif given:
+        qty = eoq_with_moq_and_pack(annual_demand, order_cost, holding_cost, moq, pack_size)
+        source = "eoq"
+    elif review_period > 0:
+        need = lot_for_lot_quantity(demand_mean, review_period)
+        qty, source = rounded_order_quantity(need, moq, pack_size), "demand per review period"
+    else:
+        qty, source = None, None
+    fill_rate = service_type == ServiceType.fill_rate.value
+    if fill_rate and qty is None:
+        raise StrataError(
+            "a fill-rate target needs an order quantity: pass --order-qty, or --annual-demand, "
+            "--order-cost and --holding-cost for the EOQ, or a --review-period"
+        )
+
+    if qty is None:  # cycle service level without a lot size: no fill rate to report
+        sigma = lead_time_demand_sd(demand_mean, demand_sd, lead_time, lead_time_sd, review_period)
+        safety = cycle_service_safety_stock(
+            service_level, demand_mean, demand_sd, lead_time, lead_time_sd, review_period
+        )
+        factor = safety_factor(service_level)
+        mean = lead_time_demand_mean(demand_mean, lead_time, review_period)
+        rate, capped = None, False
+    else:
+        p = inventory_policy(
+            service_level,
+            demand_mean,
+            demand_sd,
+            lead_time,
+            lead_time_sd,
+            review_period,
+            service_type="fill_rate" if fill_rate else "csl",
+            order_qty=qty,
+            k_min=k_min,
+        )
+        sigma, safety, factor = (
+            float(p.lead_time_demand_sd),
+            float(p.safety_stock),
+            float(p.safety_factor),
+        )
+        mean, rate, capped = (
+            float(p.lead_time_demand_mean),
+            float(p.expected_fill_rate),
+            bool(p.safety_factor_capped),
+        )
+    return {
+        "service_type": service_type,
+        "service_level": service_level,
+        "review": "periodic" if review_period > 0 else "continuous",
+        "review_period": review_period,
+        "lead_time_demand_mean": mean,
+        "lead_time_demand_sd": sigma,
+        "k" if fill_rate else "z": factor,
+        "cycle_service_level": float(cycle_service_level(factor)),
+        "safety_stock": safety,
+        "reorder_point": mean + safety,
+        "order_qty": None if qty is None else float(qty),
+        "order_qty_source": source,
+        "expected_fill_rate": rate,
+        "safety_factor_capped": capped,
+    }
+
+
+_MEANINGS = {
+    "lead_time_demand_mean": "expected demand over lead time + review period",
+    "lead_time_demand_sd": "sd of that demand (demand and lead-time variability)",
+    "z": "safety factor: Phi^-1(cycle service level)",
+    "k": "safety factor solving L(k) = Q (1 - fill rate) / sd",
+    "cycle_service_level": "probability of no stockout in a replenishment cycle",
+    "safety_stock": "safety factor x sd",
+    "reorder_point": "order when the inventory position falls to this",
+    "order_qty": "quantity per order",
+    "expected_fill_rate": "share of demand met from stock: 1 - sd L(k) / Q",
+}
+
+
+def _print_table(result: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    periodic = result["review"] == "periodic"
+    title = f"{result['service_type']} {result['service_level']:g}, {result['review']} review" + (
+        f" every {result['review_period']:g} periods" if periodic else ""
+    )
+    table = Table(title=title)
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    table.add_column("meaning")
+    for key, meaning in _MEANINGS.items():
+        if key not in result:
+            continue
+        value = result[key]
+        if key == "reorder_point" and periodic:
+            meaning = "order-up-to level S: at each review order up to this"
+        if key == "order_qty" and result["order_qty_source"]:
+            meaning += f" ({result['order_qty_source']})"
+        text = (
+            "n/a (no order quantity)" if value is None else f"{value:,.4f}".rstrip("0").rstrip(".")
+        )
+        table.add_row(key, text, meaning)
+    console = Console()
+    console.print(table)
+    if result["safety_factor_capped"]:
+        console.print(
+            "note: the order quantity alone meets the fill-rate target; the safety factor is held "
+            "at --k-min (no negative safety stock)."
+        )
