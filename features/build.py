@@ -122,12 +122,12 @@ def build_features(
         snapshots.append(write_snapshot(ws, frame, manifest))
         products[day.isoformat()] = manifest["products"]
         attributes = manifest["attributes"]
-    by_reason = result.quarantine.groupby("reason").size().sort_values(ascending=False)
+    by_reason = _quarantined_by_reason(result.report)
     return BuildResult(
         workspace=ws.name,
         tables_dir=tables_dir,
         sources=sources,
-        quarantined_by_reason={str(k): int(v) for k, v in by_reason.items()},
+        quarantined_by_reason=by_reason,
         snapshots=snapshots,
         products=products,
         attributes=attributes,
@@ -144,3 +144,12 @@ def _source_entry(ws: Workspace, report: dict[str, Any]) -> dict[str, Any]:
         except ValueError:
             entry["path"] = str(path)
     return entry
+
+
+def _quarantined_by_reason(report: list[dict[str, Any]]) -> dict[str, int]:
+    """Rows quarantined per reason over all sources; each row counted once, under its first reason."""
+    totals: dict[str, int] = {}
+    for source in report:
+        for reason, n in source.get("quarantined_by_reason", {}).items():
+            totals[reason] = totals.get(reason, 0) + int(n)
+    return dict(sorted(totals.items(), key=lambda kv: -kv[1]))

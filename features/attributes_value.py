@@ -1,0 +1,131 @@
+"""Value attributes: revenue, margin, their shares and ranks, returns, unit price and cost.
+
+All over kind=sale rows of the trailing window, in the reporting currency.
+
+- `revenue_share` = revenue / total revenue of all keys derived together; `revenue_cum_share` =
+  share of total revenue held by this key and every key earning at least as much (descending
+  order; tied keys share the value of the whole tie, so the order of rows never matters);
+  `revenue_rank` = 1 + number of keys earning strictly more. Margin likewise (a negative
+  margin gives a negative share).
+- `margin` = revenue - cost. Cost of each sale row: its recorded cost; else product-master
+  unit_cost x units; else the row's revenue x (1 - configured margin rate of the key's
+  category, `default_margin_by_category`, else `default_margin`). A margin that needed the rate
+  is flagged `margin_imputed` (level "category" or "default"), and so is `margin_pct`.
+- `returns_rate` = |units| of return and cancellation rows / units sold.
+- `unit_price`, `unit_cost`: product master; else realised revenue / units and recorded cost /
+  units of the key's own sales (the key's own data, not a fallback).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from features.demand_matrix import DemandHistory
+from ml.config import FeaturesConfig
+
+__all__ = ["MasterValues", "ValueAttributes", "ranked_cum_share", "value_attributes"]
+
+F64 = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class MasterValues:
+    """Product-master fields aligned on the keys of a DemandHistory (NaN / None when unknown)."""
+
+    unit_price: F64
+    unit_cost: F64
+    category: NDArray[np.object_]
+
+    @classmethod
+    def unknown(cls, n: int) -> MasterValues:
+        """No product master: every field unknown."""
+        return cls(np.full(n, np.nan), np.full(n, np.nan), np.full(n, None, dtype=object))
+
+
+@dataclass(frozen=True)
+class ValueAttributes:
+    """The value attributes and, per key, the fallback level its margin used (or None)."""
+
+    values: dict[str, F64]
+    margin_level: NDArray[np.object_]
+
+
+def _ratio(num: F64, den: F64) -> F64:
+    out = np.full(len(num), np.nan)
+    np.divide(num, den, out=out, where=den > 0)
+    return out
+
+
+def ranked_cum_share(values: F64) -> tuple[F64, F64]:
+    """(rank, cumulative share) in descending order; ties share the rank and the share.
+
+    rank = 1 + number of strictly larger values; cumulative share = sum of all values >= this
+    one / total (NaN shares when the total is 0). 5, 3, 3, 1 -> ranks 1, 2, 2, 4 and shares
+    5/12, 11/12, 11/12, 1.
+    """
+    n = len(values)
+    if n == 0:
+        return np.empty(0), np.empty(0)
+    order = np.argsort(-values)  # ties share rank and share below, so their order is moot
+    ordered = values[order]
+    new = np.r_[True, ordered[1:] != ordered[:-1]]
+    group = np.cumsum(new) - 1
+    starts = np.flatnonzero(new)
+    ends = np.r_[starts[1:] - 1, n - 1]
+    total = ordered.sum()
+    cum = np.cumsum(ordered) / total if total != 0 else np.full(n, np.nan)
+    rank, share = np.empty(n), np.empty(n)
+    rank[order] = starts[group] + 1
+    share[order] = cum[ends[group]]
+    return rank, share
+
+
+def value_attributes(
+    history: DemandHistory, master: MasterValues, config: FeaturesConfig
+) -> ValueAttributes:
+    """The 11 value attributes of every key, as float64 arrays in key-code order."""
+    h = history
+    revenue = h.revenue
+    sold = h.qty_cost_known + h.qty_cost_unknown
+    has_unit_cost = ~np.isnan(master.unit_cost)
+    needs_rate = ~has_unit_cost & ((h.qty_cost_unknown != 0) | (h.revenue_cost_unknown != 0))
+    category_rate = (
+        pd.Series(master.category, dtype=object)
+        .map(dict(config.default_margin_by_category))
+        .to_numpy(dtype=np.float64, na_value=np.nan)
+    )
+    rate = np.where(np.isnan(category_rate), config.default_margin, category_rate)
+    unpriced_cost = np.where(
+        has_unit_cost,
+        np.nan_to_num(master.unit_cost) * h.qty_cost_unknown,
+        h.revenue_cost_unknown * (1 - rate),
+    )
+    margin = revenue - h.cost_known - unpriced_cost
+    level = np.full(h.n, None, dtype=object)
+    level[needs_rate] = np.where(np.isnan(category_rate[needs_rate]), "default", "category")
+
+    total_revenue = revenue.sum()
+    total_margin = margin.sum()
+    revenue_rank, revenue_cum = ranked_cum_share(revenue)
+    _, margin_cum = ranked_cum_share(margin)
+    unit_price = np.where(np.isnan(master.unit_price), _ratio(revenue, sold), master.unit_price)
+    realised_cost = _ratio(h.cost_known, h.qty_cost_known)
+    unit_cost = np.where(has_unit_cost, master.unit_cost, realised_cost)
+    values = {
+        "revenue": revenue,
+        "revenue_share": revenue / total_revenue if total_revenue else np.full(h.n, np.nan),
+        "revenue_cum_share": revenue_cum,
+        "revenue_rank": revenue_rank,
+        "margin": margin,
+        "margin_pct": _ratio(margin, revenue),
+        "margin_share": margin / total_margin if total_margin else np.full(h.n, np.nan),
+        "margin_cum_share": margin_cum,
+        "returns_rate": _ratio(h.returned_qty, sold),
+        "unit_price": unit_price,
+        "unit_cost": unit_cost,
+    }
+    return ValueAttributes(values, level)
