@@ -61,15 +61,22 @@ def spike_screen(
     median = ds.positive_row_median(window, positive, nonzero)
     if cleansing.method == "none":
         return SpikeScreen(median, np.full(len(median), np.inf))
-    mad = ds.median_absolute_deviation(window, median, positive, nonzero)
+    # On the log scale the fence is multiplicative (median x e^(k*MAD)): order sizes of
+    # wholesale demand are right-skewed, and a linear fence flags ordinary case-pack orders.
+    log_scale = cleansing.scale == "log"
+    x = np.log(np.where(positive, window, 1.0)) if log_scale else window
+    centre = ds.positive_row_median(x, positive, nonzero) if log_scale else median
+    mad = ds.median_absolute_deviation(x, centre, positive, nonzero)
     screened = nonzero >= cleansing.min_nonzero_periods
     mean_ad = np.zeros(len(mad))
     rows = np.flatnonzero(screened & (mad == 0))
     if len(rows):
-        sub = window[rows].astype(np.float64)
-        dev = np.abs(sub - median[rows, None]) * positive[rows]
+        sub = x[rows].astype(np.float64)
+        dev = np.abs(sub - centre[rows, None]) * positive[rows]
         mean_ad[rows] = dev.sum(axis=1) / nonzero[rows]
-    fence = ds.spike_threshold(median, mad, mean_ad, cleansing.k_mad)
+    fence = ds.spike_threshold(centre, mad, mean_ad, cleansing.k_mad)
+    if log_scale:
+        fence = np.exp(fence)
     return SpikeScreen(median, np.where(screened, fence, np.inf))
 
 

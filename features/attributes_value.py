@@ -84,6 +84,21 @@ def ranked_cum_share(values: F64) -> tuple[F64, F64]:
     return rank, share
 
 
+def category_margin_rate(category: np.ndarray, config: FeaturesConfig) -> F64:
+    """The configured default margin rate of each key's category (NaN when none is configured)."""
+    return (
+        pd.Series(category, dtype=object)
+        .map(dict(config.default_margin_by_category))
+        .to_numpy(dtype=np.float64, na_value=np.nan)
+    )
+
+
+def unit_cost_from_price(unit_price: F64, category: np.ndarray, config: FeaturesConfig) -> F64:
+    """Unit cost implied by the price and the default margin (category rate, else default)."""
+    rate = category_margin_rate(category, config)
+    return unit_price * (1 - np.where(np.isnan(rate), config.default_margin, rate))
+
+
 def value_attributes(
     history: DemandHistory, master: MasterValues, config: FeaturesConfig
 ) -> ValueAttributes:
@@ -93,11 +108,7 @@ def value_attributes(
     sold = h.qty_cost_known + h.qty_cost_unknown
     has_unit_cost = ~np.isnan(master.unit_cost)
     needs_rate = ~has_unit_cost & ((h.qty_cost_unknown != 0) | (h.revenue_cost_unknown != 0))
-    category_rate = (
-        pd.Series(master.category, dtype=object)
-        .map(dict(config.default_margin_by_category))
-        .to_numpy(dtype=np.float64, na_value=np.nan)
-    )
+    category_rate = category_margin_rate(master.category, config)
     rate = np.where(np.isnan(category_rate), config.default_margin, category_rate)
     unpriced_cost = np.where(
         has_unit_cost,

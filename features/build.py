@@ -119,7 +119,9 @@ def build_features(
         derived = derive_attributes(result.tables, day, ws.calendar, ws.features)
         frame, imputation = derived.frame, derived.report
         manifest = _manifest(ws, day, frame, sources, imputation)
-        snapshots.append(write_snapshot(ws, frame, manifest))
+        # every key a fallback could not fill, beside the snapshot (the manifest keeps counts)
+        extras = {"unresolved": derived.unresolved}
+        snapshots.append(write_snapshot(ws, frame, manifest, extras))
         products[day.isoformat()] = manifest["products"]
         attributes = manifest["attributes"]
     by_reason = _quarantined_by_reason(result.report)

@@ -35,7 +35,7 @@ import pandas as pd
 from features.attributes_customers import CUSTOMER_ATTRIBUTES, customer_attributes
 from features.attributes_demand import demand_attributes
 from features.attributes_supply import EVENT_ATTRIBUTES, MASTER_ATTRIBUTES, supply_attributes
-from features.attributes_value import MasterValues, value_attributes
+from features.attributes_value import MasterValues, unit_cost_from_price, value_attributes
 from features.demand_matrix import (
     DemandHistory,
     KeyIndex,
@@ -231,12 +231,19 @@ def derive_attributes(
     for name in MASTER_ATTRIBUTES:
         frame[name] = num[name]
 
+    # A product without a master cost gets the cost its own price implies at the default
+    # margin: closer to the product than a family median, and flagged imputed like one.
+    cost_from_price = frame[C.UNIT_COST].isna().to_numpy() & ~np.isnan(num[C.UNIT_PRICE])
+    frame.loc[cost_from_price, C.UNIT_COST] = unit_cost_from_price(
+        num[C.UNIT_PRICE], category, config
+    )[cost_from_price]
     groups = pd.DataFrame({C.FAMILY: _text(master, C.FAMILY), C.CATEGORY: category})
     imputation = fill_by_hierarchy(frame, groups, config.defaults, imputable_names())
     for name in imputable_names():
         frame[name] = imputation.values[name].to_numpy()
     flags = imputation.flags.copy()
     margin_filled = pd.notna(found.margin_level)
+    flags[imputed_column(C.UNIT_COST)] = flags[imputed_column(C.UNIT_COST)].to_numpy() | cost_from_price
     for name in MARGIN_FLAGGED:
         flags[imputed_column(name)] = flags[imputed_column(name)].to_numpy() | margin_filled
 
@@ -250,6 +257,11 @@ def derive_attributes(
     unresolved = _unresolved(history.keys, key_names, imputation.unresolved)
     report = _report(as_of, grid, config, len(frame), imputation, found.margin_level, supply)
     report["notes"] = notes
+    if cost_from_price.any():
+        report["imputed"].setdefault(C.UNIT_COST, {})["price_at_default_margin"] = int(
+            cost_from_price.sum()
+        )
+        report["imputed_values"] += int(cost_from_price.sum())
     report["unresolved"] = _unresolved_report(unresolved, key_names)
     return DerivedAttributes(frame, report, unresolved)
 
@@ -314,15 +326,12 @@ def _report(
 
 
 def _unresolved_report(unresolved: pd.DataFrame, key_names: Sequence[str]) -> dict[str, Any]:
-    """Counts per attribute and every key left with a missing value, with its attributes."""
+    """Counts per attribute and of keys left with a missing value (the keys: `unresolved`)."""
     if unresolved.empty:
-        return {"values": 0, "by_attribute": {}, "keys": []}
+        return {"values": 0, "keys": 0, "by_attribute": {}}
     counts = unresolved["attribute"].value_counts()
-    keyed = unresolved.astype({k: object for k in key_names})
-    by_key = keyed.groupby(list(key_names), sort=True, dropna=False)["attribute"].agg(list)
-    listed = by_key.rename("attributes").reset_index().astype(object)
     return {
         "values": len(unresolved),
+        "keys": int(unresolved.drop_duplicates(list(key_names)).shape[0]),
         "by_attribute": {str(k): int(v) for k, v in counts.items()},
-        "keys": listed.where(listed.notna(), None).to_dict("records"),
     }

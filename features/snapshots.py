@@ -44,7 +44,12 @@ def _recover(root: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def write_snapshot(ws: Workspace, frame: pd.DataFrame, manifest: dict[str, Any]) -> Path:
+def write_snapshot(
+    ws: Workspace,
+    frame: pd.DataFrame,
+    manifest: dict[str, Any],
+    extras: dict[str, pd.DataFrame] | None = None,
+) -> Path:
     """Write one snapshot; re-writing an `as_of` replaces it atomically (temp folder, then rename)."""
     as_of = date.fromisoformat(str(manifest["as_of"]))
     root = _root(ws)
@@ -55,6 +60,8 @@ def write_snapshot(ws: Workspace, frame: pd.DataFrame, manifest: dict[str, Any])
     tmp.mkdir()
     try:
         frame.to_parquet(tmp / FEATURES_FILE, index=False)
+        for name, extra in (extras or {}).items():
+            extra.to_parquet(tmp / f"{name}.parquet", index=False)
         (tmp / MANIFEST_FILE).write_text(
             json.dumps(manifest, indent=2, default=str), encoding="utf-8"
         )

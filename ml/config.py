@@ -160,6 +160,11 @@ class Cleansing(Frozen):
         description="a period above median + k*MAD of the product's non-zero periods in the "
         "window is an outlier (MAD unscaled; k=5 is about 3.4 standard deviations)",
     )
+    scale: Literal["log", "linear"] = Field(
+        "log",
+        description="screen log sizes (fence median x e^(k*MAD), for right-skewed order sizes) "
+        "or raw units (fence median + k*MAD)",
+    )
     use_promo_flag: bool = True
     promo_period_share: float = Field(
         0.5,

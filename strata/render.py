@@ -66,6 +66,18 @@ def print_build_summary(result: Any) -> None:
         for reason, n in result.quarantined_by_reason.items():
             q.add_row(reason, _fmt(n))
         console.print(q)
+    imp = result.imputation or {}
+    if imp:
+        unresolved = imp.get("unresolved", {})
+        console.print(
+            f"fallbacks filled {imp.get('imputed_values', 0):,} values "
+            f"(product → family → category → default, each flagged `<attribute>_imputed`); "
+            f"{unresolved.get('keys', 0):,} products keep {unresolved.get('values', 0):,} values "
+            "no fallback could fill (listed in unresolved.parquet beside the snapshot)"
+        )
+        top = sorted(unresolved.get("by_attribute", {}).items(), key=lambda kv: -kv[1])[:6]
+        if top:
+            console.print("  missing after fallbacks: " + ", ".join(f"{a} {n:,}" for a, n in top))
     for path in result.snapshots:
         day = path.name.removeprefix("as_of=")
         console.print(

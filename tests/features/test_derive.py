@@ -169,8 +169,8 @@ def test_values_without_any_fallback_are_listed_never_dropped(derived):
     assert ("E", "moq") not in set(map(tuple, listed.to_numpy()))  # E has its own moq
     report = derived.report["unresolved"]
     assert report["values"] == len(listed)
-    d = next(k for k in report["keys"] if k["sku_id"] == "D")
-    assert "moq" in d["attributes"]
+    assert report["keys"] == listed["sku_id"].nunique()
+    assert report["by_attribute"]["moq"] == int((listed["attribute"] == "moq").sum())
     assert derived.frame.set_index("sku_id").moq.isna().tolist() == [False] * 3 + [True, False]
 
 
@@ -216,6 +216,25 @@ def test_cleansing_flags_a_planted_spike():
     off = FeaturesConfig(seasonal_history_periods=8, cleansing=Cleansing(method="none"))
     raw = derive_attributes(t, AS_OF, CAL, off).frame.set_index("sku_id").loc["A"]
     assert raw.outlier_share == 0 and raw.std_qty == pytest.approx(a.std_qty_raw)
+
+
+def test_log_scale_screen_keeps_case_pack_orders_that_a_linear_fence_would_flag():
+    # eight weeks of small orders with one 24-unit case order and one 500-unit one-off order
+    qty = [5, 7, 6, 9, 4, 24, 6, 500]
+    t = {
+        "products": products(),
+        "demand": demand([demand_row("A", 7 - i, q) for i, q in enumerate(qty)]),
+    }
+    lin_cfg = FeaturesConfig(seasonal_history_periods=8, cleansing=Cleansing(scale="linear"))
+    lin_a = derive_attributes(t, AS_OF, CAL, lin_cfg).frame.set_index("sku_id").loc["A"]
+    log_a = derive_attributes(t, AS_OF, CAL, CFG).frame.set_index("sku_id").loc["A"]
+    total = sum(qty)  # 561
+    # linear: median 6.5, |dev| sorted .5 .5 .5 1.5 2.5 2.5 17.5 493.5 -> MAD 2,
+    # fence 6.5 + 5 * 2 = 16.5: the 24 and the 500 are both flagged
+    assert lin_a.outlier_share == pytest.approx((24 + 500) / total)
+    # log: median of logs (ln 6 + ln 7) / 2 = 1.869, MAD of logs (0.260 + 0.328) / 2 = 0.294,
+    # fence e^(1.869 + 5 * 0.294) = 28.2 units: only the 500 is a spike
+    assert log_a.outlier_share == pytest.approx(500 / total)
 
 
 def test_promotional_periods_are_cleansed_and_counted():
