@@ -6,6 +6,7 @@ import typer
 
 from strata.cli_features import features_app, synth
 from strata.cli_policy import policy_app
+from strata.cli_train import runs_app, train
 
 app = typer.Typer(
     help="Strata: segment products for the supply chain and turn segments into inventory policies.",
@@ -15,6 +16,8 @@ app = typer.Typer(
 app.add_typer(features_app, name="features")
 app.add_typer(policy_app, name="policy")
 app.command("synth")(synth)
+app.command("train")(train)
+app.add_typer(runs_app, name="runs")
 
 if __name__ == "__main__":  # pragma: no cover
     app()
