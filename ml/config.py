@@ -237,6 +237,9 @@ class Workspace(Frozen):
     calendar: Calendar = Calendar()
     harmonisation: Harmonisation = Harmonisation()
     features: FeaturesConfig = FeaturesConfig()
+    training: Path = Field(
+        Path("configs/training.yaml"), description="training settings (strata train)"
+    )
     sources: list[Source] = Field(min_length=1)
 
     @model_validator(mode="after")

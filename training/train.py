@@ -101,7 +101,7 @@ def load_training_config(ws: Workspace, path: Path | None = None) -> TrainingCon
 
     if path is not None:
         return load_model(Path(path), TrainingConfig)
-    found = _first_existing(ws, DEFAULT_TRAINING_CONFIG)
+    found = _first_existing(ws, ws.training)
     return load_model(found, TrainingConfig) if found.is_file() else TrainingConfig()
 
 
