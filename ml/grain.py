@@ -40,6 +40,7 @@ __all__ = [
     "AggregationRule",
     "aggregate_attributes",
     "aggregate_to_family",
+    "at_grain",
 ]
 
 AggregationRule = Literal["sum", "rss", "max", "min", "weighted", "product", "recomputed"]
@@ -277,3 +278,16 @@ def aggregate_to_family(
     """The attribute frame at family grain (family x location when keep_location); see the table."""
     by = [FAMILY, LOCATION_ID] if keep_location else [FAMILY]
     return aggregate_attributes(frame, by, rules)
+
+
+def at_grain(frame: pd.DataFrame, grain: str) -> pd.DataFrame:
+    """Rows as they are, or at family grain one row per family keyed by the family in sku_id."""
+    if grain != "family":
+        return frame.reset_index(drop=True)
+    if FAMILY not in frame.columns:
+        raise StrataError(
+            "configs/segments.yaml sets drivers.grain: family, but the snapshot has no family "
+            "column; map a family in the sources or set drivers.grain: product"
+        )
+    families = aggregate_to_family(frame)
+    return families.assign(**{SKU_ID: families[FAMILY].astype(str)}).reset_index(drop=True)

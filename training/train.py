@@ -24,6 +24,7 @@ import pandas as pd
 from ml.columns import SKU_ID
 from ml.config import Workspace
 from ml.errors import StrataError
+from ml.grain import at_grain
 from ml.training_config import TrainingConfig
 from training.clusters import ClusterResult, cluster_labels
 
@@ -142,11 +143,6 @@ def _column_problems(frame: pd.DataFrame, config: TrainingConfig, labeller: str)
 def _catalogue_problems(catalogue: Any, frame: pd.DataFrame) -> list[str]:
     from ml.catalogue import validate_catalogue
 
-    if catalogue.drivers.grain == "family":
-        return [
-            "configs/segments.yaml sets drivers.grain: family, but the assigner is trained per "
-            "product; set drivers.grain to product (or product_location) to train"
-        ]
     problems = validate_catalogue(catalogue, [str(c) for c in frame.columns])
     return [
         f"the segment catalogue does not fit it: {p}. Change the archetypes in "
@@ -195,7 +191,7 @@ def prepare_training(
         manifest = read_manifest(ws, as_of)
     else:
         manifest = {"as_of": str(as_of or date.today()), "feature_set": ws.features.feature_set}
-    frame = frame.reset_index(drop=True)
+    frame = at_grain(frame, catalogue.drivers.grain)
     day = date.fromisoformat(str(manifest.get("as_of", as_of)))
     where = f"the feature snapshot as of {day.isoformat()} of workspace '{ws.name}'"
     _check_inputs(frame, config, catalogue, labeller, where)
@@ -636,7 +632,12 @@ def _run(ws: Workspace, t: Training, trials: int, say: Callable[[str], None]) ->
             catalogue=t.catalogue.model_dump(mode="json"),
             top_k=cfg.explain.top_k,
             num_threads=a_cfg.num_threads,
-            info={**tags, "run_id": run_id, "labeller": t.labeller},
+            info={
+                **tags,
+                "run_id": run_id,
+                "labeller": t.labeller,
+                "grain": t.catalogue.drivers.grain,
+            },
         )
         categorical = set(np_cfg.categorical) if np_cfg.enabled else set()
         read = [

@@ -11,6 +11,7 @@ from mlflow import MlflowClient
 from planted import TRUTH, planted_catalogue, planted_config, planted_frame, planted_workspace
 from sklearn.metrics import f1_score
 
+from ml.grain import at_grain
 from training.pyfunc_model import output_columns
 from training.tracking import store_db, use_workspace_store
 from training.train import train
@@ -154,3 +155,25 @@ def test_unknown_labeller_is_refused(tmp_path, planted, labels):
     ws = planted_workspace(tmp_path, planted.head(300))
     with pytest.raises(StrataError, match="is not a labeller; use rules or clusters"):
         train(ws, labels=labels, config=planted_config(), catalogue=planted_catalogue())
+
+
+def test_family_grain_trains_and_scores_one_row_per_family(tmp_path, planted):
+    # the family grain recomputes cv and margin_pct from their parts, as a snapshot has them
+    planted = planted.assign(
+        std_qty=planted["cv"] * planted["mean_qty"],
+        margin=planted["margin_pct"] * planted["revenue"],
+    )
+    ws = planted_workspace(tmp_path, planted)
+    base = planted_catalogue()
+    catalogue = base.model_copy(
+        update={"drivers": base.drivers.model_copy(update={"grain": "family"})}
+    )
+    result = train(ws, labels="rules", config=planted_config(), catalogue=catalogue)
+    families = planted["family"].nunique()
+    assert sum(result.label_mix.values()) + result.metrics.get("n_new_products", 0) <= families
+    model = _load(ws, result)
+    # the model takes rows at its grain: the caller aggregates products to families first
+    rows = at_grain(planted.drop(columns=[TRUTH]), "family")
+    out = model.predict(rows)
+    assert len(out) == families
+    assert set(out["sku_id"]) == set(planted["family"].astype(str))
