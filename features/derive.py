@@ -243,7 +243,9 @@ def derive_attributes(
         frame[name] = imputation.values[name].to_numpy()
     flags = imputation.flags.copy()
     margin_filled = pd.notna(found.margin_level)
-    flags[imputed_column(C.UNIT_COST)] = flags[imputed_column(C.UNIT_COST)].to_numpy() | cost_from_price
+    flags[imputed_column(C.UNIT_COST)] = (
+        flags[imputed_column(C.UNIT_COST)].to_numpy() | cost_from_price
+    )
     for name in MARGIN_FLAGGED:
         flags[imputed_column(name)] = flags[imputed_column(name)].to_numpy() | margin_filled
 

@@ -6,6 +6,7 @@ import typer
 
 from strata.cli_features import features_app, synth
 from strata.cli_policy import policy_app
+from strata.cli_simulate import kpis, simulate
 from strata.cli_train import runs_app, train
 
 app = typer.Typer(
@@ -18,6 +19,8 @@ app.add_typer(policy_app, name="policy")
 app.command("synth")(synth)
 app.command("train")(train)
 app.add_typer(runs_app, name="runs")
+app.command("simulate")(simulate)
+app.command("kpis")(kpis)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

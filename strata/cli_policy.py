@@ -1,14 +1,23 @@
-"""`strata policy calc`: the planner's what-if calculator for one product's inventory policy."""
+"""`strata policy calc | build | show`: the what-if calculator, the policy job, one product's policy."""
 
 from __future__ import annotations
 
 import json
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from strata.cli_common import run
+from strata.cli_common import (
+    DEFAULT_CONFIG,
+    AsOfOpt,
+    ConfigOpt,
+    StepProgress,
+    parse_date,
+    run,
+    workspace,
+)
 
 policy_app = typer.Typer(
     help="Inventory policies: safety stock, reorder point, order quantity, fill rate.",
@@ -277,3 +286,206 @@ def _print_table(result: dict[str, Any]) -> None:
             "note: the order quantity alone meets the fill-rate target; the safety factor is held "
             "at --k-min (no negative safety stock)."
         )
+
+
+PolicyConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--policy-config", help="policy stage config (default: configs/policy.yaml)"),
+]
+CatalogueOpt = Annotated[
+    Path | None,
+    typer.Option("--catalogue", help="segment catalogue (default: configs/segments.yaml)"),
+]
+ScoringOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--scoring-config", help="sinks to read and write (default: configs/scoring.yaml)"
+    ),
+]
+
+
+def stage_configs(
+    config: Path, catalogue: Path | None, scoring: Path | None, policy_config: Path | None
+) -> tuple[Any, Any, Any, Any]:
+    """The workspace, catalogue, scoring and policy configs, each a clear error when bad."""
+    from serving.policy_data import load_catalogue_for, load_policy_config, load_scoring_config
+
+    ws = workspace(config)
+    return (
+        ws,
+        run(load_catalogue_for, ws, catalogue),
+        run(load_scoring_config, ws, scoring),
+        run(load_policy_config, ws, policy_config),
+    )
+
+
+def _num(value: Any, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | float):
+        v = float(value)
+        return f"{v:,.0f}" if abs(v) >= 1e4 else f"{v:,.{digits}g}"
+    return str(value)
+
+
+def _compact(value: float) -> str:
+    for size, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:.1f}{unit}"
+    return f"{value:.0f}"
+
+
+@policy_app.command("build")
+def build(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    as_of: AsOfOpt = None,
+    catalogue: CatalogueOpt = None,
+    scoring_config: ScoringOpt = None,
+    policy_config: PolicyConfigOpt = None,
+) -> None:
+    """Every product's policy from its segment (scoring assignments, else the rules), its
+    attributes and the catalogue; written to the scoring sinks (policies, policy_flags,
+    policy_segments)."""
+    from rich.console import Console
+    from rich.panel import Panel
+    from rich.table import Table
+
+    from serving.policy_job import build_policies
+
+    ws, cat, scoring, cfg = stage_configs(config, catalogue, scoring_config, policy_config)
+    console = Console()
+    with StepProgress(4 + len(scoring.sinks), f"policy build {ws.name}") as step:
+        result = run(
+            build_policies,
+            ws,
+            as_of=parse_date(as_of),
+            catalogue=cat,
+            scoring=scoring,
+            config=cfg,
+            progress=step,
+        )
+    src = result.source
+    if src.fallback:
+        console.print(Panel(src.detail, title="segments from the RULES", style="bold yellow"))
+    else:
+        console.print(f"[bold]segments[/]: {src.detail}")
+    t = Table(title=f"Policies as of {result.as_of} by segment", title_justify="left")
+    for head in (
+        "segment",
+        "products",
+        "flagged",
+        "target",
+        "review",
+        "fill",
+        "SS value",
+        "CS value",
+    ):
+        t.add_column(head, justify="left" if head in ("segment", "target", "review") else "right")
+    for row in result.segments.to_dict("records"):
+        kind = "FR" if row["service_level_type"] == "fill_rate" else "CSL"
+        t.add_row(
+            row["segment"],
+            _num(row["products"]),
+            _num(row["flagged"]),
+            f"{kind} {row['target_service_level']:g}",
+            row["review_frequency"],
+            _num(row["expected_fill_rate"], 3),
+            _compact(row["safety_stock_value"]),
+            _compact(row["cycle_stock_value"]),
+        )
+    console.print(t)
+    console.print(
+        "[dim]fill = expected fill rate (demand-weighted); SS / CS value = safety / cycle stock "
+        "at unit value; methods and order rules: configs/segments.yaml[/]"
+    )
+    below = int(result.policies["cost_based"].sum()) if len(result.policies) else 0
+    if below:
+        console.print(
+            f"{below:,} product(s) plan with a cost-based service level below their segment's "
+            "target (newsvendor critical ratio); `strata policy show SKU` says by how much"
+        )
+    if len(result.flagged):
+        reasons = result.flagged["reason"].value_counts().head(5)
+        console.print(
+            f"[yellow]{len(result.flagged):,} product(s) flagged[/] (no policy; table policy_flags):"
+        )
+        for reason, n in reasons.items():
+            console.print(f"  {n:>6,}  {reason}")
+    for w in result.written:
+        console.print(f"written: {w.sink} as_of={w.as_of} model_version={w.model_version} {w.rows}")
+
+
+_SHOW = [
+    ("segment", "segment", "the product's segment"),
+    ("assignment_method", "segment from", "model | rule | override"),
+    ("service_level", "service level", "planned with"),
+    ("service_level_type", "type", "csl: no stockout in a cycle; fill_rate: share of demand met"),
+    ("target_service_level", "target", "the segment's target"),
+    ("critical_ratio", "critical ratio", "newsvendor p / (p + h), cost-based segments"),
+    ("review", "review", "continuous | periodic"),
+    ("review_frequency", "procurement review", "how often stock is reviewed"),
+    ("policy", "policy", "what is replenished how"),
+    ("method", "lead-time demand", "normal | poisson_gamma | bootstrap"),
+    ("period", "period", "the unit of every time below"),
+    ("demand_mean", "d", "mean demand per period"),
+    ("demand_sd", "sigma_d", "sd of demand per period"),
+    ("lead_time", "L", "lead time in periods (lead_time_days / period_days)"),
+    ("lead_time_sd", "sigma_L", "sd of the lead time in periods"),
+    ("review_period", "R", "review period in periods (0 = continuous)"),
+    ("lead_time_demand_mean", "mean LTD", "expected demand over L + R"),
+    ("lead_time_demand_sd", "sd LTD", "sd of demand over L + R"),
+    ("safety_factor", "safety factor", "z or k (safety stock / sd LTD)"),
+    ("safety_stock", "safety stock", "reorder point - mean LTD"),
+    ("reorder_point", "reorder point", "s; for (R, S) the order-up-to level S"),
+    ("order_qty", "order quantity", "per order (rule below)"),
+    ("order_rule", "order rule", "eoq | periods_of_supply | lot_for_lot"),
+    ("expected_fill_rate", "expected fill rate", "share of demand met from stock"),
+    ("unit_value", "unit value", "unit_value_source"),
+]
+
+
+@policy_app.command("show")
+def show(
+    sku: Annotated[str, typer.Argument(help="the product (sku_id)")],
+    config: ConfigOpt = DEFAULT_CONFIG,
+    scoring_config: ScoringOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the row as JSON")] = False,
+) -> None:
+    """One product's newest policy with the inputs it used and why it is in its segment."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from serving.policy_data import load_scoring_config
+    from serving.policy_job import policy_of
+
+    ws = workspace(config)
+    scoring = run(load_scoring_config, ws, scoring_config)
+    found = run(policy_of, ws, sku, scoring)
+    row = found["row"]
+    if as_json:
+        typer.echo(json.dumps({**found, "row": row}, indent=2, default=str))
+        return
+    console = Console()
+    run_info = found["run"]
+    console.print(
+        f"[bold]{sku}[/]  policy run as of {run_info['as_of']} ({run_info['model_version']})"
+    )
+    if found["status"] == "flagged":
+        console.print(f"[red]no policy[/]: {row.get('reason')}")
+    t = Table(show_header=True)
+    t.add_column("quantity")
+    t.add_column("value", justify="right")
+    t.add_column("meaning")
+    for key, label, meaning in _SHOW:
+        if key not in row:
+            continue
+        if key == "unit_value":
+            meaning = str(row.get("unit_value_source", ""))
+        t.add_row(label, _num(row[key]), meaning)
+    console.print(t)
+    if row.get("note"):
+        console.print(f"note: {row['note']}")
+    reasons = found["reasons"]
+    console.print(f"[bold]why {row.get('segment')}[/]: {reasons or '(no reasons recorded)'}")

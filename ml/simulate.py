@@ -1,0 +1,363 @@
+"""Replay a demand history through inventory policies, vectorised over products (pure kernel).
+
+One loop over time steps; every product is a slot in the arrays. Demand comes per period (week or
+month); each period is split into ``steps_per_period`` equal steps (7 for a week: days) with the
+period's demand spread evenly over them, so continuous review is checked (nearly) continuously and
+a 14-day review or a 10-day lead time means what it says even in a monthly workspace. Per step:
+
+1. **Receipts.** Orders due at the start of the step are put on hand.
+2. **Demand.** Sales are min(on hand, demand); the rest is **lost** (lost sales, as in retail
+   fill-rate measurement: a customer who finds the shelf empty buys elsewhere, so unmet demand is
+   not backordered and the inventory position never goes below zero).
+3. **Review** at the end of the step: every step for continuous review (``review_period`` 0),
+   else every ``round(review_period x steps_per_period)`` steps. The inventory position is on
+   hand + on order:
+
+   - ``order_up_to``: (R, S) — order S - position when positive, raised to the MOQ and rounded
+     up to whole packs;
+   - otherwise (s, nQ) — when the position is at or below s, order the smallest multiple of Q that
+     lifts it above s: continuous review (s, Q), or (R, s, Q) for a periodic review.
+
+4. **Lead time.** An order placed at the end of step j with lead time l (in steps; drawn from a
+   gamma or lognormal with the product's mean and sd, fixed when the sd is 0) arrives at the start
+   of step ``j + 1 + floor(l + u)``, u uniform on [0, 1): a stochastic rounding whose mean is
+   exactly l, so a lead time of L whole steps exposes the order to L steps of demand, as the
+   formulas assume. Orders may cross.
+
+Random numbers are drawn per product and step whether or not the product orders (common random
+numbers), so two policies replayed with the same seed see the same lead-time draws and their
+difference is the policies', not the dice's. A warm-up history is replayed first and not measured,
+so the stock starts in a realistic state; before it, on hand is s + Q (S for (R, S)) and nothing is
+on order.
+
+Measured per product over the window's periods: demand, sales, lost units, replenishment cycles
+(closed by a receipt) and cycles with a stockout (lost sales before the receipt), mean on hand
+at period end, stockout periods (periods with lost sales), the longest run of consecutive stockout
+periods, and orders placed. With ``groups``, per period and group: demand, sales, on-hand value
+at period end, products short.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.special import gammaincinv, ndtri
+
+from ml.errors import StrataError
+
+__all__ = [
+    "LEAD_TIME_DISTRIBUTIONS",
+    "GroupSeries",
+    "ReplenishmentPolicy",
+    "SimulationResult",
+    "lead_time_quantile",
+    "simulate_inventory",
+]
+
+Array = NDArray[np.float64]
+LEAD_TIME_DISTRIBUTIONS = ("gamma", "lognormal")
+_LEAD_TIME_CAP_SDS = 8.0  # draws are capped at mean + 8 sd (a 1e-8 tail for the gamma)
+
+
+@dataclass(frozen=True)
+class ReplenishmentPolicy:
+    """What each product replays: one entry per product, times in the demand's periods."""
+
+    reorder_point: Array  # s for (s, nQ); the order-up-to level S when order_up_to
+    order_qty: Array  # Q for (s, nQ); unused by order-up-to rows
+    review_period: Array  # in periods; 0 = continuous review
+    order_up_to: NDArray[np.bool_]
+    lead_time: Array  # mean, > 0
+    lead_time_sd: Array  # >= 0
+    moq: Array | None = None  # order-up-to rows: orders raised to this
+    pack_size: Array | None = None  # order-up-to rows: orders rounded up to whole packs
+
+    @classmethod
+    def of(
+        cls,
+        reorder_point: ArrayLike,
+        order_qty: ArrayLike,
+        review_period: ArrayLike,
+        order_up_to: ArrayLike,
+        lead_time: ArrayLike,
+        lead_time_sd: ArrayLike = 0.0,
+        moq: ArrayLike | None = None,
+        pack_size: ArrayLike | None = None,
+    ) -> ReplenishmentPolicy:
+        """A policy from array-likes broadcast to one length; StrataError on impossible values."""
+        arrays = np.broadcast_arrays(
+            np.atleast_1d(np.asarray(reorder_point, dtype=np.float64)),
+            np.asarray(order_qty, dtype=np.float64),
+            np.asarray(review_period, dtype=np.float64),
+            np.asarray(order_up_to, dtype=bool),
+            np.asarray(lead_time, dtype=np.float64),
+            np.asarray(lead_time_sd, dtype=np.float64),
+        )
+        s, q, r, up, lt, sd = (np.array(a) for a in arrays)
+        n = s.size
+        extra = [
+            None if v is None else np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)).copy()
+            for v in (moq, pack_size)
+        ]
+        problems = []
+        for name, values, ok in (
+            ("reorder_point", s, np.isfinite(s) & (s >= 0)),
+            ("order_qty", q, np.isfinite(q) & (q >= 0)),
+            ("review_period", r, np.isfinite(r) & (r >= 0)),
+            ("lead_time", lt, np.isfinite(lt) & (lt > 0)),
+            ("lead_time_sd", sd, np.isfinite(sd) & (sd >= 0)),
+        ):
+            if not ok.all():
+                i = int(np.flatnonzero(~ok)[0])
+                problems.append(
+                    f"{name} has {int((~ok).sum())} bad value(s), e.g. [{i}] = {values[i]!r}"
+                )
+        if problems:
+            raise StrataError(
+                "cannot simulate these policies: "
+                + "; ".join(problems)
+                + ". Simulate only valid policy rows (reorder point and order quantity >= 0, "
+                "review period >= 0, lead time > 0, lead-time sd >= 0)"
+            )
+        return cls(s, q, r, up, lt, sd, extra[0], extra[1])
+
+    @property
+    def n(self) -> int:
+        """Number of products."""
+        return self.reorder_point.size
+
+
+@dataclass(frozen=True)
+class GroupSeries:
+    """Per measured period (rows) and group (columns): sums over the group's products."""
+
+    demand: Array
+    sales: Array
+    on_hand_value: Array
+    products_short: NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """Per product totals over the measured window (one entry per product)."""
+
+    periods: int
+    demand: Array
+    sales: Array
+    lost: Array
+    avg_on_hand: Array  # mean on hand at period end
+    stockout_periods: NDArray[np.int64]
+    longest_stockout: NDArray[np.int64]
+    cycles: NDArray[np.int64]
+    cycles_with_stockout: NDArray[np.int64]
+    orders: NDArray[np.int64]
+    groups: GroupSeries | None = field(default=None)
+    period_sales: Array | None = field(default=None)  # products x periods, with record=True
+    period_on_hand: Array | None = field(default=None)  # at period end
+    period_short: NDArray[np.bool_] | None = field(default=None)  # lost sales in the period
+
+    @property
+    def fill_rate(self) -> Array:
+        """Sales / demand per product (1 where nothing was demanded)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.demand > 0, self.sales / self.demand, 1.0)
+
+    @property
+    def cycle_service_level(self) -> Array:
+        """Share of replenishment cycles without a stockout (NaN with no closed cycle)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.cycles > 0, 1.0 - self.cycles_with_stockout / self.cycles, np.nan)
+
+
+def lead_time_quantile(u: Array, mean: Array, sd: Array, distribution: str = "gamma") -> Array:
+    """The u-quantile of each product's lead time (mean, sd), capped at mean + 8 sd.
+
+    ``gamma``: shape (mean / sd)², scale sd² / mean; ``lognormal``: sigma² = log(1 + (sd /
+    mean)²), mu = log(mean) - sigma² / 2. Both have exactly the given mean and sd; sd 0 is fixed.
+    """
+    if distribution not in LEAD_TIME_DISTRIBUTIONS:
+        raise StrataError(
+            f"lead-time distribution {distribution!r} is not one of "
+            f"{', '.join(LEAD_TIME_DISTRIBUTIONS)}"
+        )
+    out = np.array(mean, dtype=np.float64, copy=True)
+    random = sd > 0
+    if random.any():
+        m, s, p = mean[random], sd[random], u[random]
+        if distribution == "gamma":
+            shape = (m / s) ** 2
+            draws = gammaincinv(shape, p) * (s * s / m)
+        else:
+            sigma2 = np.log1p((s / m) ** 2)
+            draws = np.exp(np.log(m) - 0.5 * sigma2 + np.sqrt(sigma2) * ndtri(p))
+        out[random] = np.minimum(draws, m + _LEAD_TIME_CAP_SDS * s)
+    return out
+
+
+def _round_orders(need: Array, moq: Array | None, pack: Array | None) -> Array:
+    if moq is not None:
+        need = np.where(need > 0, np.maximum(need, moq), need)
+    if pack is not None:
+        ok = np.isfinite(pack) & (pack > 0)
+        need = np.where(ok & (need > 0), np.ceil(need / np.where(ok, pack, 1.0)) * pack, need)
+    return need
+
+
+def simulate_inventory(
+    demand: ArrayLike,
+    policy: ReplenishmentPolicy,
+    *,
+    warmup: ArrayLike | None = None,
+    steps_per_period: int = 1,
+    seed: int = 0,
+    lead_time_distribution: str = "gamma",
+    groups: ArrayLike | None = None,
+    unit_value: ArrayLike | None = None,
+    record: bool = False,
+) -> SimulationResult:
+    """Replay ``demand`` (products x periods, units) through ``policy``; see the module docstring.
+
+    ``warmup`` (products x warm-up periods) is replayed first and not measured.
+    ``steps_per_period`` splits each period into equal steps (7: days of a week). ``groups``
+    (integer code per product, e.g. the segment) adds per-period sums per group, with inventory
+    valued at ``unit_value`` per unit (1 when not given). ``record`` keeps each measured period's
+    sales, on hand at its end and stockout flag per product (products x periods arrays).
+    """
+    n = policy.n
+    window = np.asarray(demand, dtype=np.float64)
+    if window.ndim != 2 or window.shape[0] != n:
+        raise StrataError(
+            f"demand must be products x periods with {n} rows (one per policy), got shape "
+            f"{window.shape}"
+        )
+    before = np.zeros((n, 0)) if warmup is None else np.asarray(warmup, dtype=np.float64)
+    if before.ndim != 2 or before.shape[0] != n:
+        raise StrataError(f"warmup must be products x periods with {n} rows, got {before.shape}")
+    if steps_per_period < 1:
+        raise StrataError(f"steps_per_period = {steps_per_period} must be at least 1, e.g. 7")
+    both = np.concatenate([before, window], axis=1)
+    if not np.isfinite(both).all() or (both < 0).any():
+        raise StrataError(
+            "demand must be finite and non-negative (units sold per period; fill periods without "
+            "a sale with 0 and net returns out before replaying)"
+        )
+    k = int(steps_per_period)
+    per_step = np.ascontiguousarray(both.T) / k  # period-major: one contiguous row per period
+    n_warm, n_total = before.shape[1], both.shape[1]
+    n_measured = n_total - n_warm
+    s, q, up = policy.reorder_point, policy.order_qty, policy.order_up_to
+    review_steps = np.maximum(np.rint(policy.review_period * k), 1).astype(np.int64)
+    lead_mean, lead_sd = policy.lead_time * k, policy.lead_time_sd * k
+    on_hand = np.where(up, s, s + q)
+    on_order = np.zeros(n)
+    due: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+    short_since_receipt = np.zeros(n, dtype=bool)
+    totals = {name: np.zeros(n) for name in ("demand", "sales", "on_hand")}
+    counts = {
+        name: np.zeros(n, dtype=np.int64)
+        for name in ("stockouts", "run", "longest", "cycles", "short_cycles", "orders")
+    }
+    code = None if groups is None else np.asarray(groups, dtype=np.int64)
+    n_groups = 0 if code is None else int(code.max(initial=-1)) + 1
+    value = np.ones(n) if unit_value is None else np.asarray(unit_value, dtype=np.float64)
+    series = {
+        name: np.zeros((n_measured, n_groups)) for name in ("demand", "sales", "value", "short")
+    }
+    kept = {
+        name: np.zeros((n, n_measured if record else 0), dtype=dtype)
+        for name, dtype in (("sales", np.float64), ("on_hand", np.float64), ("short", bool))
+    }
+    rng = np.random.default_rng(seed)
+    for period in range(n_total):
+        measured = period >= n_warm
+        d = per_step[period]
+        short_in_period = np.zeros(n, dtype=bool)
+        sold_in_period = np.zeros(n)
+        for sub in range(k):
+            step = period * k + sub
+            arrived = np.zeros(n, dtype=bool)
+            for who, qty in due.pop(step, ()):  # one product at most once per list entry
+                on_hand[who] += qty
+                on_order[who] -= qty
+                arrived[who] = True
+            if measured:
+                counts["cycles"] += arrived
+                counts["short_cycles"] += arrived & short_since_receipt
+            short_since_receipt &= ~arrived
+            sales = np.minimum(on_hand, d)
+            on_hand -= sales
+            sold_in_period += sales
+            short = d - sales > 1e-9 * np.maximum(d, 1.0)
+            short_since_receipt |= short
+            short_in_period |= short
+            u = rng.random((2, n))  # drawn every step for every product: common random numbers
+            review = (step + 1) % review_steps == 0
+            position = on_hand + on_order
+            need = np.zeros(n)
+            topping = review & up & (s > position)
+            need[topping] = s[topping] - position[topping]
+            need = _round_orders(need, policy.moq, policy.pack_size)
+            lots = review & ~up & (position <= s) & (q > 0)
+            need[lots] = (np.floor((s[lots] - position[lots]) / q[lots]) + 1.0) * q[lots]
+            who = np.flatnonzero(need > 0)
+            if who.size == 0:
+                continue
+            lead = lead_time_quantile(
+                u[0, who], lead_mean[who], lead_sd[who], lead_time_distribution
+            )
+            arrival = step + 1 + np.floor(lead + u[1, who]).astype(np.int64)
+            on_order[who] += need[who]
+            if measured:
+                counts["orders"][who] += 1
+            # orders due after the last step stay on order; they never arrive in the window
+            inside = arrival < n_total * k
+            if not inside.any():
+                continue
+            who, arrival = who[inside], arrival[inside]
+            order = np.argsort(arrival, kind="stable")
+            who, arrival = who[order], arrival[order]
+            cuts = np.flatnonzero(np.diff(arrival)) + 1
+            for part, when in zip(np.split(who, cuts), arrival[np.r_[0, cuts]], strict=True):
+                due.setdefault(int(when), []).append((part, need[part]))
+        if not measured:
+            continue
+        demand_p = d * k
+        totals["demand"] += demand_p
+        totals["sales"] += sold_in_period
+        totals["on_hand"] += on_hand
+        counts["stockouts"] += short_in_period
+        counts["run"] = np.where(short_in_period, counts["run"] + 1, 0)
+        np.maximum(counts["longest"], counts["run"], out=counts["longest"])
+        if record:
+            kept["sales"][:, period - n_warm] = sold_in_period
+            kept["on_hand"][:, period - n_warm] = on_hand
+            kept["short"][:, period - n_warm] = short_in_period
+        if code is not None:
+            row = period - n_warm
+            series["demand"][row] = np.bincount(code, demand_p, n_groups)
+            series["sales"][row] = np.bincount(code, sold_in_period, n_groups)
+            series["value"][row] = np.bincount(code, on_hand * value, n_groups)
+            series["short"][row] = np.bincount(code, short_in_period, n_groups)
+    group_series = None
+    if code is not None:
+        group_series = GroupSeries(
+            series["demand"], series["sales"], series["value"], series["short"].astype(np.int64)
+        )
+    return SimulationResult(
+        periods=n_measured,
+        demand=totals["demand"],
+        sales=totals["sales"],
+        lost=totals["demand"] - totals["sales"],
+        avg_on_hand=totals["on_hand"] / max(n_measured, 1),
+        stockout_periods=counts["stockouts"],
+        longest_stockout=counts["longest"],
+        cycles=counts["cycles"],
+        cycles_with_stockout=counts["short_cycles"],
+        orders=counts["orders"],
+        groups=group_series,
+        period_sales=kept["sales"] if record else None,
+        period_on_hand=kept["on_hand"] if record else None,
+        period_short=kept["short"] if record else None,
+    )

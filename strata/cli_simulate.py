@@ -1,0 +1,170 @@
+"""`strata simulate` and `strata kpis`: replay policies on real demand; watch segment KPIs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from strata.cli_common import DEFAULT_CONFIG, ConfigOpt, StepProgress, run
+from strata.cli_policy import CatalogueOpt, PolicyConfigOpt, ScoringOpt, stage_configs
+
+__all__ = ["kpis", "simulate"]
+
+
+def _fmt(value: Any) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "—"
+    if isinstance(value, bool):
+        return "ALERT" if value else "ok"
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3f}"
+    return str(value)
+
+
+def _ensure_snapshot(ws: Any, day: Any, console: Any) -> None:
+    """Build the point-in-time snapshot the replay needs when it does not exist yet."""
+    from features.snapshots import list_snapshots
+
+    if day in list_snapshots(ws):
+        return
+    from features.build import build_features
+
+    console.print(
+        f"[dim]building the point-in-time snapshot as of {day.isoformat()} (once): the policies "
+        f"must come from what was known before the window[/]"
+    )
+    with StepProgress(3, f"features build {ws.name} as of {day}") as step:
+        run(build_features, ws, as_of=[day], progress=step)
+
+
+def simulate(
+    weeks: Annotated[
+        int | None,
+        typer.Option(
+            "--weeks",
+            "--periods",
+            min=1,
+            help="periods to replay: weeks, or months for a monthly workspace (default one year)",
+        ),
+    ] = None,
+    config: ConfigOpt = DEFAULT_CONFIG,
+    catalogue: CatalogueOpt = None,
+    scoring_config: ScoringOpt = None,
+    policy_config: PolicyConfigOpt = None,
+) -> None:
+    """Replay the last periods of real demand through the segmented policies and a uniform
+    baseline; print what segmentation buys and write a report under <warehouse>/reports/."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from serving.simulation import simulate_policies, simulation_window, write_simulation_report
+
+    ws, cat, scoring, cfg = stage_configs(config, catalogue, scoring_config, policy_config)
+    console = Console()
+    sim = cfg.simulation
+    window = run(simulation_window, ws, weeks or sim.periods, sim.warmup_periods)
+    _ensure_snapshot(ws, window.policy_as_of, console)
+    with StepProgress(6, f"simulate {ws.name}") as step:
+        report = run(
+            simulate_policies,
+            ws,
+            periods=weeks,
+            catalogue=cat,
+            scoring=scoring,
+            config=cfg,
+            progress=step,
+        )
+        step("writing the report")
+        paths = write_simulation_report(ws, report)
+    src = report.source
+    style = "bold yellow" if src.fallback else "bold"
+    console.print(f"[{style}]segments[/]: {src.detail}")
+    console.print(f"window: {report.window.describe()}")
+    comp = report.comparison()
+    t = Table(
+        title=f"Segmented against uniform {report.best} at {report.uniform.level:.3f}",
+        title_justify="left",
+    )
+    t.add_column("segment")
+    heads = [
+        ("segmented", "products"),
+        ("segmented", "planned_fill_rate"),
+        ("segmented", "fill_rate"),
+        ("uniform", "fill_rate"),
+        ("segmented", "cycle_service_level"),
+        ("segmented", "avg_inventory_value"),
+        ("uniform", "avg_inventory_value"),
+        ("segmented", "turns"),
+        ("uniform", "turns"),
+        ("segmented", "stockout_periods"),
+        ("segmented", "longest_stockout"),
+    ]
+    for side, name in heads:
+        t.add_column(f"{side[:3]}. {name.replace('_', ' ')}", justify="right")
+    for segment, row in comp.iterrows():
+        cells = [_fmt(row[(side, name)]) for side, name in heads]
+        cells[0] = f"{int(row[heads[0]]):,}"  # products
+        t.add_row(str(segment), *cells)
+    console.print(t)
+    for kind, base in report.baselines.items():
+        at = base.equal_fill_inventory
+        shown = "not reached by the sweep" if at is None else f"{at:,.0f}"
+        console.print(f"uniform {kind} inventory at the segmented fill rate: {shown}")
+    console.print(f"\n[bold]{report.headline}[/]")
+    for reason, n in report.excluded.items():
+        console.print(f"[dim]left out: {n:,} {reason}[/]")
+    console.print(f"report: {paths['markdown']}\nchart:  {paths['chart']}")
+
+
+def kpis(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    catalogue: CatalogueOpt = None,
+    scoring_config: ScoringOpt = None,
+    policy_config: PolicyConfigOpt = None,
+) -> None:
+    """Each segment's fill rate, turns, inventory value and stockout duration against its targets;
+    breaches become alerts (table kpi_alerts), persistent ones propose re-segmentation."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from serving.kpis import segment_kpis
+
+    ws, cat, scoring, cfg = stage_configs(config, catalogue, scoring_config, policy_config)
+    console = Console()
+    with StepProgress(4, f"kpis {ws.name}") as step:
+        report = run(segment_kpis, ws, catalogue=cat, scoring=scoring, config=cfg, progress=step)
+    style = "bold yellow" if report.source == "simulation" else "bold"
+    console.print(f"[{style}]KPIs {report.source_detail}[/]")
+    console.print(f"policies: {report.policies_detail}")
+    kc = cfg.kpis
+    t = Table(
+        title=f"Segment KPIs, {kc.window_periods} {ws.calendar.bucket}s to {report.as_of}",
+        title_justify="left",
+    )
+    for head in ("segment", "kpi", "value", "target", "tolerance", "status", "for"):
+        t.add_column(head, justify="left" if head in ("segment", "kpi", "status") else "right")
+    for row in report.table.to_dict("records"):
+        status = "[red]ALERT[/]" if row["breached"] else "ok"
+        t.add_row(
+            row["segment"],
+            row["kpi"],
+            _fmt(row["value"]),
+            _fmt(row["target"]),
+            _fmt(row["tolerance"]),
+            status,
+            f"{row['periods_breached']} {ws.calendar.bucket}s" if row["breached"] else "",
+        )
+    console.print(t)
+    if report.alerts.empty:
+        console.print("[green]no KPI beyond its tolerance[/]")
+        return
+    console.print(f"[red]{len(report.alerts)} alert(s)[/] written to table kpi_alerts")
+    persistent = report.alerts[report.alerts["proposal"] != ""]
+    for segment, part in persistent.groupby("segment", sort=True):
+        console.print(
+            f"[yellow]proposal[/]: re-segment '{segment}': {', '.join(part['kpi'])} beyond "
+            f"tolerance for {int(part['periods_breached'].min())}+ {ws.calendar.bucket}s in a "
+            "row; its products may no longer match the archetype — re-score (`strata score`) "
+            "and review the segment's policy"
+        )

@@ -1,0 +1,252 @@
+"""Per-product policies from segments: recomputable rows, units, bad rows flagged, cost switch."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ml import policy_columns as P
+from ml.catalogue import Catalogue
+from ml.policy import (
+    compound_poisson_parameters,
+    cost_based_service_level,
+    intermittent_reorder_point,
+    inventory_policy,
+)
+from ml.segment_policies import (
+    bootstrap_lead_time_demand_samples,
+    policy_inputs,
+    sample_fill_rate,
+    sample_fill_rate_reorder_point,
+    segment_policies,
+)
+
+
+def _policy(**kw):
+    base = {
+        "service_level": 0.95,
+        "service_level_type": "csl",
+        "review": "continuous",
+        "order_quantity": {"rule": "eoq", "ordering_cost": 50, "holding_rate": 0.25},
+        "lead_time_demand": "normal",
+    }
+    return {**base, **kw}
+
+
+CATALOGUE = Catalogue.model_validate(
+    {
+        "segments": [
+            {
+                "name": "smooth",
+                "description": "d",
+                "priority": 1,
+                "archetype": {"adi": {"le": 1.32}},
+                "policy": _policy(service_level=0.98, service_level_type="fill_rate"),
+            },
+            {
+                "name": "count",
+                "description": "d",
+                "priority": 2,
+                "archetype": {"adi": {"gt": 1.32}},
+                "policy": _policy(
+                    service_level=0.9,
+                    review="periodic",
+                    review_period_days=14,
+                    order_quantity={"rule": "lot_for_lot"},
+                    lead_time_demand="poisson_gamma",
+                ),
+            },
+            {
+                "name": "own_history",
+                "description": "d",
+                "priority": 3,
+                "archetype": {"cv2": {"gt": 5}},
+                "policy": _policy(
+                    review="periodic",
+                    review_period_days=7,
+                    order_quantity={"rule": "periods_of_supply", "periods": 2},
+                    lead_time_demand="bootstrap",
+                ),
+            },
+            {
+                "name": "margin",
+                "description": "d",
+                "priority": 4,
+                "archetype": {},
+                "policy": _policy(
+                    service_level=0.9,
+                    review="periodic",
+                    review_period_days=28,
+                    order_quantity={"rule": "lot_for_lot"},
+                    cost_based_service_level=True,
+                ),
+            },
+        ]
+    }
+)
+
+
+def frame(rows):
+    base = {
+        "mean_qty": 10.0,
+        "std_qty": 3.0,
+        "adi": 1.0,
+        "cv2": 0.2,
+        "lead_time_mean_days": 14.0,
+        "lead_time_sd_days": 7.0,
+        "unit_price": 10.0,
+        "unit_cost": 6.0,
+        "moq": np.nan,
+        "pack_size": np.nan,
+    }
+    return pd.DataFrame([{**base, **r} for r in rows])
+
+
+def inputs(rows, bucket="week"):
+    return policy_inputs(frame(rows), CATALOGUE, bucket=bucket, default_margin=0.35)
+
+
+def test_times_are_converted_to_the_demands_periods():
+    i = inputs([{"sku_id": "a", "segment": "count"}])
+    assert i.loc[0, P.LEAD_TIME] == 2.0 and i.loc[0, P.LEAD_TIME_SD] == 1.0
+    assert i.loc[0, P.REVIEW_PERIOD] == 2.0 and i.loc[0, P.REVIEW_FREQUENCY] == "every 2 weeks"
+    m = inputs([{"sku_id": "a", "segment": "count"}], bucket="month")
+    assert m.loc[0, P.LEAD_TIME] == pytest.approx(14 / (365.25 / 12))
+    assert m.loc[0, P.PERIODS_PER_YEAR] == pytest.approx(12.0)
+
+
+def test_unit_value_is_cost_else_price_less_default_margin():
+    i = inputs(
+        [
+            {"sku_id": "a", "segment": "smooth"},
+            {"sku_id": "b", "segment": "smooth", "unit_cost": np.nan},
+        ]
+    )
+    assert i[P.UNIT_VALUE].tolist() == pytest.approx([6.0, 6.5])
+    assert i[P.UNIT_VALUE_SOURCE].tolist() == ["unit_cost", "unit_price less default margin"]
+
+
+def test_normal_rows_recompute_from_their_carried_inputs():
+    """A planner feeds the row's own d, sigma_d, L, sigma_L, R, level, type and Q to the formula."""
+    got = segment_policies(
+        inputs(
+            [
+                {"sku_id": "a", "segment": "smooth", "mean_qty": 100.0, "std_qty": 30.0},
+                {"sku_id": "b", "segment": "smooth", "mean_qty": 5.0, "std_qty": 4.0},
+            ]
+        )
+    ).policies
+    for row in got.to_dict("records"):
+        again = inventory_policy(
+            row[P.SERVICE_LEVEL],
+            row[P.DEMAND_MEAN],
+            row[P.DEMAND_SD],
+            row[P.LEAD_TIME],
+            row[P.LEAD_TIME_SD],
+            row[P.REVIEW_PERIOD],
+            service_type=row[P.SERVICE_LEVEL_TYPE],
+            order_qty=row[P.ORDER_QTY],
+        )
+        assert row[P.SAFETY_STOCK] == pytest.approx(float(again.safety_stock))
+        assert row[P.REORDER_POINT] == pytest.approx(float(again.reorder_point))
+        assert row[P.EXPECTED_FILL_RATE] == pytest.approx(float(again.expected_fill_rate))
+    # EOQ by hand: sqrt(2 x 50 x 100 x 52.18 / (0.25 x 6)) = 1,865.1 -> whole units 1,866
+    assert got.loc[0, P.ORDER_QTY] == pytest.approx(
+        np.ceil(np.sqrt(2 * 50 * 100 * 365.25 / 7 / (0.25 * 6))), abs=1
+    )
+
+
+def test_compound_poisson_rows_recompute_from_their_inputs():
+    row = (
+        segment_policies(
+            inputs([{"sku_id": "a", "segment": "count", "adi": 3.0, "cv2": 0.3, "mean_qty": 2.0}])
+        )
+        .policies.iloc[0]
+        .to_dict()
+    )
+    cp = compound_poisson_parameters(row[P.DEMAND_MEAN], row["adi"], row["cv2"])
+    r = intermittent_reorder_point(
+        row[P.SERVICE_LEVEL], *cp, row[P.LEAD_TIME], row[P.REVIEW_PERIOD], method="poisson_gamma"
+    )
+    assert row[P.REORDER_POINT] == pytest.approx(max(r, 0.0))
+    assert row[P.POLICY] == "(R, S)" and row[P.ORDER_QTY] == pytest.approx(2.0 * 2)
+
+
+def test_bad_rows_are_flagged_with_every_reason_and_never_carry_nan():
+    rows = [
+        {"sku_id": "ok", "segment": "smooth"},
+        {"sku_id": "neg", "segment": "smooth", "mean_qty": -1.0},
+        {"sku_id": "nan_sd", "segment": "smooth", "std_qty": np.nan},
+        {"sku_id": "zero_lt", "segment": "smooth", "lead_time_mean_days": 0.0},
+        {"sku_id": "ghost", "segment": "vanished"},
+        {"sku_id": "no_adi", "segment": "count", "adi": np.nan},
+        {"sku_id": "no_value", "segment": "smooth", "unit_cost": np.nan, "unit_price": np.nan},
+    ]
+    result = segment_policies(inputs(rows))
+    assert result.policies["sku_id"].tolist() == ["ok"]
+    numbers = result.policies[[P.SAFETY_STOCK, P.REORDER_POINT, P.ORDER_QTY]].to_numpy()
+    assert np.isfinite(numbers).all()
+    why = dict(zip(result.flagged["sku_id"], result.flagged["reason"], strict=True))
+    assert why["neg"].startswith("demand_mean (snapshot mean_qty) = -1 is outside [0, inf)")
+    assert "demand_sd (snapshot std_qty) is missing (NaN)" in why["nan_sd"]
+    assert "lead_time (snapshot lead_time_mean_days) = 0 is outside (0, inf)" in why["zero_lt"]
+    assert "segment 'vanished' has no policy in the catalogue" in why["ghost"]
+    assert why["no_adi"] == "method poisson_gamma: adi is missing (NaN); allowed [1, inf)"
+    assert "the eoq order rule needs a unit value" in why["no_value"]
+
+
+def test_a_product_without_demand_gets_the_empty_policy():
+    row = segment_policies(
+        inputs([{"sku_id": "a", "segment": "count", "mean_qty": 0.0, "std_qty": 0.0}])
+    ).policies.iloc[0]
+    assert (row[P.SAFETY_STOCK], row[P.REORDER_POINT], row[P.ORDER_QTY]) == (0.0, 0.0, 0.0)
+    assert row[P.NOTE].startswith("no demand in the window")
+
+
+def test_cost_based_level_is_the_critical_ratio_capped_by_the_target():
+    """Margin 0.1 against holding 4 x 0.25 x 4 / 52.18 = 0.0767 a unit for the 4 weeks to the
+    next review: ratio 0.566, below the 0.9 target, so the policy plans with 0.566; a 4 margin
+    gives 0.981 > 0.9: the target stays."""
+    rows = [
+        {"sku_id": "thin", "segment": "margin", "unit_price": 4.1, "unit_cost": 4.0},
+        {"sku_id": "fat", "segment": "margin", "unit_price": 8.0, "unit_cost": 4.0},
+    ]
+    got = segment_policies(inputs(rows)).policies.set_index("sku_id")
+    expected = cost_based_service_level([4.1, 8.0], 4.0, 0.25, 4.0, 0.9, 365.25 / 7)
+    assert got.loc["thin", P.SERVICE_LEVEL] == pytest.approx(expected.service_level[0])
+    assert got.loc["thin", P.SERVICE_LEVEL] == pytest.approx(
+        0.1 / (0.1 + 4 * 0.25 * 4 / (365.25 / 7))
+    )
+    assert (
+        bool(got.loc["thin", P.COST_BASED])
+        and "below the segment's target" in got.loc["thin", P.NOTE]
+    )
+    assert got.loc["fat", P.SERVICE_LEVEL] == 0.9 and not got.loc["fat", P.COST_BASED]
+
+
+def test_bootstrap_of_a_constant_history_is_that_constant_times_the_horizon():
+    history = pd.DataFrame([[np.nan, 10.0, 10.0, 10.0]], index=pd.Index(["a"], name="sku_id"))
+    row = segment_policies(
+        inputs([{"sku_id": "a", "segment": "own_history", "lead_time_sd_days": 0.0, "cv2": 6.0}]),
+        history,
+        bootstrap_samples=200,
+    ).policies.iloc[0]
+    # L = 2 weeks + R = 1 week of 10 a week: every sample is 30
+    assert row[P.LEAD_TIME_DEMAND_MEAN] == pytest.approx(30.0)
+    assert row[P.REORDER_POINT] == pytest.approx(30.0)
+    assert row[P.EXPECTED_FILL_RATE] == pytest.approx(1.0)
+
+
+def test_bootstrap_samples_spread_with_a_random_lead_time():
+    history = np.full((1, 10), 5.0)
+    fixed = bootstrap_lead_time_demand_samples(history, 3.0, 0.0, 0.0, 500, seed=1)
+    random = bootstrap_lead_time_demand_samples(history, 3.0, 1.0, 0.0, 4000, seed=1)
+    assert np.allclose(fixed, 15.0)
+    assert random.mean() == pytest.approx(15.0, rel=0.03)
+    assert random.std() == pytest.approx(5.0, rel=0.1)  # d sigma_L = 5 x 1
+
+
+def test_sample_fill_rate_reorder_point_is_the_lowest_that_reaches_the_target():
+    samples = np.arange(100.0)[None, :]
+    r = sample_fill_rate_reorder_point(samples, np.array([0.95]), np.array([10.0]))
+    assert sample_fill_rate(samples, r, np.array([10.0]))[0] >= 0.95
+    assert sample_fill_rate(samples, r - 0.01, np.array([10.0]))[0] < 0.95

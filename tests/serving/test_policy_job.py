@@ -1,0 +1,162 @@
+"""The policy job on a tiny hand-made workspace: rules fallback, assignments, sinks, flags, CLI."""
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+from policy_ws import make_workspace
+from typer.testing import CliRunner
+
+from ml import output_columns as O
+from ml import policy_columns as P
+from ml.policy import inventory_policy
+from ml.scoring_config import ParquetSink
+from serving.policy_data import load_catalogue_for, load_policy_config, load_scoring_config
+from serving.policy_job import build_policies
+from serving.sinks import read_table, write_run
+from strata.cli import app
+
+AS_OF = date(2024, 12, 29)  # a Sunday: week 51 (from 2024-12-23) is complete
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    rng = np.random.default_rng(0)
+    weeks = 60
+    demand = {
+        "F1": rng.poisson(40, weeks).astype(float),  # every week: segment fast
+        "F2": rng.poisson(15, weeks).astype(float),
+        "S1": np.where(np.arange(weeks) % 4 == 0, 6.0, 0.0),  # every 4th week: slow
+        "NOLT": rng.poisson(20, weeks).astype(float),
+    }
+    products = {"NOLT": {"lead_time_mean_days": 0.0}}  # a zero lead time: flagged
+    return make_workspace(tmp_path / "ws", demand, [AS_OF], products=products)
+
+
+def configs(t):
+    return {
+        "catalogue": load_catalogue_for(t.ws, t.catalogue),
+        "scoring": load_scoring_config(t.ws, t.scoring),
+        "config": load_policy_config(t.ws, t.policy),
+    }
+
+
+def sink(t):
+    return ParquetSink(kind="parquet", path=t.ws.warehouse / "outputs")
+
+
+def test_without_assignments_the_rules_decide_and_the_result_says_so(tiny):
+    result = build_policies(tiny.ws, **configs(tiny))
+    assert result.source.fallback and "NO ASSIGNMENTS" in result.source.detail
+    assert set(result.policies["assignment_method"]) == {"rule"}
+    seg = dict(zip(result.policies["sku_id"], result.policies["segment"], strict=True))
+    assert seg == {"F1": "fast", "F2": "fast", "S1": "slow"}
+    written = read_table(sink(tiny), "policies")
+    assert sorted(written["sku_id"]) == ["F1", "F2", "S1"]
+    assert written[O.MODEL_VERSION].unique().tolist() == ["policy-rules"]
+    assert "adi=" in written.set_index("sku_id").loc["F1", "segment_reasons"]
+    summary = read_table(sink(tiny), "policy_segments").set_index("segment")
+    assert summary.loc["slow", P.REVIEW_FREQUENCY] == "every 2 weeks"
+    assert summary.loc["fast", P.REVIEW_FREQUENCY] == "continuous"
+
+
+def test_bad_rows_go_to_policy_flags_with_their_reason_never_a_nan(tiny):
+    build_policies(tiny.ws, **configs(tiny))
+    policies = read_table(sink(tiny), "policies")
+    flags = read_table(sink(tiny), "policy_flags")
+    assert flags["sku_id"].tolist() == ["NOLT"]
+    assert "lead_time (snapshot lead_time_mean_days) = 0 is outside (0, inf)" in flags["reason"][0]
+    cols = [P.SAFETY_STOCK, P.REORDER_POINT, P.ORDER_QTY, P.EXPECTED_FILL_RATE]
+    assert np.isfinite(policies[cols].to_numpy(dtype=float)).all()
+
+
+def test_rows_carry_what_a_planner_needs_to_recompute_them(tiny):
+    """Weekly workspace: a 14-day lead time with sd 0 is L = 2 periods; continuous review R = 0."""
+    result = build_policies(tiny.ws, write=False, **configs(tiny))
+    row = result.policies.set_index("sku_id").loc["F1"]
+    assert (row[P.LEAD_TIME], row[P.LEAD_TIME_SD], row[P.REVIEW_PERIOD]) == (2.0, 0.0, 0.0)
+    assert row[P.PERIOD] == "week" and row[P.METHOD] == "normal"
+    again = inventory_policy(
+        row[P.SERVICE_LEVEL],
+        row[P.DEMAND_MEAN],
+        row[P.DEMAND_SD],
+        row[P.LEAD_TIME],
+        row[P.LEAD_TIME_SD],
+        row[P.REVIEW_PERIOD],
+        service_type=row[P.SERVICE_LEVEL_TYPE],
+        order_qty=row[P.ORDER_QTY],
+    )
+    assert row[P.REORDER_POINT] == pytest.approx(float(again.reorder_point))
+    assert row[P.EXPECTED_FILL_RATE] == pytest.approx(float(again.expected_fill_rate))
+
+
+def _assignments(segments: dict[str, str]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "sku_id": list(segments),
+            "segment": list(segments.values()),
+            "probability": 0.9,
+            "method": "model",
+            "model_name": "strata-segmenter",
+            "previous_segment": None,
+            "changed": False,
+            "reasons": "sells every week (adi 1.0)",
+        }
+    )
+
+
+def test_assignments_in_the_sink_decide_and_stay_readable(tiny):
+    a = _assignments({"F1": "slow", "F2": "fast", "S1": "slow", "NOLT": "fast"})
+    write_run(sink(tiny), {"assignments": a}, as_of=AS_OF, model_version="3", run_id="score-1")
+    result = build_policies(tiny.ws, **configs(tiny))
+    assert not result.source.fallback and "model version 3" in result.source.detail
+    got = result.policies.set_index("sku_id")
+    assert got.loc["F1", "segment"] == "slow" and got.loc["F1", "assignment_method"] == "model"
+    assert got.loc["F1", "segment_reasons"] == "sells every week (adi 1.0)"
+    # the policy run has its own partition: the scoring run's assignments are still there
+    assert len(read_table(sink(tiny), "assignments", model_version="3")) == 4
+    assert read_table(sink(tiny), "policies")[O.MODEL_VERSION].iloc[0] == "policy-3"
+
+
+def test_a_segment_missing_from_the_catalogue_is_flagged_by_name(tiny):
+    a = _assignments({"F1": "retired_segment", "F2": "fast", "S1": "slow", "NOLT": "fast"})
+    write_run(sink(tiny), {"assignments": a}, as_of=AS_OF, model_version="4", run_id="score-2")
+    result = build_policies(tiny.ws, **configs(tiny))
+    flags = result.flagged.set_index("sku_id")
+    assert "segment 'retired_segment' has no policy in the catalogue" in flags.loc["F1", "reason"]
+
+
+def cli(t, *args):
+    return CliRunner().invoke(
+        app,
+        [
+            *args,
+            "--config",
+            str(t.config),
+            "--scoring-config",
+            str(t.scoring),
+        ],
+    )
+
+
+def test_cli_build_then_show(tiny):
+    r = cli(
+        tiny,
+        "policy",
+        "build",
+        "--catalogue",
+        str(tiny.catalogue),
+        "--policy-config",
+        str(tiny.policy),
+    )
+    assert r.exit_code == 0, r.output
+    assert "segments from the RULES" in r.output and "1 product(s) flagged" in r.output
+    show = cli(tiny, "policy", "show", "F1")
+    assert show.exit_code == 0, show.output
+    assert "reorder point" in show.output and "why fast" in show.output
+    flagged = cli(tiny, "policy", "show", "NOLT")
+    assert flagged.exit_code == 0 and "no policy" in flagged.output
+    missing = cli(tiny, "policy", "show", "F1X")
+    assert missing.exit_code == 2
+    assert "product 'F1X' has no policy" in missing.output and "did you mean F1" in missing.output
