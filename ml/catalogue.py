@@ -198,7 +198,7 @@ class Policy(Frozen):
     cost_based_service_level: bool = Field(
         False,
         description="derive the target from costs (newsvendor critical ratio) for low-volume, "
-        "high-margin items; service_level is then the floor",
+        "high-margin items; service_level is then the cap",
     )
 
     @model_validator(mode="after")
