@@ -13,21 +13,15 @@ setup: $(STAMP)
 # Re-install only when pyproject.toml changed since the last install.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	command -v java >/dev/null || (apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless)
+	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'
 	$(BIN)/python -m pip install --quiet --no-deps 'stockpyl>=1.0,<1.1'
 	touch $(STAMP)
 
 # The whole flow on the bundled real data: Online Retail (2 years of a UK gift-ware wholesaler)
 # and SCMS (USAID shipment lines with a real supply side).
 demo: $(STAMP)
-	$(BIN)/strata features build --config configs/strata.yaml
-	$(BIN)/strata features build --config configs/scms.yaml
-	@echo
-	@echo "Where to look:"
-	@echo "  snapshots:   warehouse/online_retail/features/, warehouse/scms/features/ (parquet + manifest.json)"
-	@echo "  quarantine:  warehouse/*/tables/quarantine.parquet (every rejected row with its reason)"
-	@echo "  a product:   .venv/bin/strata features show 85123A"
-	@echo "  attributes:  .venv/bin/strata features list"
+	@COLUMNS=$${COLUMNS:-140} bash scripts/demo.sh
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
