@@ -21,7 +21,9 @@ def main() -> None:
         times.append(time.perf_counter() - start)
     med = statistics.median(times)
     verdict = "meets" if med < TARGET_S else "MISSES"
-    print(f"strata --help: median {med:.3f} s over {RUNS} runs (min {min(times):.3f} s) — {verdict} the {TARGET_S} s target")
+    print(
+        f"strata --help: median {med:.3f} s over {RUNS} runs (min {min(times):.3f} s) — {verdict} the {TARGET_S} s target"
+    )
 
 
 if __name__ == "__main__":

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import warnings
+
 import typer
 
 from strata.cli_features import features_app, synth
+from strata.cli_models import gates_app, models, override_app, promote, rollback
 from strata.cli_policy import policy_app
+from strata.cli_score import audit, explain, score_app
 from strata.cli_simulate import kpis, simulate
 from strata.cli_train import runs_app, train
+
+# pandera imports pyspark.pandas when pyspark is installed (the [spark] extra), which warns about
+# pandas 3 on every command that validates a table; the warning is about pyspark, not our data.
+warnings.filterwarnings("ignore", category=FutureWarning, module=r"pyspark(\..*)?$")
 
 app = typer.Typer(
     help="Strata: segment products for the supply chain and turn segments into inventory policies.",
@@ -21,6 +29,14 @@ app.command("train")(train)
 app.add_typer(runs_app, name="runs")
 app.command("simulate")(simulate)
 app.command("kpis")(kpis)
+app.add_typer(gates_app, name="gates")
+app.command("promote")(promote)
+app.command("rollback")(rollback)
+app.command("models")(models)
+app.add_typer(override_app, name="override")
+app.add_typer(score_app, name="score")
+app.command("explain")(explain)
+app.command("audit")(audit)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

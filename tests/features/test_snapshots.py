@@ -61,12 +61,12 @@ def test_a_crash_between_the_two_renames_is_recovered(ws):
 def test_columns_subset_and_unknown_column_error(ws):
     write_snapshot(ws, frame("2011-01-03", 1.0), manifest("2011-01-03"))
     assert list(load_features(columns=["sku_id", "adi"], workspace=ws).columns) == ["sku_id", "adi"]
-    with pytest.raises(StrataError, match="has no column.*nope.*strata features list"):
+    with pytest.raises(StrataError, match=r"has no column.*nope.*strata features list"):
         load_features(columns=["nope"], workspace=ws)
 
 
 def test_no_snapshot_and_unknown_date_errors_name_what_to_run(ws):
-    with pytest.raises(StrataError, match="no feature snapshot.*run `strata features build`"):
+    with pytest.raises(StrataError, match=r"no feature snapshot.*run `strata features build`"):
         load_features(workspace=ws)
     write_snapshot(ws, frame("2011-01-03", 1.0), manifest("2011-01-03"))
     with pytest.raises(StrataError, match="no snapshot as of 2011-05-02; available: 2011-01-03"):

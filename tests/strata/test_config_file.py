@@ -57,7 +57,9 @@ def test_unknown_key_lists_the_allowed_keys(tmp_path):
 
 def test_out_of_range_number_is_reported_with_its_value(tmp_path):
     cfg = write(tmp_path, MINIMAL.replace("window_periods: 52", "window_periods: 0"))
-    with pytest.raises(StrataError, match=r"calendar.window_periods': Input should be greater than 0 \(got 0\)"):
+    with pytest.raises(
+        StrataError, match=r"calendar.window_periods': Input should be greater than 0 \(got 0\)"
+    ):
         load_workspace(cfg)
 
 
@@ -68,7 +70,9 @@ def test_missing_file_says_which_and_what_to_do(tmp_path):
 
 def test_harmonisation_must_name_a_declared_source(tmp_path):
     cfg = write(tmp_path, MINIMAL + "harmonisation: {fx: rates}\n")
-    with pytest.raises(StrataError, match="harmonisation.fx names source 'rates'.*declared sources: sales"):
+    with pytest.raises(
+        StrataError, match=r"harmonisation.fx names source 'rates'.*declared sources: sales"
+    ):
         load_workspace(cfg)
 
 

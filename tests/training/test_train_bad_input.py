@@ -112,7 +112,9 @@ def test_family_grain_without_a_family_column_is_refused(tmp_path, small):
     ws = planted_workspace(tmp_path, small.drop(columns=["family"]))
     raw = planted_catalogue().model_dump(mode="json", exclude_none=True)
     raw["drivers"]["grain"] = "family"
-    with pytest.raises(StrataError, match=r"drivers\.grain: family, but the snapshot has no family"):
+    with pytest.raises(
+        StrataError, match=r"drivers\.grain: family, but the snapshot has no family"
+    ):
         train(ws, config=planted_config(), catalogue=Catalogue.model_validate(raw))
     assert not store_db(ws).exists()
 
