@@ -10,21 +10,27 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 for cfg in configs/strata.yaml configs/scms.yaml; do
   step "features build ($cfg)"
   $S features build --config "$cfg"
-  step "train, rules labeller ($cfg)"
+
+  step "train with the rules labeller and promote it to champion through the gates ($cfg)"
   $S train --config "$cfg"
-  step "train, HDBSCAN clusters labeller ($cfg)"
+  rules=$($S models --config "$cfg" --latest)
+  $S promote "$rules" --to champion --config "$cfg" \
+    || $S promote "$rules" --to champion --force --reason "demo: first champion" --config "$cfg"
+
+  step "train with HDBSCAN clusters; its gates for staging, against the champion ($cfg)"
   $S train --config "$cfg" --labels clusters
-  version=$($S models --config "$cfg" --latest)
-  step "gates and promotion of version $version ($cfg)"
-  $S gates check "$version" --to champion --config "$cfg" || true
-  $S promote "$version" --to champion --config "$cfg" \
-    || $S promote "$version" --to champion --force --reason "demo: first champion" --config "$cfg"
-  step "score with the champion ($cfg)"
+  clusters=$($S models --config "$cfg" --latest)
+  $S promote "$clusters" --to staging --config "$cfg" \
+    || echo "(the gates keep version $clusters out of staging: see the report above)"
+
+  step "score with the champion: assignments + explanations ($cfg)"
   $S score --config "$cfg"
-  step "policies and simulation ($cfg)"
+
+  step "policies, simulation against a uniform policy, KPIs ($cfg)"
   $S policy build --config "$cfg"
   $S simulate --config "$cfg"
   $S kpis --config "$cfg"
+  $S models --config "$cfg"
 done
 
 step "a planner's questions"
