@@ -84,6 +84,8 @@ def _rule_macro_f1(frame: pd.DataFrame, predicted: pd.Series, catalogue: Any) ->
 
     from ml.catalogue import assign_by_rules
 
+    if len(frame) != len(predicted):  # a family-grain model: its rows are families
+        return None
     labels = assign_by_rules(frame, catalogue)[O.SEGMENT].astype("str").to_numpy()
     pred = predicted.astype("str").to_numpy()
     names = sorted(set(labels) & set(pred)) or None
@@ -106,6 +108,7 @@ def measure(
     from features.snapshots import list_snapshots, load_features
     from serving.explain import additivity_error
     from serving.predict import (
+        at_model_grain,
         check_snapshot,
         input_spec,
         load_pyfunc,
@@ -125,8 +128,9 @@ def measure(
     def scored(info: ModelVersionInfo) -> tuple[Any, Any, pd.DataFrame, pd.DataFrame]:
         pyfunc = load_pyfunc(info.uri)
         spec = input_spec(pyfunc)
-        check_snapshot(frame, spec, where, f"{info.model_name} v{info.version}")
-        inputs = model_inputs(frame, spec)
+        rows = at_model_grain(pyfunc, frame)
+        check_snapshot(rows, spec, where, f"{info.model_name} v{info.version}")
+        inputs = model_inputs(rows, spec)
         return pyfunc, spec, inputs, predict_pandas(pyfunc, inputs, plain)
 
     pyfunc, spec, inputs, preds = scored(candidate)

@@ -20,6 +20,7 @@ from ml.errors import StrataError
 
 __all__ = [
     "InputSpec",
+    "at_model_grain",
     "check_snapshot",
     "input_spec",
     "load_pyfunc",
@@ -64,6 +65,14 @@ def input_spec(model: Any) -> InputSpec:
         kind = getattr(col.type, "name", str(col.type))
         (text if kind == "string" else numeric).append(col.name)
     return InputSpec(tuple(numeric), tuple(c for c in text if c != SKU_ID))
+
+
+def at_model_grain(model: Any, frame: pd.DataFrame) -> pd.DataFrame:
+    """The snapshot at the grain the model was trained at (family models: one row per family)."""
+    from ml.grain import at_grain
+
+    info = getattr(model.unwrap_python_model(), "info", {}) or {}
+    return at_grain(frame, str(info.get("grain", "product")))
 
 
 def model_segments(model: Any) -> list[str]:

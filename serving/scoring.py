@@ -476,7 +476,7 @@ def _predict(
 def _load(ws: Workspace, ref: RegistryRef, model: str, as_of: date | None) -> tuple:
     """Version, pyfunc, input spec, snapshot, its as_of and feature set; checked for scoring."""
     from features.snapshots import load_features, read_manifest
-    from serving.predict import check_snapshot, input_spec, load_pyfunc
+    from serving.predict import at_model_grain, check_snapshot, input_spec, load_pyfunc
     from serving.registry import resolve_version
 
     info = resolve_version(ref, model)
@@ -484,7 +484,7 @@ def _load(ws: Workspace, ref: RegistryRef, model: str, as_of: date | None) -> tu
     spec = input_spec(pyfunc)
     manifest = read_manifest(ws, as_of)
     day = date.fromisoformat(str(manifest["as_of"]))
-    frame = load_features(day, workspace=ws)
+    frame = at_model_grain(pyfunc, load_features(day, workspace=ws))
     feature_set = str(manifest.get("feature_set", ws.features.feature_set))
     where = f"the snapshot as of {day.isoformat()} of workspace '{ws.name}'"
     check_snapshot(frame, spec, where, f"{ref.model_name} v{info.version}")
