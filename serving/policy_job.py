@@ -183,6 +183,7 @@ def segment_assignments(
             O.REASONS: _reason_texts(reasons),
         }
     ).drop_duplicates(C.SKU_ID, keep="last")
+    got = _family_to_products(got, features)
     skus = features[C.SKU_ID].astype("str")
     missing = ~skus.isin(got[C.SKU_ID])
     detail = f"assignments as of {day.isoformat()}, model version {version}"
@@ -193,6 +194,20 @@ def segment_assignments(
         got = pd.concat([got, extra], ignore_index=True)
         detail += f"; {int(missing.sum())} product(s) not scored there take the rules' segment"
     return got, SegmentSource("model", day, version, detail)
+
+
+def _family_to_products(got: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
+    """A family-grain model's assignments (keyed by family) applied to each of its products."""
+    if C.FAMILY not in features.columns:
+        return got
+    skus = features[C.SKU_ID].astype("str")
+    families = features[C.FAMILY].astype("str")
+    keys = set(got[C.SKU_ID])
+    if skus.isin(keys).any() or not families.isin(keys).any():
+        return got
+    members = pd.DataFrame({C.SKU_ID: skus.to_numpy(), "_family": families.to_numpy()})
+    by_family = got.rename(columns={C.SKU_ID: "_family"})
+    return members.merge(by_family, on="_family", how="inner").drop(columns="_family")
 
 
 def _reason_texts(reasons: pd.Series) -> np.ndarray:

@@ -33,3 +33,15 @@ def test_family_model_scores_one_assignment_per_family(tmp_path):
     assert len(assigned) == families.nunique()
     assert set(assigned["sku_id"]) == set(families)
     assert isinstance(out.as_of, date)
+
+    # the policy job applies each family's segment to every product of the family
+    from features.snapshots import load_features
+    from serving.policy_job import segment_assignments
+
+    products = load_features(workspace=ws)
+    got, source = segment_assignments(ws, products, catalogue, main_sinks(ws, scoring), out.as_of)
+    assert source.method == "model"
+    per_product = got.set_index("sku_id")["segment"]
+    per_family = assigned.set_index("sku_id")["segment"]
+    expected = products.set_index("sku_id")["family"].astype(str).map(per_family)
+    assert per_product.reindex(expected.index).tolist() == expected.tolist()
