@@ -36,6 +36,7 @@ from ml.errors import StrataError
 
 __all__ = [
     "FAMILY_RULES",
+    "LOCATION_KEY_SEPARATOR",
     "N_PRODUCTS",
     "AggregationRule",
     "aggregate_attributes",
@@ -280,8 +281,23 @@ def aggregate_to_family(
     return aggregate_attributes(frame, by, rules)
 
 
+LOCATION_KEY_SEPARATOR = "@"
+
+
 def at_grain(frame: pd.DataFrame, grain: str) -> pd.DataFrame:
-    """Rows as they are, or at family grain one row per family keyed by the family in sku_id."""
+    """The rows a model of `grain` sees, each with a unique key in sku_id.
+
+    product: as they are; product_location: one row per product and location, keyed
+    ``<sku_id>@<location_id>``; family: one row per family (aggregated), keyed by the family.
+    """
+    if grain == "product_location":
+        if LOCATION_ID not in frame.columns:
+            raise StrataError(
+                "configs/segments.yaml sets drivers.grain: product_location, but the snapshot "
+                "has no location_id; build it with features.grain: product_location"
+            )
+        key = frame[SKU_ID].astype(str) + LOCATION_KEY_SEPARATOR + frame[LOCATION_ID].astype(str)
+        return frame.assign(**{SKU_ID: key}).reset_index(drop=True)
     if grain != "family":
         return frame.reset_index(drop=True)
     if FAMILY not in frame.columns:

@@ -154,3 +154,21 @@ def test_ratio_without_its_inputs_names_them():
         StrataError, match=r"cannot recompute cv at the new grain \(cv needs std_qty, mean_qty\)"
     ):
         aggregate_to_family(products().drop(columns=["std_qty"]))
+
+
+def test_at_grain_keys_product_location_rows_uniquely_and_refuses_a_missing_location():
+    import pandas as pd
+    import pytest
+
+    from ml.errors import StrataError
+    from ml.grain import at_grain
+
+    frame = pd.DataFrame(
+        {"sku_id": ["a", "a", "b"], "location_id": ["UK", "DE", "UK"], "adi": [1.0, 2.0, 3.0]}
+    )
+    keyed = at_grain(frame, "product_location")
+    assert keyed["sku_id"].tolist() == ["a@UK", "a@DE", "b@UK"]
+    assert keyed["adi"].tolist() == [1.0, 2.0, 3.0]
+    assert at_grain(frame, "product")["sku_id"].tolist() == ["a", "a", "b"]
+    with pytest.raises(StrataError, match=r"has no location_id; build it with features\.grain"):
+        at_grain(frame.drop(columns=["location_id"]), "product_location")
