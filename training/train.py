@@ -29,7 +29,6 @@ from ml.training_config import TrainingConfig
 from training.clusters import ClusterResult, cluster_labels
 
 __all__ = [
-    "DEFAULT_TRAINING_CONFIG",
     "SegmentFn",
     "TrainResult",
     "Training",
@@ -39,7 +38,6 @@ __all__ = [
     "train",
 ]
 
-DEFAULT_TRAINING_CONFIG = Path("configs/training.yaml")
 SegmentFn = Callable[[pd.DataFrame], pd.Series]
 MODEL_NAME_IN_RUN = "model"
 PIP_PACKAGES = ("mlflow", "lightgbm", "numpy", "pandas", "scikit-learn", "scipy", "pyarrow")

@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
 
 from planted import (
     AS_OF,
+    PLANTED_WORKSPACE,
     TRUTH,
     planted_catalogue,
     planted_config,
@@ -127,20 +128,7 @@ def write_cli_configs(root: Path) -> Path:
     configs = root / "configs"
     configs.mkdir(exist_ok=True)
     (configs / "strata.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "name": "planted",
-                "sources": [
-                    {
-                        "name": "none",
-                        "table": "demand",
-                        "kind": "csv",
-                        "path": "none.csv",
-                        "columns": {"sku_id": "sku"},
-                    }
-                ],
-            }
-        ),
+        yaml.safe_dump(PLANTED_WORKSPACE),
         encoding="utf-8",
     )
     (configs / "segments.yaml").write_text(

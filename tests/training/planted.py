@@ -192,23 +192,24 @@ def planted_config(**overrides: object) -> TrainingConfig:
     return TrainingConfig.model_validate(base)
 
 
+# the planted workspace reads no source: its snapshot is written directly
+PLANTED_WORKSPACE = {
+    "name": "planted",
+    "sources": [
+        {
+            "name": "none",
+            "table": "demand",
+            "kind": "csv",
+            "path": "none.csv",
+            "columns": {"sku_id": "sku"},
+        }
+    ],
+}
+
+
 def planted_workspace(root: Path, frame: pd.DataFrame, as_of: date = AS_OF) -> Workspace:
     """A workspace under `root` whose one snapshot (as of `as_of`) is `frame` without TRUTH."""
-    ws = Workspace.model_validate(
-        {
-            "name": "planted",
-            "root": str(root),
-            "sources": [
-                {
-                    "name": "none",
-                    "table": "demand",
-                    "kind": "csv",
-                    "path": "none.csv",
-                    "columns": {"sku_id": "sku"},
-                }
-            ],
-        }
-    )
+    ws = Workspace.model_validate({**PLANTED_WORKSPACE, "root": str(root)})
     snap = frame.drop(columns=[TRUTH]).assign(as_of=as_of)
     write_snapshot(
         ws, snap, {"as_of": as_of.isoformat(), "feature_set": "planted-v1", "workspace": ws.name}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import yaml
-from planted import planted_catalogue, planted_config
+from planted import PLANTED_WORKSPACE, planted_catalogue, planted_config
 from typer.testing import CliRunner
 
 from strata.cli import app
@@ -14,22 +14,7 @@ from strata.cli import app
 def _write_configs(root, training: dict | None = None) -> str:
     configs = root / "configs"
     configs.mkdir(exist_ok=True)
-    (configs / "strata.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "name": "planted",
-                "sources": [
-                    {
-                        "name": "none",
-                        "table": "demand",
-                        "kind": "csv",
-                        "path": "none.csv",
-                        "columns": {"sku_id": "sku"},
-                    }
-                ],
-            }
-        )
-    )
+    (configs / "strata.yaml").write_text(yaml.safe_dump(PLANTED_WORKSPACE))
     (configs / "segments.yaml").write_text(
         yaml.safe_dump(planted_catalogue().model_dump(mode="json", exclude_none=True))
     )
