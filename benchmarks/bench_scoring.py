@@ -3,7 +3,7 @@
 Run from the repo root: `.venv/bin/python benchmarks/bench_scoring.py [--products N]
 [--threads T] [--no-readme]`. The set-up (not timed) trains the assigner with the trainer's
 compact defaults (configs/training.yaml: 50 rounds x 7 leaves, depth 3) on 20,000 planted
-products (`tests/training/planted.py`), makes it champion, writes a snapshot of N planted
+products (`tests/support/planted.py`), makes it champion, writes a snapshot of N planted
 products (seed 1) and a previous run's assignments (so hysteresis has state to work on). Then a
 fresh process runs `serving.scoring.score` end to end — load the snapshot, check it against the
 signature, predict with top-5 reasons (LightGBM on T threads, contributions for the assigned
@@ -33,7 +33,7 @@ os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.pop("MLFLOW_TRACKING_URI", None)
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "training")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "support")]
 
 BUDGET_S = 120.0
 BUDGET_RSS_GB = 8.0
@@ -50,13 +50,13 @@ def _setup(root: Path, products: int) -> dict:
     from planted import TRUTH, planted_catalogue, planted_config, planted_frame, planted_workspace
 
     from features.snapshots import write_snapshot
-    from ml import output_columns as O
-    from ml.gates import GatesConfig
-    from ml.scoring_config import ScoringConfig
-    from serving.promotion import promote
-    from serving.registry import RegistryRef
+    from ml import columns as C
+    from ml.config import GatesConfig
+    from ml.config.scoring import ScoringConfig
+    from promotion.promote import promote
     from serving.scoring import main_sinks
-    from serving.sinks import write_run
+    from store.registry import RegistryRef
+    from store.sinks import write_run
     from training.tracking import tracking_uri
     from training.train import train
 
@@ -89,9 +89,9 @@ def _setup(root: Path, products: int) -> dict:
     prev = pd.DataFrame(
         {
             "sku_id": big["sku_id"],
-            O.SEGMENT: previous,
-            O.TENURE: 3,
-            O.SINCE: pd.Timestamp(PREVIOUS),
+            C.SEGMENT: previous,
+            C.TENURE: 3,
+            C.SINCE: pd.Timestamp(PREVIOUS),
         }
     )
     write_run(
@@ -111,9 +111,9 @@ def _setup(root: Path, products: int) -> dict:
 def _child(root: Path, threads: int) -> None:
     """The timed part, in a fresh process: the scoring job, then plain prediction."""
     from ml.config import Workspace
-    from ml.scoring_config import ScoringConfig
-    from ml.training_config import TrainingConfig
-    from serving.registry import RegistryRef
+    from ml.config.scoring import ScoringConfig
+    from ml.config.training import TrainingConfig
+    from store.registry import RegistryRef
     from training.tracking import tracking_uri
 
     ws = Workspace.model_validate_json((root / "ws.json").read_text())

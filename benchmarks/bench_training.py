@@ -20,11 +20,11 @@ os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.pop("MLFLOW_TRACKING_URI", None)
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "training")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "support")]
 
 from planted import TRUTH, planted_catalogue, planted_frame, planted_workspace  # noqa: E402
 
-from ml.training_config import DEFAULT_ASSIGNER_FEATURES, LightGBMParams, TrainingConfig  # noqa: E402
+from ml.config.training import DEFAULT_ASSIGNER_FEATURES, LightGBMParams, TrainingConfig  # noqa: E402
 
 BUDGET_S = 120.0
 

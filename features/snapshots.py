@@ -114,7 +114,7 @@ def _resolve_as_of(ws: Workspace, as_of: date | None) -> date:
 def _workspace(workspace: Workspace | str | Path) -> Workspace:
     if isinstance(workspace, Workspace):
         return workspace
-    from strata.config_file import load_workspace
+    from ml.config.files import load_workspace
 
     return load_workspace(workspace)
 

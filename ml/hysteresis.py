@@ -15,24 +15,24 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from ml import output_columns as O
+from ml import columns as C
 from ml.columns import SKU_ID
+from ml.config.scoring import HysteresisConfig, ScoringConfig
 from ml.errors import StrataError
-from ml.scoring_config import HysteresisConfig, ScoringConfig
 
 __all__ = ["RECLASSIFY_COLUMNS", "reclassify"]
 
 RECLASSIFY_COLUMNS = [
     SKU_ID,
-    O.SEGMENT,
-    O.PROBABILITY,
-    O.PREVIOUS_SEGMENT,
-    O.CHANGED,
-    O.CHANGE_REASON,
-    O.TENURE,
-    O.STREAK_SEGMENT,
-    O.STREAK_COUNT,
-    O.SINCE,
+    C.SEGMENT,
+    C.PROBABILITY,
+    C.PREVIOUS_SEGMENT,
+    C.CHANGED,
+    C.CHANGE_REASON,
+    C.TENURE,
+    C.STREAK_SEGMENT,
+    C.STREAK_COUNT,
+    C.SINCE,
 ]
 _EPS = 1e-12  # a margin met to float noise counts as met
 
@@ -55,21 +55,21 @@ def _require(frame: pd.DataFrame, columns: list[str], name: str) -> None:
 
 def _previous_state(previous: pd.DataFrame, min_tenure_runs: int) -> pd.DataFrame:
     """The previous run's state, with defaults for state columns an older table lacks."""
-    state = pd.DataFrame({SKU_ID: previous[SKU_ID], O.PREVIOUS_SEGMENT: previous[O.SEGMENT]})
+    state = pd.DataFrame({SKU_ID: previous[SKU_ID], C.PREVIOUS_SEGMENT: previous[C.SEGMENT]})
     # Without a recorded tenure the product counts as settled: tenure cannot block it.
-    state["_tenure"] = previous[O.TENURE].astype(float) if O.TENURE in previous else np.nan
+    state["_tenure"] = previous[C.TENURE].astype(float) if C.TENURE in previous else np.nan
     state["_tenure"] = state["_tenure"].fillna(float(min_tenure_runs))
     state["_streak_segment"] = (
-        previous[O.STREAK_SEGMENT].astype("str")
-        if O.STREAK_SEGMENT in previous
+        previous[C.STREAK_SEGMENT].astype("str")
+        if C.STREAK_SEGMENT in previous
         else pd.Series(pd.NA, index=previous.index, dtype="str")
     )
     state["_streak_count"] = (
-        previous[O.STREAK_COUNT].astype(float).fillna(0.0) if O.STREAK_COUNT in previous else 0.0
+        previous[C.STREAK_COUNT].astype(float).fillna(0.0) if C.STREAK_COUNT in previous else 0.0
     )
     state["_since"] = (
-        pd.to_datetime(previous[O.SINCE]).astype("datetime64[us]")
-        if O.SINCE in previous
+        pd.to_datetime(previous[C.SINCE]).astype("datetime64[us]")
+        if C.SINCE in previous
         else pd.Series(pd.NaT, index=previous.index, dtype="datetime64[us]")
     )
     return state
@@ -107,23 +107,23 @@ def reclassify(
     mode = mode or (config.mode if isinstance(config, ScoringConfig) else "hysteresis")
     if mode not in ("static", "hysteresis"):
         raise StrataError(f"reclassify: mode must be static or hysteresis, got {mode!r}")
-    needed = [SKU_ID, O.SEGMENT, O.PROBABILITY]
+    needed = [SKU_ID, C.SEGMENT, C.PROBABILITY]
     if mode == "hysteresis":
-        needed.append(O.PROB_OF_PREVIOUS_SEGMENT)
+        needed.append(C.PROB_OF_PREVIOUS_SEGMENT)
     _require(proposed, needed, "proposed")
-    _require(previous, [SKU_ID, O.SEGMENT], "previous")
+    _require(previous, [SKU_ID, C.SEGMENT], "previous")
 
-    cols = [c for c in (*needed, O.PROB_OF_PREVIOUS_SEGMENT) if c in proposed]
+    cols = [c for c in (*needed, C.PROB_OF_PREVIOUS_SEGMENT) if c in proposed]
     m = proposed[list(dict.fromkeys(cols))].merge(
         _previous_state(previous, params.min_tenure_runs), on=SKU_ID, how="left"
     )
     as_of_ts = pd.Timestamp(as_of)
-    proposed_seg = m[O.SEGMENT].astype("str")
-    current = m[O.PREVIOUS_SEGMENT].astype("str")
-    p_new = m[O.PROBABILITY].astype(float).to_numpy()
+    proposed_seg = m[C.SEGMENT].astype("str")
+    current = m[C.PREVIOUS_SEGMENT].astype("str")
+    p_new = m[C.PROBABILITY].astype(float).to_numpy()
     p_cur = (
-        m[O.PROB_OF_PREVIOUS_SEGMENT].astype(float).fillna(0.0).to_numpy()
-        if O.PROB_OF_PREVIOUS_SEGMENT in m
+        m[C.PROB_OF_PREVIOUS_SEGMENT].astype(float).fillna(0.0).to_numpy()
+        if C.PROB_OF_PREVIOUS_SEGMENT in m
         else np.zeros(len(m))
     )
     is_new = current.isna().to_numpy()
@@ -191,19 +191,19 @@ def reclassify(
     out = pd.DataFrame(
         {
             SKU_ID: m[SKU_ID],
-            O.SEGMENT: proposed_seg.where(takes_proposal, current),
-            O.PROBABILITY: np.where(takes_proposal, p_new, p_cur),
-            O.PREVIOUS_SEGMENT: current,
-            O.CHANGED: change,
-            O.CHANGE_REASON: pd.Series(reason, index=m.index, dtype="str"),
-            O.TENURE: np.where(is_new | change, 1, tenure + 1).astype(int),
-            O.STREAK_SEGMENT: proposed_seg.where(kept, pd.NA),
-            O.STREAK_COUNT: np.where(kept, streak, 0).astype(int),
-            O.SINCE: m["_since"].where(~(is_new | change), as_of_ts).astype("datetime64[us]"),
+            C.SEGMENT: proposed_seg.where(takes_proposal, current),
+            C.PROBABILITY: np.where(takes_proposal, p_new, p_cur),
+            C.PREVIOUS_SEGMENT: current,
+            C.CHANGED: change,
+            C.CHANGE_REASON: pd.Series(reason, index=m.index, dtype="str"),
+            C.TENURE: np.where(is_new | change, 1, tenure + 1).astype(int),
+            C.STREAK_SEGMENT: proposed_seg.where(kept, pd.NA),
+            C.STREAK_COUNT: np.where(kept, streak, 0).astype(int),
+            C.SINCE: m["_since"].where(~(is_new | change), as_of_ts).astype("datetime64[us]"),
         }
     )
-    if O.PROB_OF_PREVIOUS_SEGMENT in m:
+    if C.PROB_OF_PREVIOUS_SEGMENT in m:
         # a kept product whose current segment the model no longer scores has no probability
-        missing_cur = m[O.PROB_OF_PREVIOUS_SEGMENT].isna().to_numpy() & kept
-        out.loc[missing_cur, O.PROBABILITY] = np.nan
+        missing_cur = m[C.PROB_OF_PREVIOUS_SEGMENT].isna().to_numpy() & kept
+        out.loc[missing_cur, C.PROBABILITY] = np.nan
     return out[RECLASSIFY_COLUMNS].reset_index(drop=True)

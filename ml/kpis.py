@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from ml import policy_columns as P
-from ml.catalogue import SEGMENT
-from ml.policy_config import KpiTolerance
+from ml import columns as C
+from ml.columns import SEGMENT
+from ml.config.policy import KpiTolerance
 
 __all__ = [
     "KPI_NAMES",
@@ -33,7 +33,7 @@ __all__ = [
     "plan_targets",
 ]
 
-KPI_NAMES = (P.FILL_RATE, P.TURNS, "inventory_value", P.STOCKOUT_DURATION)
+KPI_NAMES = (C.FILL_RATE, C.TURNS, "inventory_value", C.STOCKOUT_DURATION)
 END = "period_end_index"
 
 
@@ -49,21 +49,21 @@ def longest_run(flags: NDArray[np.bool_]) -> NDArray[np.int64]:
 
 def plan_targets(policies: pd.DataFrame) -> pd.DataFrame:
     """Per segment: the fill-rate target, the planned inventory value and the planned turns."""
-    d = policies[P.DEMAND_MEAN].to_numpy(dtype=np.float64)
-    value = policies[P.UNIT_VALUE].fillna(0.0).to_numpy(dtype=np.float64)
+    d = policies[C.DEMAND_MEAN].to_numpy(dtype=np.float64)
+    value = policies[C.UNIT_VALUE].fillna(0.0).to_numpy(dtype=np.float64)
     held = (
-        np.maximum(policies[P.SAFETY_STOCK].to_numpy(dtype=np.float64), 0.0)
-        + 0.5 * policies[P.ORDER_QTY].to_numpy(dtype=np.float64)
+        np.maximum(policies[C.SAFETY_STOCK].to_numpy(dtype=np.float64), 0.0)
+        + 0.5 * policies[C.ORDER_QTY].to_numpy(dtype=np.float64)
     ) * value
     frame = pd.DataFrame(
         {
             SEGMENT: policies[SEGMENT].to_numpy(),
             "d": d,
-            "fill_x_d": policies[P.EXPECTED_FILL_RATE].to_numpy(dtype=np.float64) * d,
+            "fill_x_d": policies[C.EXPECTED_FILL_RATE].to_numpy(dtype=np.float64) * d,
             "held": held,
-            "annual": d * policies[P.PERIODS_PER_YEAR].to_numpy(dtype=np.float64) * value,
-            "is_fill": (policies[P.SERVICE_LEVEL_TYPE] == "fill_rate").to_numpy(),
-            "target": policies[P.TARGET_SERVICE_LEVEL].to_numpy(dtype=np.float64),
+            "annual": d * policies[C.PERIODS_PER_YEAR].to_numpy(dtype=np.float64) * value,
+            "is_fill": (policies[C.SERVICE_LEVEL_TYPE] == "fill_rate").to_numpy(),
+            "target": policies[C.TARGET_SERVICE_LEVEL].to_numpy(dtype=np.float64),
         }
     )
     g = frame.groupby(SEGMENT)
@@ -72,11 +72,11 @@ def plan_targets(policies: pd.DataFrame) -> pd.DataFrame:
     expected = sums["fill_x_d"] / sums["d"].where(sums["d"] > 0)
     out = pd.DataFrame(
         {
-            P.FILL_RATE: np.where(all_fill, g["target"].max(), expected),
+            C.FILL_RATE: np.where(all_fill, g["target"].max(), expected),
             "fill_rate_basis": np.where(all_fill, "catalogue target", "policies' expected"),
             "inventory_value": sums["held"],
-            P.TURNS: sums["annual"] / sums["held"].where(sums["held"] > 0),
-            P.STOCKOUT_DURATION: 0.0,
+            C.TURNS: sums["annual"] / sums["held"].where(sums["held"] > 0),
+            C.STOCKOUT_DURATION: 0.0,
         },
         index=sums.index,
     )
@@ -128,23 +128,23 @@ def kpi_history(
                 {
                     END: end,
                     SEGMENT: name,
-                    P.PRODUCTS: int(rows_g.sum()),
-                    P.FILL_RATE: float(s[rows_g].sum()) / demand_g if demand_g > 0 else np.nan,
+                    C.PRODUCTS: int(rows_g.sum()),
+                    C.FILL_RATE: float(s[rows_g].sum()) / demand_g if demand_g > 0 else np.nan,
                     "inventory_value": avg_value,
-                    P.TURNS: (
+                    C.TURNS: (
                         served_value * periods_per_year / width / avg_value
                         if avg_value and np.isfinite(avg_value) and avg_value > 0
                         else np.nan
                     ),
-                    P.STOCKOUT_PERIODS: float(out_flags[rows_g].sum(axis=1).mean())
+                    C.STOCKOUT_PERIODS: float(out_flags[rows_g].sum(axis=1).mean())
                     if rows_g.any()
                     else np.nan,
-                    P.STOCKOUT_DURATION: (
+                    C.STOCKOUT_DURATION: (
                         float(out_periods[rows_g].sum() / spells[rows_g].sum())
                         if spells[rows_g].sum()
                         else 0.0
                     ),
-                    P.LONGEST_STOCKOUT: float(run[rows_g].max(initial=0)),
+                    C.LONGEST_STOCKOUT: float(run[rows_g].max(initial=0)),
                 }
             )
     return pd.DataFrame(rows)
@@ -153,10 +153,10 @@ def kpi_history(
 def _breach(kpi: str, value: float, target: float, tol: KpiTolerance) -> tuple[bool, float | None]:
     """(breached, tolerance) of one KPI value; NaN values and unset tolerances never breach."""
     rules: dict[str, tuple[float | None, Callable[[float, float, float], bool]]] = {
-        P.FILL_RATE: (tol.fill_rate, lambda v, t, x: v < t - x),
-        P.TURNS: (tol.turns, lambda v, t, x: v < t * (1.0 - x)),
+        C.FILL_RATE: (tol.fill_rate, lambda v, t, x: v < t - x),
+        C.TURNS: (tol.turns, lambda v, t, x: v < t * (1.0 - x)),
         "inventory_value": (tol.inventory_value, lambda v, t, x: v > t * (1.0 + x)),
-        P.STOCKOUT_DURATION: (tol.stockout_duration, lambda v, t, x: v > x),
+        C.STOCKOUT_DURATION: (tol.stockout_duration, lambda v, t, x: v > x),
     }
     limit, test = rules[kpi]
     if limit is None or not np.isfinite(value) or not np.isfinite(target):
@@ -198,13 +198,13 @@ def judge_kpis(
             rows.append(
                 {
                     SEGMENT: name,
-                    P.KPI: kpi,
-                    P.VALUE: value,
-                    P.TARGET: target,
-                    P.TOLERANCE: np.nan if limit is None else float(limit),
-                    P.BREACHED: breached,
+                    C.KPI: kpi,
+                    C.VALUE: value,
+                    C.TARGET: target,
+                    C.TOLERANCE: np.nan if limit is None else float(limit),
+                    C.BREACHED: breached,
                     "periods_breached": streak if breached else 0,
-                    P.PROPOSAL: proposal,
+                    C.PROPOSAL: proposal,
                 }
             )
     return pd.DataFrame(rows)

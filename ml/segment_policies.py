@@ -43,8 +43,8 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from ml import columns as C
-from ml import policy_columns as P
-from ml.catalogue import SEGMENT, Catalogue
+from ml.columns import SEGMENT
+from ml.config import Catalogue
 from ml.policy import (
     compound_poisson_parameters,
     cost_based_service_level,
@@ -79,22 +79,22 @@ _BISECTION_STEPS = 60
 
 # where each formula input comes from in the snapshot, for reasons a planner can act on
 _SOURCES = {
-    P.DEMAND_MEAN: "mean_qty",
-    P.DEMAND_SD: "std_qty",
-    P.LEAD_TIME: "lead_time_mean_days",
-    P.LEAD_TIME_SD: "lead_time_sd_days",
+    C.DEMAND_MEAN: "mean_qty",
+    C.DEMAND_SD: "std_qty",
+    C.LEAD_TIME: "lead_time_mean_days",
+    C.LEAD_TIME_SD: "lead_time_sd_days",
 }
 
 _POLICY_FIELDS = [
-    P.TARGET_SERVICE_LEVEL,
-    P.SERVICE_LEVEL_TYPE,
-    P.REVIEW,
-    P.REVIEW_PERIOD_DAYS,
-    P.ORDER_RULE,
+    C.TARGET_SERVICE_LEVEL,
+    C.SERVICE_LEVEL_TYPE,
+    C.REVIEW,
+    C.REVIEW_PERIOD_DAYS,
+    C.ORDER_RULE,
     "order_periods",
     "ordering_cost",
     "holding_rate",
-    P.METHOD,
+    C.LTD_METHOD,
     "cost_based_switch",
 ]
 
@@ -112,15 +112,15 @@ def _catalogue_policies(catalogue: Catalogue) -> pd.DataFrame:
         rows.append(
             {
                 SEGMENT: s.name,
-                P.TARGET_SERVICE_LEVEL: p.service_level,
-                P.SERVICE_LEVEL_TYPE: p.service_level_type,
-                P.REVIEW: p.review,
-                P.REVIEW_PERIOD_DAYS: float(p.review_period_days or 0),
-                P.ORDER_RULE: q.rule,
+                C.TARGET_SERVICE_LEVEL: p.service_level,
+                C.SERVICE_LEVEL_TYPE: p.service_level_type,
+                C.REVIEW: p.review,
+                C.REVIEW_PERIOD_DAYS: float(p.review_period_days or 0),
+                C.ORDER_RULE: q.rule,
                 "order_periods": float(q.periods) if q.periods else np.nan,
                 "ordering_cost": q.ordering_cost if q.ordering_cost else np.nan,
                 "holding_rate": q.holding_rate if q.holding_rate else np.nan,
-                P.METHOD: p.lead_time_demand,
+                C.LTD_METHOD: p.lead_time_demand,
                 "cost_based_switch": p.cost_based_service_level,
             }
         )
@@ -165,28 +165,28 @@ def policy_inputs(
     for name in _POLICY_FIELDS:
         out[name] = joined[name].to_numpy()
     out["known_segment"] = seg.isin(per[SEGMENT]).to_numpy()
-    review_days = _number(out, P.REVIEW_PERIOD_DAYS)
-    out[P.REVIEW_PERIOD] = review_days / days
-    out[P.REVIEW_FREQUENCY] = _review_frequency(out[P.REVIEW].fillna(""), review_days)
-    out[P.REVIEWS_PER_YEAR] = np.where(
-        out[P.REVIEW].to_numpy() == "periodic",
+    review_days = _number(out, C.REVIEW_PERIOD_DAYS)
+    out[C.REVIEW_PERIOD] = review_days / days
+    out[C.REVIEW_FREQUENCY] = _review_frequency(out[C.REVIEW].fillna(""), review_days)
+    out[C.REVIEWS_PER_YEAR] = np.where(
+        out[C.REVIEW].to_numpy() == "periodic",
         _DAYS_PER_YEAR / np.where(review_days > 0, review_days, np.nan),
         _DAYS_PER_YEAR,  # continuous review counted as a daily look
     )
-    out[P.POLICY] = np.where(
-        out[P.REVIEW].to_numpy() == "continuous",
+    out[C.POLICY] = np.where(
+        out[C.REVIEW].to_numpy() == "continuous",
         POLICY_KINDS[0],
-        np.where(out[P.ORDER_RULE].to_numpy() == "lot_for_lot", POLICY_KINDS[1], POLICY_KINDS[2]),
+        np.where(out[C.ORDER_RULE].to_numpy() == "lot_for_lot", POLICY_KINDS[1], POLICY_KINDS[2]),
     )
-    out[P.PERIOD] = bucket
-    out[P.PERIOD_DAYS] = days
-    out[P.PERIODS_PER_YEAR] = periods_per_year(bucket)
-    out[P.DEMAND_MEAN] = _number(features, "mean_qty")
-    out[P.DEMAND_SD] = _number(features, "std_qty")
-    out[P.LEAD_TIME_DAYS] = _number(features, "lead_time_mean_days")
-    out[P.LEAD_TIME_SD_DAYS] = _number(features, "lead_time_sd_days")
-    out[P.LEAD_TIME] = out[P.LEAD_TIME_DAYS] / days
-    out[P.LEAD_TIME_SD] = out[P.LEAD_TIME_SD_DAYS] / days
+    out[C.PERIOD] = bucket
+    out[C.PERIOD_DAYS] = days
+    out[C.PERIODS_PER_YEAR] = periods_per_year(bucket)
+    out[C.DEMAND_MEAN] = _number(features, "mean_qty")
+    out[C.DEMAND_SD] = _number(features, "std_qty")
+    out[C.LEAD_TIME_DAYS] = _number(features, "lead_time_mean_days")
+    out[C.LEAD_TIME_SD_DAYS] = _number(features, "lead_time_sd_days")
+    out[C.LEAD_TIME] = out[C.LEAD_TIME_DAYS] / days
+    out[C.LEAD_TIME_SD] = out[C.LEAD_TIME_SD_DAYS] / days
     for name in ("adi", "cv2"):
         out[name] = _number(features, name)
     out[C.MOQ] = np.nan_to_num(_number(features, C.MOQ), nan=0.0)
@@ -199,8 +199,8 @@ def policy_inputs(
         margin = np.where(np.isnan(by_cat), margin, by_cat)
     has_cost = np.isfinite(cost) & (cost > 0)
     out[C.UNIT_PRICE] = price
-    out[P.UNIT_VALUE] = np.where(has_cost, cost, price * (1.0 - margin))
-    out[P.UNIT_VALUE_SOURCE] = np.where(
+    out[C.UNIT_VALUE] = np.where(has_cost, cost, price * (1.0 - margin))
+    out[C.UNIT_VALUE_SOURCE] = np.where(
         has_cost,
         "unit_cost",
         np.where(np.isfinite(price), "unit_price less default margin", "missing"),
@@ -212,8 +212,8 @@ def with_uniform_service_level(inputs: pd.DataFrame, level: float, kind: str) ->
     """The same inputs with one service level of one type for every product, no cost switch."""
     return inputs.assign(
         **{
-            P.TARGET_SERVICE_LEVEL: float(level),
-            P.SERVICE_LEVEL_TYPE: kind,
+            C.TARGET_SERVICE_LEVEL: float(level),
+            C.SERVICE_LEVEL_TYPE: kind,
             "cost_based_switch": False,
         }
     )
@@ -259,18 +259,18 @@ def _input_reasons(inputs: pd.DataFrame, history_rows: NDArray[np.bool_]) -> NDA
                 "configs/segments.yaml or re-score with the current catalogue",
             )
     base = validate_policy_inputs(
-        demand_mean=inputs[P.DEMAND_MEAN].to_numpy(),
-        demand_sd=inputs[P.DEMAND_SD].to_numpy(),
-        lead_time=inputs[P.LEAD_TIME].to_numpy(),
-        lead_time_sd=inputs[P.LEAD_TIME_SD].to_numpy(),
+        demand_mean=inputs[C.DEMAND_MEAN].to_numpy(),
+        demand_sd=inputs[C.DEMAND_SD].to_numpy(),
+        lead_time=inputs[C.LEAD_TIME].to_numpy(),
+        lead_time_sd=inputs[C.LEAD_TIME_SD].to_numpy(),
     )
     bad = np.flatnonzero(base != "")
     if bad.size:
         distinct, which = np.unique(base[bad].astype(str), return_inverse=True)
         _add_reason(reasons, bad, np.array([_named(r) for r in distinct], dtype=object)[which])
-    d = inputs[P.DEMAND_MEAN].to_numpy()
+    d = inputs[C.DEMAND_MEAN].to_numpy()
     selling = np.isfinite(d) & (d > 0)
-    method = inputs[P.METHOD].to_numpy()
+    method = inputs[C.LTD_METHOD].to_numpy()
     compound = selling & (method == "poisson_gamma")
     if compound.any():
         intermittent = validate_policy_inputs(
@@ -282,8 +282,8 @@ def _input_reasons(inputs: pd.DataFrame, history_rows: NDArray[np.bool_]) -> NDA
             np.flatnonzero(compound)[wrong],
             "method poisson_gamma: " + intermittent[wrong].astype(object),
         )
-    eoq = selling & (inputs[P.ORDER_RULE].to_numpy() == "eoq")
-    value = inputs[P.UNIT_VALUE].to_numpy()
+    eoq = selling & (inputs[C.ORDER_RULE].to_numpy() == "eoq")
+    value = inputs[C.UNIT_VALUE].to_numpy()
     _add_reason(
         reasons,
         eoq & ~(np.isfinite(value) & (value > 0)),
@@ -396,15 +396,15 @@ class _Outputs:
 
     def __post_init__(self) -> None:
         names = (
-            P.SERVICE_LEVEL,
-            P.CRITICAL_RATIO,
-            P.SAFETY_STOCK,
-            P.REORDER_POINT,
-            P.ORDER_QTY,
-            P.EXPECTED_FILL_RATE,
-            P.LEAD_TIME_DEMAND_MEAN,
-            P.LEAD_TIME_DEMAND_SD,
-            P.SAFETY_FACTOR,
+            C.SERVICE_LEVEL,
+            C.CRITICAL_RATIO,
+            C.SAFETY_STOCK,
+            C.REORDER_POINT,
+            C.ORDER_QTY,
+            C.EXPECTED_FILL_RATE,
+            C.LEAD_TIME_DEMAND_MEAN,
+            C.LEAD_TIME_DEMAND_SD,
+            C.SAFETY_FACTOR,
         )
         self.columns = {name: np.full(self.n, np.nan) for name in names}
         self.cost_based = np.zeros(self.n, dtype=bool)
@@ -416,15 +416,15 @@ class _Outputs:
 
 
 def _normal(out: _Outputs, rows, inputs, level, q, k_min, reasons) -> None:
-    a = {c: inputs[c].to_numpy()[rows] for c in (P.DEMAND_MEAN, P.DEMAND_SD, P.LEAD_TIME)}
+    a = {c: inputs[c].to_numpy()[rows] for c in (C.DEMAND_MEAN, C.DEMAND_SD, C.LEAD_TIME)}
     p = inventory_policy(
         level,
-        a[P.DEMAND_MEAN],
-        a[P.DEMAND_SD],
-        a[P.LEAD_TIME],
-        inputs[P.LEAD_TIME_SD].to_numpy()[rows],
-        inputs[P.REVIEW_PERIOD].to_numpy()[rows],
-        service_type=inputs[P.SERVICE_LEVEL_TYPE].to_numpy()[rows].astype(str),
+        a[C.DEMAND_MEAN],
+        a[C.DEMAND_SD],
+        a[C.LEAD_TIME],
+        inputs[C.LEAD_TIME_SD].to_numpy()[rows],
+        inputs[C.REVIEW_PERIOD].to_numpy()[rows],
+        service_type=inputs[C.SERVICE_LEVEL_TYPE].to_numpy()[rows].astype(str),
         order_qty=q,
         k_min=k_min,
         errors="flag",
@@ -435,12 +435,12 @@ def _normal(out: _Outputs, rows, inputs, level, q, k_min, reasons) -> None:
     out.put(
         rows,
         **{
-            P.REORDER_POINT: r,
-            P.SAFETY_STOCK: r - p.lead_time_demand_mean,
-            P.LEAD_TIME_DEMAND_MEAN: p.lead_time_demand_mean,
-            P.LEAD_TIME_DEMAND_SD: p.lead_time_demand_sd,
-            P.SAFETY_FACTOR: p.safety_factor,
-            P.EXPECTED_FILL_RATE: p.expected_fill_rate,
+            C.REORDER_POINT: r,
+            C.SAFETY_STOCK: r - p.lead_time_demand_mean,
+            C.LEAD_TIME_DEMAND_MEAN: p.lead_time_demand_mean,
+            C.LEAD_TIME_DEMAND_SD: p.lead_time_demand_sd,
+            C.SAFETY_FACTOR: p.safety_factor,
+            C.EXPECTED_FILL_RATE: p.expected_fill_rate,
         },
     )
     capped = rows[p.safety_factor_capped]
@@ -448,14 +448,14 @@ def _normal(out: _Outputs, rows, inputs, level, q, k_min, reasons) -> None:
 
 
 def _compound(out: _Outputs, rows, inputs, level, q) -> None:
-    d = inputs[P.DEMAND_MEAN].to_numpy()[rows]
+    d = inputs[C.DEMAND_MEAN].to_numpy()[rows]
     cp = compound_poisson_parameters(
         d, inputs["adi"].to_numpy()[rows], inputs["cv2"].to_numpy()[rows]
     )
-    lt = inputs[P.LEAD_TIME].to_numpy()[rows]
-    review = inputs[P.REVIEW_PERIOD].to_numpy()[rows]
+    lt = inputs[C.LEAD_TIME].to_numpy()[rows]
+    review = inputs[C.REVIEW_PERIOD].to_numpy()[rows]
     args = (cp.demand_rate, cp.size_mean, cp.size_sd, lt, review)
-    fill = inputs[P.SERVICE_LEVEL_TYPE].to_numpy()[rows] == "fill_rate"
+    fill = inputs[C.SERVICE_LEVEL_TYPE].to_numpy()[rows] == "fill_rate"
     r = np.empty(rows.size)
     if (~fill).any():
         sub = [np.asarray(x)[~fill] for x in args]
@@ -472,12 +472,12 @@ def _compound(out: _Outputs, rows, inputs, level, q) -> None:
     out.put(
         rows,
         **{
-            P.REORDER_POINT: r,
-            P.SAFETY_STOCK: r - mean,
-            P.LEAD_TIME_DEMAND_MEAN: mean,
-            P.LEAD_TIME_DEMAND_SD: sd,
-            P.SAFETY_FACTOR: np.where(sd > 0, (r - mean) / np.where(sd > 0, sd, 1.0), 0.0),
-            P.EXPECTED_FILL_RATE: rate,
+            C.REORDER_POINT: r,
+            C.SAFETY_STOCK: r - mean,
+            C.LEAD_TIME_DEMAND_MEAN: mean,
+            C.LEAD_TIME_DEMAND_SD: sd,
+            C.SAFETY_FACTOR: np.where(sd > 0, (r - mean) / np.where(sd > 0, sd, 1.0), 0.0),
+            C.EXPECTED_FILL_RATE: rate,
         },
     )
 
@@ -487,13 +487,13 @@ def _bootstrap(out: _Outputs, rows, inputs, level, q, history, samples, seed) ->
     matrix = history.reindex(skus).to_numpy(dtype=np.float64)
     x = bootstrap_lead_time_demand_samples(
         matrix,
-        inputs[P.LEAD_TIME].to_numpy()[rows],
-        inputs[P.LEAD_TIME_SD].to_numpy()[rows],
-        inputs[P.REVIEW_PERIOD].to_numpy()[rows],
+        inputs[C.LEAD_TIME].to_numpy()[rows],
+        inputs[C.LEAD_TIME_SD].to_numpy()[rows],
+        inputs[C.REVIEW_PERIOD].to_numpy()[rows],
         samples,
         seed,
     )
-    fill = inputs[P.SERVICE_LEVEL_TYPE].to_numpy()[rows] == "fill_rate"
+    fill = inputs[C.SERVICE_LEVEL_TYPE].to_numpy()[rows] == "fill_rate"
     r = np.empty(rows.size)
     if (~fill).any():
         r[~fill] = _sample_quantile(x[~fill], level[~fill])
@@ -504,21 +504,21 @@ def _bootstrap(out: _Outputs, rows, inputs, level, q, history, samples, seed) ->
     out.put(
         rows,
         **{
-            P.REORDER_POINT: r,
-            P.SAFETY_STOCK: r - mean,
-            P.LEAD_TIME_DEMAND_MEAN: mean,
-            P.LEAD_TIME_DEMAND_SD: sd,
-            P.SAFETY_FACTOR: np.where(sd > 0, (r - mean) / np.where(sd > 0, sd, 1.0), 0.0),
-            P.EXPECTED_FILL_RATE: sample_fill_rate(x, r, q),
+            C.REORDER_POINT: r,
+            C.SAFETY_STOCK: r - mean,
+            C.LEAD_TIME_DEMAND_MEAN: mean,
+            C.LEAD_TIME_DEMAND_SD: sd,
+            C.SAFETY_FACTOR: np.where(sd > 0, (r - mean) / np.where(sd > 0, sd, 1.0), 0.0),
+            C.EXPECTED_FILL_RATE: sample_fill_rate(x, r, q),
         },
     )
 
 
 def _order_quantities(inputs: pd.DataFrame, rows: NDArray[np.intp]) -> Array:
-    d = inputs[P.DEMAND_MEAN].to_numpy()[rows]
-    rule = inputs[P.ORDER_RULE].to_numpy()[rows].astype(str)
-    ppy = inputs[P.PERIODS_PER_YEAR].to_numpy()[rows]
-    value = inputs[P.UNIT_VALUE].to_numpy()[rows]
+    d = inputs[C.DEMAND_MEAN].to_numpy()[rows]
+    rule = inputs[C.ORDER_RULE].to_numpy()[rows].astype(str)
+    ppy = inputs[C.PERIODS_PER_YEAR].to_numpy()[rows]
+    value = inputs[C.UNIT_VALUE].to_numpy()[rows]
     holding = value * inputs["holding_rate"].to_numpy()[rows]
     eoq = rule == "eoq"
     pack = inputs[C.PACK_SIZE].to_numpy()[rows]
@@ -532,7 +532,7 @@ def _order_quantities(inputs: pd.DataFrame, rows: NDArray[np.intp]) -> Array:
             periods_of_supply=np.where(
                 rule == "periods_of_supply", inputs["order_periods"].to_numpy()[rows], 1.0
             ),
-            review_period=inputs[P.REVIEW_PERIOD].to_numpy()[rows],
+            review_period=inputs[C.REVIEW_PERIOD].to_numpy()[rows],
             moq=inputs[C.MOQ].to_numpy()[rows],
             pack_size=np.where(np.isfinite(pack) & (pack > 0), pack, 1.0),
         ),
@@ -544,16 +544,16 @@ def _planned_levels(
     out: _Outputs, rows: NDArray[np.intp], inputs: pd.DataFrame, q: Array, holding_rate: float
 ) -> Array:
     """The service level each row plans with: the target, or the lower critical ratio."""
-    target = inputs[P.TARGET_SERVICE_LEVEL].to_numpy(dtype=np.float64)[rows]
+    target = inputs[C.TARGET_SERVICE_LEVEL].to_numpy(dtype=np.float64)[rows]
     level = target.copy()
     switch = inputs["cost_based_switch"].to_numpy(dtype=bool)[rows]
     if not switch.any():
         return level
     price = inputs[C.UNIT_PRICE].to_numpy()[rows]
-    value = inputs[P.UNIT_VALUE].to_numpy()[rows]
-    d = inputs[P.DEMAND_MEAN].to_numpy()[rows]
-    review = inputs[P.REVIEW_PERIOD].to_numpy()[rows]
-    ppy = inputs[P.PERIODS_PER_YEAR].to_numpy()[rows]
+    value = inputs[C.UNIT_VALUE].to_numpy()[rows]
+    d = inputs[C.DEMAND_MEAN].to_numpy()[rows]
+    review = inputs[C.REVIEW_PERIOD].to_numpy()[rows]
+    ppy = inputs[C.PERIODS_PER_YEAR].to_numpy()[rows]
     rate = inputs["holding_rate"].to_numpy()[rows]
     rate = np.where(np.isfinite(rate), rate, holding_rate)
     # a leftover unit waits for the next replenishment: R periods, or Q / d under (s, Q)
@@ -563,7 +563,7 @@ def _planned_levels(
         k = margin_known
         cb = cost_based_service_level(price[k], value[k], rate[k], cycle[k], target[k], ppy[k])
         level[k] = cb.service_level
-        out.put(rows[k], **{P.CRITICAL_RATIO: cb.critical_ratio})
+        out.put(rows[k], **{C.CRITICAL_RATIO: cb.critical_ratio})
         below = rows[k][cb.differs_from_target]
         out.cost_based[below] = True
         out.notes[below] = (
@@ -600,21 +600,21 @@ def segment_policies(
         in_history = inputs[C.SKU_ID].map(observed).fillna(False).to_numpy(dtype=bool)
     reasons = _input_reasons(inputs, in_history)
     out = _Outputs(n)
-    d = inputs[P.DEMAND_MEAN].to_numpy()
+    d = inputs[C.DEMAND_MEAN].to_numpy()
     ok = reasons == ""
     idle = np.flatnonzero(ok & (d == 0))
     if idle.size:
         out.put(
             idle,
             **{
-                P.SERVICE_LEVEL: inputs[P.TARGET_SERVICE_LEVEL].to_numpy(dtype=float)[idle],
-                P.SAFETY_STOCK: 0.0,
-                P.REORDER_POINT: 0.0,
-                P.ORDER_QTY: 0.0,
-                P.EXPECTED_FILL_RATE: 1.0,
-                P.LEAD_TIME_DEMAND_MEAN: 0.0,
-                P.LEAD_TIME_DEMAND_SD: 0.0,
-                P.SAFETY_FACTOR: 0.0,
+                C.SERVICE_LEVEL: inputs[C.TARGET_SERVICE_LEVEL].to_numpy(dtype=float)[idle],
+                C.SAFETY_STOCK: 0.0,
+                C.REORDER_POINT: 0.0,
+                C.ORDER_QTY: 0.0,
+                C.EXPECTED_FILL_RATE: 1.0,
+                C.LEAD_TIME_DEMAND_MEAN: 0.0,
+                C.LEAD_TIME_DEMAND_SD: 0.0,
+                C.SAFETY_FACTOR: 0.0,
             },
         )
         out.notes[idle] = "no demand in the window: nothing stocked, nothing ordered"
@@ -622,8 +622,8 @@ def segment_policies(
     if selling.size:
         q = _order_quantities(inputs, selling)
         level = _planned_levels(out, selling, inputs, q, holding_rate)
-        out.put(selling, **{P.ORDER_QTY: q, P.SERVICE_LEVEL: level})
-        method = inputs[P.METHOD].to_numpy()[selling]
+        out.put(selling, **{C.ORDER_QTY: q, C.SERVICE_LEVEL: level})
+        method = inputs[C.LTD_METHOD].to_numpy()[selling]
         for name in ("normal", "poisson_gamma", "bootstrap"):
             pick = method == name
             if not pick.any():
@@ -640,9 +640,9 @@ def segment_policies(
     frame = inputs.copy()
     for name, values in out.columns.items():
         frame[name] = values
-    frame[P.COST_BASED] = out.cost_based
-    frame[P.NOTE] = pd.array(out.notes.astype(str), dtype="str")
-    numbers = [P.SAFETY_STOCK, P.REORDER_POINT, P.ORDER_QTY, P.EXPECTED_FILL_RATE]
+    frame[C.COST_BASED] = out.cost_based
+    frame[C.NOTE] = pd.array(out.notes.astype(str), dtype="str")
+    numbers = [C.SAFETY_STOCK, C.REORDER_POINT, C.ORDER_QTY, C.EXPECTED_FILL_RATE]
     finite = np.isfinite(frame[numbers].to_numpy(dtype=np.float64)).all(axis=1)
     _add_reason(
         reasons,

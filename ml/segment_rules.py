@@ -18,12 +18,12 @@ import numpy as np
 import pandas as pd
 
 from ml.columns import AS_OF, LOCATION_ID
-from ml.errors import StrataError
-from ml.segment_config import (
+from ml.config.drivers import (
     HistoryConfig,
     RiskWeights,
     SegmentationConfig,
 )
+from ml.errors import StrataError
 
 __all__ = [
     "ABC",

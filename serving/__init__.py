@@ -1,1 +1,1 @@
-"""The scoring job, sinks, policy job and the HTTP API."""
+"""The scoring job: assignments, explanations, hysteresis, overrides, the Spark engine."""

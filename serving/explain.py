@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ml import output_columns as O
+from ml import columns as C
 from ml.columns import AS_OF, SKU_ID
 from ml.errors import StrataError
 from ml.wording import segment_title
@@ -160,20 +160,20 @@ class ProductExplanation:
 
     @property
     def explained_segment(self) -> str:
-        return str(self.reasons[O.SEGMENT].iloc[0]) if len(self.reasons) else ""
+        return str(self.reasons[C.SEGMENT].iloc[0]) if len(self.reasons) else ""
 
     def to_text(self) -> str:
         """The explanation in plain words."""
         a = self.assignment
-        seg, prob = str(a[O.SEGMENT]), a.get(O.PROBABILITY)
+        seg, prob = str(a[C.SEGMENT]), a.get(C.PROBABILITY)
         prob_text = "n/a" if prob is None or pd.isna(prob) else f"{float(prob):.0%}"
-        method = a.get(O.METHOD, "model")
+        method = a.get(C.METHOD, "model")
         whose = "the model's probability" if method == "override" else "probability"
         lines = [
             f"Product {self.sku_id}, as of {self.as_of.isoformat()}: {segment_title(seg)} "
             f"({seg}), {whose} {prob_text}, assigned by {method} "
-            f"(model {a.get(O.MODEL_NAME, '')} v{a.get(O.MODEL_VERSION, '')}, "
-            f"run {a.get(O.RUN_ID, '')}).",
+            f"(model {a.get(C.MODEL_NAME, '')} v{a.get(C.MODEL_VERSION, '')}, "
+            f"run {a.get(C.RUN_ID, '')}).",
         ]
         if bool(a.get("provisional", False)):
             review = " and flagged for review" if bool(a.get("review", False)) else ""
@@ -183,11 +183,11 @@ class ProductExplanation:
             )
         else:
             lines.append("Not provisional: placed from its own sales history.")
-        prev = a.get(O.PREVIOUS_SEGMENT)
-        if bool(a.get(O.CHANGED, False)):
-            lines.append(f"Changed this run from {prev}: {a.get(O.CHANGE_REASON, '')}.")
+        prev = a.get(C.PREVIOUS_SEGMENT)
+        if bool(a.get(C.CHANGED, False)):
+            lines.append(f"Changed this run from {prev}: {a.get(C.CHANGE_REASON, '')}.")
         elif prev is not None and not pd.isna(prev):
-            lines.append(f"Segment this run: {a.get(O.CHANGE_REASON, '')}.")
+            lines.append(f"Segment this run: {a.get(C.CHANGE_REASON, '')}.")
         explained = self.explained_segment
         if len(self.reasons):
             if explained != seg:
@@ -287,8 +287,8 @@ def waterfall_png(
 
 def explain_sku(ws: Any, config: Any, sku_id: str, as_of: date | None = None) -> ProductExplanation:
     """The newest scored assignment of `sku_id` (of `as_of`) with its stored reasons."""
-    from serving.scoring import EXPLANATIONS, current_assignments, main_sinks
-    from serving.sinks import read_table
+    from serving.scoring import current_assignments, main_sinks
+    from store.sinks import read_table
 
     sink = main_sinks(ws, config)[0]
     assignments = current_assignments(sink, as_of)
@@ -299,8 +299,8 @@ def explain_sku(ws: Any, config: Any, sku_id: str, as_of: date | None = None) ->
             f"`strata score` first"
         )
     day = pd.Timestamp(assignments[AS_OF].iloc[0]).date() if len(assignments) else as_of
-    version = str(assignments[O.MODEL_VERSION].iloc[0]) if len(assignments) else None
-    explanations = read_table(sink, EXPLANATIONS, as_of=day, model_version=version)
+    version = str(assignments[C.MODEL_VERSION].iloc[0]) if len(assignments) else None
+    explanations = read_table(sink, C.EXPLANATIONS, as_of=day, model_version=version)
     return product_explanation(assignments, explanations, sku_id)
 
 
@@ -312,13 +312,13 @@ def sku_waterfall(ws: Any, ref: Any, explanation: ProductExplanation, path: Path
 
     from features.snapshots import load_features
     from serving.predict import input_spec, load_pyfunc, model_inputs
-    from serving.registry import registry_client
+    from store.registry import registry_client
 
     a = explanation.assignment
-    segment = explanation.explained_segment or str(a[O.SEGMENT])
+    segment = explanation.explained_segment or str(a[C.SEGMENT])
     try:
         registry_client(ref)
-        pyfunc = load_pyfunc(f"models:/{ref.model_name}/{a[O.MODEL_VERSION]}")
+        pyfunc = load_pyfunc(f"models:/{ref.model_name}/{a[C.MODEL_VERSION]}")
         frame = load_features(explanation.as_of, workspace=ws)
         row = frame[frame[SKU_ID].astype("str") == explanation.sku_id]
         if row.empty:
@@ -342,9 +342,9 @@ def sku_waterfall(ws: Any, ref: Any, explanation: ProductExplanation, path: Path
             path,
             explanation.sku_id,
             segment,
-            r[O.FEATURE].astype("str").tolist(),
+            r[C.FEATURE].astype("str").tolist(),
             r["value"].to_numpy(),
-            r[O.SHAP].to_numpy(dtype=float),
+            r[C.SHAP].to_numpy(dtype=float),
             0.0,
             None,
         )

@@ -18,13 +18,13 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from ml import output_columns as O
+from ml import columns as C
 from ml.columns import SKU_ID
 from ml.config import Workspace
 from ml.errors import StrataError
-from serving.audit import insert_audit
-from serving.db import open_db
-from serving.locks import DEFAULT_TIMEOUT_S, current_user
+from store.audit import insert_audit
+from store.db import open_db
+from store.locks import DEFAULT_TIMEOUT_S, current_user
 
 __all__ = [
     "OVERRIDES_TABLE",
@@ -40,32 +40,32 @@ __all__ = [
 OVERRIDES_TABLE = "overrides"
 ENDED_AT, ENDED_WHY, REASON = "ended_at", "ended_why", "reason"
 OVERRIDE_COLUMNS = [
-    O.OVERRIDE_ID,
+    C.OVERRIDE_ID,
     SKU_ID,
-    O.SEGMENT,
+    C.SEGMENT,
     REASON,
-    O.UNTIL,
-    O.STATUS,
-    O.REQUESTED_BY,
-    O.REQUESTED_AT,
-    O.APPROVED_BY,
-    O.APPROVED_AT,
+    C.UNTIL,
+    C.STATUS,
+    C.REQUESTED_BY,
+    C.REQUESTED_AT,
+    C.APPROVED_BY,
+    C.APPROVED_AT,
     ENDED_AT,
     ENDED_WHY,
 ]
 _DDL = f"""
 CREATE SEQUENCE IF NOT EXISTS {OVERRIDES_TABLE}_seq;
 CREATE TABLE IF NOT EXISTS {OVERRIDES_TABLE} (
-    {O.OVERRIDE_ID} BIGINT PRIMARY KEY DEFAULT nextval('{OVERRIDES_TABLE}_seq'),
+    {C.OVERRIDE_ID} BIGINT PRIMARY KEY DEFAULT nextval('{OVERRIDES_TABLE}_seq'),
     {SKU_ID} VARCHAR NOT NULL,
-    {O.SEGMENT} VARCHAR NOT NULL,
+    {C.SEGMENT} VARCHAR NOT NULL,
     {REASON} VARCHAR NOT NULL,
-    {O.UNTIL} DATE NOT NULL,
-    {O.STATUS} VARCHAR NOT NULL,
-    {O.REQUESTED_BY} VARCHAR NOT NULL,
-    {O.REQUESTED_AT} TIMESTAMP NOT NULL,
-    {O.APPROVED_BY} VARCHAR,
-    {O.APPROVED_AT} TIMESTAMP,
+    {C.UNTIL} DATE NOT NULL,
+    {C.STATUS} VARCHAR NOT NULL,
+    {C.REQUESTED_BY} VARCHAR NOT NULL,
+    {C.REQUESTED_AT} TIMESTAMP NOT NULL,
+    {C.APPROVED_BY} VARCHAR,
+    {C.APPROVED_AT} TIMESTAMP,
     {ENDED_AT} TIMESTAMP,
     {ENDED_WHY} VARCHAR
 );
@@ -115,10 +115,10 @@ def _transaction(db: Workspace | Path | str, timeout: float) -> Iterator[duckdb.
 
 def _rows(con: duckdb.DuckDBPyConnection, where: str, params: list[Any]) -> pd.DataFrame:
     frame = con.execute(
-        f"SELECT {_COLS} FROM {OVERRIDES_TABLE} WHERE {where} ORDER BY {O.OVERRIDE_ID}", params
+        f"SELECT {_COLS} FROM {OVERRIDES_TABLE} WHERE {where} ORDER BY {C.OVERRIDE_ID}", params
     ).df()
     return frame.astype(
-        {c: "str" for c in (SKU_ID, O.SEGMENT, REASON, O.STATUS, O.REQUESTED_BY, O.APPROVED_BY)}
+        {c: "str" for c in (SKU_ID, C.SEGMENT, REASON, C.STATUS, C.REQUESTED_BY, C.APPROVED_BY)}
     )
 
 
@@ -150,20 +150,20 @@ def request_override(
         )
     with _transaction(db, timeout) as con:
         (override_id,) = con.execute(
-            f"INSERT INTO {OVERRIDES_TABLE} ({SKU_ID}, {O.SEGMENT}, {REASON}, {O.UNTIL}, "
-            f"{O.STATUS}, {O.REQUESTED_BY}, {O.REQUESTED_AT}) VALUES (?, ?, ?, ?, 'requested', "
-            f"?, ?) RETURNING {O.OVERRIDE_ID}",
+            f"INSERT INTO {OVERRIDES_TABLE} ({SKU_ID}, {C.SEGMENT}, {REASON}, {C.UNTIL}, "
+            f"{C.STATUS}, {C.REQUESTED_BY}, {C.REQUESTED_AT}) VALUES (?, ?, ?, ?, 'requested', "
+            f"?, ?) RETURNING {C.OVERRIDE_ID}",
             [str(sku_id), str(segment), reason.strip(), until, who, _now()],
         ).fetchone()
         insert_audit(
             con,
             [
                 {
-                    O.EVENT: "override_request",
-                    O.SUBJECT: str(sku_id),
-                    O.TO_VALUE: str(segment),
-                    O.WHO: who,
-                    O.WHY: f"override {override_id} until {until.isoformat()}: {reason.strip()}",
+                    C.EVENT: "override_request",
+                    C.SUBJECT: str(sku_id),
+                    C.TO_VALUE: str(segment),
+                    C.WHO: who,
+                    C.WHY: f"override {override_id} until {until.isoformat()}: {reason.strip()}",
                 }
             ],
         )
@@ -184,11 +184,11 @@ def approve_override(
     today = today or datetime.now(UTC).date()
     who = (approved_by or current_user()).strip()
     with _transaction(db, timeout) as con:
-        found = _rows(con, f"{O.OVERRIDE_ID} = ?", [int(override_id)])
+        found = _rows(con, f"{C.OVERRIDE_ID} = ?", [int(override_id)])
         if found.empty:
-            pending = _rows(con, f"{O.STATUS} = 'requested'", [])
+            pending = _rows(con, f"{C.STATUS} = 'requested'", [])
             shown = ", ".join(
-                f"{r[O.OVERRIDE_ID]} ({r[SKU_ID]} -> {r[O.SEGMENT]})"
+                f"{r[C.OVERRIDE_ID]} ({r[SKU_ID]} -> {r[C.SEGMENT]})"
                 for _, r in pending.head(10).iterrows()
             )
             raise StrataError(
@@ -200,60 +200,60 @@ def approve_override(
                 )
             )
         row = found.iloc[0]
-        if row[O.STATUS] != "requested":
-            by = f" by {row[O.APPROVED_BY]}" if row[O.STATUS] == "approved" else ""
+        if row[C.STATUS] != "requested":
+            by = f" by {row[C.APPROVED_BY]}" if row[C.STATUS] == "approved" else ""
             raise StrataError(
-                f"override {override_id} ({row[SKU_ID]} -> {row[O.SEGMENT]}) is already "
-                f"{row[O.STATUS]}{by}; only a requested override can be approved"
+                f"override {override_id} ({row[SKU_ID]} -> {row[C.SEGMENT]}) is already "
+                f"{row[C.STATUS]}{by}; only a requested override can be approved"
             )
-        if who.casefold() == str(row[O.REQUESTED_BY]).casefold():
+        if who.casefold() == str(row[C.REQUESTED_BY]).casefold():
             raise StrataError(
-                f"four-eyes rule: override {override_id} ({row[SKU_ID]} -> {row[O.SEGMENT]}) was "
-                f"requested by {row[O.REQUESTED_BY]}, so {who} cannot approve it; ask another "
+                f"four-eyes rule: override {override_id} ({row[SKU_ID]} -> {row[C.SEGMENT]}) was "
+                f"requested by {row[C.REQUESTED_BY]}, so {who} cannot approve it; ask another "
                 f"planner to approve it"
             )
-        until = pd.Timestamp(row[O.UNTIL]).date()
+        until = pd.Timestamp(row[C.UNTIL]).date()
         if until < today:
             raise StrataError(
                 f"override {override_id} lapsed on {until.isoformat()} before anyone approved "
                 f"it; request it again with a later --until"
             )
         now = _now()
-        previous = _rows(con, f"{SKU_ID} = ? AND {O.STATUS} = 'approved'", [str(row[SKU_ID])])
+        previous = _rows(con, f"{SKU_ID} = ? AND {C.STATUS} = 'approved'", [str(row[SKU_ID])])
         audit: list[dict[str, Any]] = []
         for _, old in previous.iterrows():  # at most one: approval supersedes the one in force
             why = f"superseded by override {override_id}"
             con.execute(
-                f"UPDATE {OVERRIDES_TABLE} SET {O.STATUS} = 'superseded', {ENDED_AT} = ?, "
-                f"{ENDED_WHY} = ? WHERE {O.OVERRIDE_ID} = ?",
-                [now, why, int(old[O.OVERRIDE_ID])],
+                f"UPDATE {OVERRIDES_TABLE} SET {C.STATUS} = 'superseded', {ENDED_AT} = ?, "
+                f"{ENDED_WHY} = ? WHERE {C.OVERRIDE_ID} = ?",
+                [now, why, int(old[C.OVERRIDE_ID])],
             )
             audit.append(
                 {
-                    O.EVENT: "override_expire",
-                    O.SUBJECT: str(old[SKU_ID]),
-                    O.FROM_VALUE: str(old[O.SEGMENT]),
-                    O.WHO: who,
-                    O.WHY: f"override {old[O.OVERRIDE_ID]} {why}",
+                    C.EVENT: "override_expire",
+                    C.SUBJECT: str(old[SKU_ID]),
+                    C.FROM_VALUE: str(old[C.SEGMENT]),
+                    C.WHO: who,
+                    C.WHY: f"override {old[C.OVERRIDE_ID]} {why}",
                 }
             )
         con.execute(
-            f"UPDATE {OVERRIDES_TABLE} SET {O.STATUS} = 'approved', {O.APPROVED_BY} = ?, "
-            f"{O.APPROVED_AT} = ? WHERE {O.OVERRIDE_ID} = ?",
+            f"UPDATE {OVERRIDES_TABLE} SET {C.STATUS} = 'approved', {C.APPROVED_BY} = ?, "
+            f"{C.APPROVED_AT} = ? WHERE {C.OVERRIDE_ID} = ?",
             [who, now, int(override_id)],
         )
         audit.append(
             {
-                O.EVENT: "override_approve",
-                O.SUBJECT: str(row[SKU_ID]),
-                O.TO_VALUE: str(row[O.SEGMENT]),
-                O.WHO: who,
-                O.WHY: f"approved override {override_id} requested by {row[O.REQUESTED_BY]}: "
+                C.EVENT: "override_approve",
+                C.SUBJECT: str(row[SKU_ID]),
+                C.TO_VALUE: str(row[C.SEGMENT]),
+                C.WHO: who,
+                C.WHY: f"approved override {override_id} requested by {row[C.REQUESTED_BY]}: "
                 f"{row[REASON]}",
             }
         )
         insert_audit(con, audit)
-        return _rows(con, f"{O.OVERRIDE_ID} = ?", [int(override_id)]).iloc[0].to_dict()
+        return _rows(con, f"{C.OVERRIDE_ID} = ?", [int(override_id)]).iloc[0].to_dict()
 
 
 def list_overrides(
@@ -271,7 +271,7 @@ def list_overrides(
             return pd.DataFrame(columns=OVERRIDE_COLUMNS)
         if status is None:
             return _rows(con, "TRUE", [])
-        return _rows(con, f"{O.STATUS} = ?", [status])
+        return _rows(con, f"{C.STATUS} = ?", [status])
 
 
 def active_overrides(
@@ -281,7 +281,7 @@ def active_overrides(
     frame = list_overrides(db, "approved", timeout)
     if frame.empty:
         return frame
-    in_force = frame[pd.to_datetime(frame[O.UNTIL]) >= pd.Timestamp(as_of)]
+    in_force = frame[pd.to_datetime(frame[C.UNTIL]) >= pd.Timestamp(as_of)]
     return in_force.reset_index(drop=True)
 
 
@@ -290,7 +290,7 @@ def expire_overrides(
 ) -> pd.DataFrame:
     """End overrides and requests whose ``until`` is before `as_of`; audit each once; return them."""
     with _transaction(db, timeout) as con:
-        lapsed = _rows(con, f"{O.STATUS} IN ('requested', 'approved') AND {O.UNTIL} < ?", [as_of])
+        lapsed = _rows(con, f"{C.STATUS} IN ('requested', 'approved') AND {C.UNTIL} < ?", [as_of])
         if lapsed.empty:
             return lapsed
         now, who = _now(), current_user()
@@ -300,15 +300,15 @@ def expire_overrides(
                 f"scored as of {as_of.isoformat()}"
                 + ("" if s == "approved" else " (never approved)")
                 for i, u, s in zip(
-                    lapsed[O.OVERRIDE_ID], lapsed[O.UNTIL], lapsed[O.STATUS], strict=True
+                    lapsed[C.OVERRIDE_ID], lapsed[C.UNTIL], lapsed[C.STATUS], strict=True
                 )
             ],
             dtype="str",
         )
-        con.register("_strata_lapsed", pd.DataFrame({"id": lapsed[O.OVERRIDE_ID], "why": why}))
+        con.register("_strata_lapsed", pd.DataFrame({"id": lapsed[C.OVERRIDE_ID], "why": why}))
         con.execute(
-            f"UPDATE {OVERRIDES_TABLE} o SET {O.STATUS} = 'expired', {ENDED_AT} = ?, "
-            f"{ENDED_WHY} = l.why FROM _strata_lapsed l WHERE o.{O.OVERRIDE_ID} = l.id",
+            f"UPDATE {OVERRIDES_TABLE} o SET {C.STATUS} = 'expired', {ENDED_AT} = ?, "
+            f"{ENDED_WHY} = l.why FROM _strata_lapsed l WHERE o.{C.OVERRIDE_ID} = l.id",
             [now],
         )
         con.unregister("_strata_lapsed")
@@ -316,13 +316,13 @@ def expire_overrides(
             con,
             pd.DataFrame(
                 {
-                    O.EVENT: "override_expire",
-                    O.SUBJECT: lapsed[SKU_ID],
-                    O.FROM_VALUE: lapsed[O.SEGMENT],
-                    O.WHO: who,
-                    O.WHY: why,
+                    C.EVENT: "override_expire",
+                    C.SUBJECT: lapsed[SKU_ID],
+                    C.FROM_VALUE: lapsed[C.SEGMENT],
+                    C.WHO: who,
+                    C.WHY: why,
                 }
             ),
         )
-        ids = [int(i) for i in lapsed[O.OVERRIDE_ID]]
-        return _rows(con, f"{O.OVERRIDE_ID} IN ({', '.join('?' * len(ids))})", ids)
+        ids = [int(i) for i in lapsed[C.OVERRIDE_ID]]
+        return _rows(con, f"{C.OVERRIDE_ID} IN ({', '.join('?' * len(ids))})", ids)

@@ -26,25 +26,17 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ml import output_columns as O
+from ml import columns as C
 from ml.columns import AS_OF, REASON, SKU_ID, VALUE
 from ml.config import Workspace
+from ml.config.scoring import ScoringConfig, resolve_sink
 from ml.errors import StrataError
 from ml.hysteresis import reclassify
-from ml.scoring_config import ScoringConfig, resolve_sink
-from serving.registry import ModelVersionInfo, RegistryRef
+from store.registry import ModelVersionInfo, RegistryRef
 
 __all__ = [
-    "ASSIGNMENTS",
     "ASSIGNMENT_COLUMNS",
-    "EXPLANATIONS",
     "EXPLANATION_COLUMNS",
-    "FEATURE_SET",
-    "PROPOSED_PROBABILITY",
-    "PROPOSED_SEGMENT",
-    "PROVISIONAL",
-    "RANK",
-    "REVIEW",
     "ScoreResult",
     "ScoredTables",
     "ShadowComparison",
@@ -57,51 +49,45 @@ __all__ = [
     "scoring_tables",
 ]
 
-ASSIGNMENTS, EXPLANATIONS = "assignments", "explanations"
-PROPOSED_SEGMENT = "proposed_segment"  # what the model proposed before hysteresis and overrides
-PROPOSED_PROBABILITY = "proposed_probability"
-PROVISIONAL, REVIEW = "provisional", "review"
-FEATURE_SET = "feature_set"
-RANK = "rank"
 REASON_SEPARATOR = " | "
 
 ASSIGNMENT_COLUMNS = [
     SKU_ID,
     AS_OF,
-    O.SEGMENT,
-    O.PROBABILITY,
-    O.METHOD,
-    O.MODEL_NAME,
-    O.MODEL_VERSION,
-    O.PREVIOUS_SEGMENT,
-    O.CHANGED,
-    O.REASONS,
-    O.RUN_ID,
-    PROVISIONAL,
-    REVIEW,
-    FEATURE_SET,
-    O.CHANGE_REASON,
-    PROPOSED_SEGMENT,
-    PROPOSED_PROBABILITY,
-    O.OVERRIDE_ID,
-    O.TENURE,
-    O.STREAK_SEGMENT,
-    O.STREAK_COUNT,
-    O.SINCE,
+    C.SEGMENT,
+    C.PROBABILITY,
+    C.METHOD,
+    C.MODEL_NAME,
+    C.MODEL_VERSION,
+    C.PREVIOUS_SEGMENT,
+    C.CHANGED,
+    C.REASONS,
+    C.RUN_ID,
+    C.PROVISIONAL,
+    C.REVIEW_FLAG,
+    C.FEATURE_SET,
+    C.CHANGE_REASON,
+    C.PROPOSED_SEGMENT,
+    C.PROPOSED_PROBABILITY,
+    C.OVERRIDE_ID,
+    C.TENURE,
+    C.STREAK_SEGMENT,
+    C.STREAK_COUNT,
+    C.SINCE,
 ]
 EXPLANATION_COLUMNS = [
     SKU_ID,
     AS_OF,
-    O.SEGMENT,  # the segment the SHAP values explain: the model's proposal
-    RANK,
-    O.FEATURE,
+    C.SEGMENT,  # the segment the SHAP values explain: the model's proposal
+    C.RANK,
+    C.FEATURE,
     VALUE,
-    O.SHAP,
+    C.SHAP,
     REASON,
-    O.MODEL_NAME,
-    O.MODEL_VERSION,
-    O.RUN_ID,
-    FEATURE_SET,
+    C.MODEL_NAME,
+    C.MODEL_VERSION,
+    C.RUN_ID,
+    C.FEATURE_SET,
 ]
 
 
@@ -210,15 +196,15 @@ def _explanations(predictions: pd.DataFrame, k: int) -> pd.DataFrame:
     frame = pd.DataFrame(
         {
             SKU_ID: pd.concat([predictions[SKU_ID].astype("str")] * k, ignore_index=True),
-            O.SEGMENT: pd.concat([predictions[O.SEGMENT].astype("str")] * k, ignore_index=True),
-            RANK: np.repeat(np.arange(1, k + 1, dtype=np.int64), n),
-            O.FEATURE: stacked("feature").astype("str"),
+            C.SEGMENT: pd.concat([predictions[C.SEGMENT].astype("str")] * k, ignore_index=True),
+            C.RANK: np.repeat(np.arange(1, k + 1, dtype=np.int64), n),
+            C.FEATURE: stacked("feature").astype("str"),
             VALUE: stacked("value").astype(np.float64),
-            O.SHAP: stacked("shap").astype(np.float64),
+            C.SHAP: stacked("shap").astype(np.float64),
             REASON: stacked("reason").astype("str"),
         }
     )
-    keep = frame[O.FEATURE].notna() & (frame[O.FEATURE] != "")
+    keep = frame[C.FEATURE].notna() & (frame[C.FEATURE] != "")
     return frame if keep.all() else frame[keep].reset_index(drop=True)
 
 
@@ -240,19 +226,19 @@ def _apply_overrides(
         return out
     out = out.copy()
     sku = out.loc[hit, SKU_ID]
-    seg = sku.map(ov[O.SEGMENT]).astype("str")
-    prev = out.loc[hit, O.PREVIOUS_SEGMENT]
+    seg = sku.map(ov[C.SEGMENT]).astype("str")
+    prev = out.loc[hit, C.PREVIOUS_SEGMENT]
     first = prev.isna().to_numpy()
     changed = ~first & (seg != prev).to_numpy()
     prev_state = previous.set_index(SKU_ID) if len(previous) else None
     prev_tenure = (
-        sku.map(prev_state[O.TENURE]).astype(float).fillna(float(min_tenure_runs))
-        if prev_state is not None and O.TENURE in prev_state
+        sku.map(prev_state[C.TENURE]).astype(float).fillna(float(min_tenure_runs))
+        if prev_state is not None and C.TENURE in prev_state
         else pd.Series(float(min_tenure_runs), index=sku.index)
     )
     prev_since = (
-        pd.to_datetime(sku.map(prev_state[O.SINCE]))
-        if prev_state is not None and O.SINCE in prev_state
+        pd.to_datetime(sku.map(prev_state[C.SINCE]))
+        if prev_state is not None and C.SINCE in prev_state
         else pd.Series(pd.NaT, index=sku.index)
     )
     reset = changed | first
@@ -260,24 +246,24 @@ def _apply_overrides(
         f"override {int(i)} by {rb}, approved by {ab}, until {pd.Timestamp(u).date().isoformat()}"
         f": {r}"
         for i, rb, ab, u, r in zip(
-            sku.map(ov[O.OVERRIDE_ID]),
-            sku.map(ov[O.REQUESTED_BY]),
-            sku.map(ov[O.APPROVED_BY]),
-            sku.map(ov[O.UNTIL]),
+            sku.map(ov[C.OVERRIDE_ID]),
+            sku.map(ov[C.REQUESTED_BY]),
+            sku.map(ov[C.APPROVED_BY]),
+            sku.map(ov[C.UNTIL]),
             sku.map(ov["reason"]),
             strict=True,
         )
     ]
-    out.loc[hit, O.SEGMENT] = seg.to_numpy()
-    out.loc[hit, O.PROBABILITY] = _prob_of(probs[hit], segments, seg)
-    out.loc[hit, O.METHOD] = "override"
-    out.loc[hit, O.CHANGED] = changed
-    out.loc[hit, O.CHANGE_REASON] = why
-    out.loc[hit, O.OVERRIDE_ID] = sku.map(ov[O.OVERRIDE_ID]).astype("Int64").to_numpy()
-    out.loc[hit, O.TENURE] = np.where(reset, 1, prev_tenure.to_numpy() + 1).astype(int)
-    out.loc[hit, O.STREAK_SEGMENT] = pd.NA
-    out.loc[hit, O.STREAK_COUNT] = 0
-    out.loc[hit, O.SINCE] = (
+    out.loc[hit, C.SEGMENT] = seg.to_numpy()
+    out.loc[hit, C.PROBABILITY] = _prob_of(probs[hit], segments, seg)
+    out.loc[hit, C.METHOD] = "override"
+    out.loc[hit, C.CHANGED] = changed
+    out.loc[hit, C.CHANGE_REASON] = why
+    out.loc[hit, C.OVERRIDE_ID] = sku.map(ov[C.OVERRIDE_ID]).astype("Int64").to_numpy()
+    out.loc[hit, C.TENURE] = np.where(reset, 1, prev_tenure.to_numpy() + 1).astype(int)
+    out.loc[hit, C.STREAK_SEGMENT] = pd.NA
+    out.loc[hit, C.STREAK_COUNT] = 0
+    out.loc[hit, C.SINCE] = (
         prev_since.where(~reset, pd.Timestamp(as_of)).astype("datetime64[us]").to_numpy()
     )
     return out
@@ -307,14 +293,14 @@ def scoring_tables(
     probs = _prob_matrix(preds, segments)
     prev = previous[[c for c in previous.columns if c != AS_OF]] if len(previous) else previous
     if prev is None or prev.empty:
-        prev = pd.DataFrame({SKU_ID: pd.Series(dtype="str"), O.SEGMENT: pd.Series(dtype="str")})
-    prev_seg = preds[SKU_ID].map(prev.set_index(SKU_ID)[O.SEGMENT])
+        prev = pd.DataFrame({SKU_ID: pd.Series(dtype="str"), C.SEGMENT: pd.Series(dtype="str")})
+    prev_seg = preds[SKU_ID].map(prev.set_index(SKU_ID)[C.SEGMENT])
     proposed = pd.DataFrame(
         {
             SKU_ID: preds[SKU_ID],
-            O.SEGMENT: preds[O.SEGMENT],
-            O.PROBABILITY: preds[O.PROBABILITY].astype(float),
-            O.PROB_OF_PREVIOUS_SEGMENT: _prob_of(probs, segments, prev_seg),
+            C.SEGMENT: preds[C.SEGMENT],
+            C.PROBABILITY: preds[C.PROBABILITY].astype(float),
+            C.PROB_OF_PREVIOUS_SEGMENT: _prob_of(probs, segments, prev_seg),
         }
     )
     rec = reclassify(prev, proposed, config, as_of, mode=mode)
@@ -322,17 +308,17 @@ def scoring_tables(
     out = rec.assign(
         **{
             AS_OF: pd.Timestamp(as_of),
-            O.METHOD: "model",
-            O.MODEL_NAME: model_name,
-            O.MODEL_VERSION: str(model_version),
-            O.REASONS: _joined_reasons(preds, k),
-            O.RUN_ID: run_id,
-            PROVISIONAL: preds[PROVISIONAL].astype(bool).to_numpy(),
-            REVIEW: preds[REVIEW].astype(bool).to_numpy(),
-            FEATURE_SET: feature_set,
-            PROPOSED_SEGMENT: preds[O.SEGMENT].astype("str"),
-            PROPOSED_PROBABILITY: preds[O.PROBABILITY].astype(float).to_numpy(),
-            O.OVERRIDE_ID: pd.arrays.IntegerArray(
+            C.METHOD: "model",
+            C.MODEL_NAME: model_name,
+            C.MODEL_VERSION: str(model_version),
+            C.REASONS: _joined_reasons(preds, k),
+            C.RUN_ID: run_id,
+            C.PROVISIONAL: preds[C.PROVISIONAL].astype(bool).to_numpy(),
+            C.REVIEW_FLAG: preds[C.REVIEW_FLAG].astype(bool).to_numpy(),
+            C.FEATURE_SET: feature_set,
+            C.PROPOSED_SEGMENT: preds[C.SEGMENT].astype("str"),
+            C.PROPOSED_PROBABILITY: preds[C.PROBABILITY].astype(float).to_numpy(),
+            C.OVERRIDE_ID: pd.arrays.IntegerArray(
                 np.zeros(len(rec), dtype=np.int64), np.ones(len(rec), dtype=bool)
             ),
         }
@@ -348,30 +334,30 @@ def scoring_tables(
     )
     out = out[ASSIGNMENT_COLUMNS].astype(
         {
-            O.SEGMENT: "str",
-            O.METHOD: "str",
-            O.MODEL_NAME: "str",
-            O.MODEL_VERSION: "str",
-            O.PREVIOUS_SEGMENT: "str",
-            O.CHANGED: bool,
-            O.REASONS: "str",
-            O.RUN_ID: "str",
-            FEATURE_SET: "str",
-            O.CHANGE_REASON: "str",
-            PROPOSED_SEGMENT: "str",
-            O.STREAK_SEGMENT: "str",
-            O.TENURE: "int64",
-            O.STREAK_COUNT: "int64",
+            C.SEGMENT: "str",
+            C.METHOD: "str",
+            C.MODEL_NAME: "str",
+            C.MODEL_VERSION: "str",
+            C.PREVIOUS_SEGMENT: "str",
+            C.CHANGED: bool,
+            C.REASONS: "str",
+            C.RUN_ID: "str",
+            C.FEATURE_SET: "str",
+            C.CHANGE_REASON: "str",
+            C.PROPOSED_SEGMENT: "str",
+            C.STREAK_SEGMENT: "str",
+            C.TENURE: "int64",
+            C.STREAK_COUNT: "int64",
         }
     )
     out[AS_OF] = pd.to_datetime(out[AS_OF]).astype("datetime64[us]")
     ex = _explanations(preds, k).assign(
         **{
             AS_OF: pd.Timestamp(as_of),
-            O.MODEL_NAME: model_name,
-            O.MODEL_VERSION: str(model_version),
-            O.RUN_ID: run_id,
-            FEATURE_SET: feature_set,
+            C.MODEL_NAME: model_name,
+            C.MODEL_VERSION: str(model_version),
+            C.RUN_ID: run_id,
+            C.FEATURE_SET: feature_set,
         }
     )
     ex[AS_OF] = pd.to_datetime(ex[AS_OF]).astype("datetime64[us]")
@@ -389,13 +375,13 @@ def main_sinks(ws: Workspace, config: ScoringConfig, shadow: bool = False) -> li
 
 
 def _current_runs(sink: Any) -> pd.DataFrame:
-    from serving.sinks import list_runs
+    from store.sinks import list_runs
 
     runs = list_runs(sink)
     if runs.empty:
         return runs
-    has = runs["tables"].astype("str").str.split(",").map(lambda t: ASSIGNMENTS in t)
-    return runs[(runs[O.STATUS] == "current") & has]
+    has = runs["tables"].astype("str").str.split(",").map(lambda t: C.ASSIGNMENTS in t)
+    return runs[(runs[C.STATUS] == "current") & has]
 
 
 def previous_assignments(
@@ -405,26 +391,26 @@ def previous_assignments(
 
     With `model_version`, only that version's. Empty (and None) when there is none.
     """
-    from serving.sinks import read_table
+    from store.sinks import read_table
 
     runs = _current_runs(sink)
     if not runs.empty:
         runs = runs[runs[AS_OF] < pd.Timestamp(as_of)]
         if model_version is not None:
-            runs = runs[runs[O.MODEL_VERSION].astype("str") == str(model_version)]
+            runs = runs[runs[C.MODEL_VERSION].astype("str") == str(model_version)]
     if runs.empty:
         return pd.DataFrame(), None
     last = runs.sort_values([AS_OF, "written_at"], kind="stable").iloc[-1]
     day = pd.Timestamp(last[AS_OF]).date()
-    frame = read_table(sink, ASSIGNMENTS, as_of=day, model_version=str(last[O.MODEL_VERSION]))
-    return frame, f"{day.isoformat()} v{last[O.MODEL_VERSION]} (run {last[O.RUN_ID]})"
+    frame = read_table(sink, C.ASSIGNMENTS, as_of=day, model_version=str(last[C.MODEL_VERSION]))
+    return frame, f"{day.isoformat()} v{last[C.MODEL_VERSION]} (run {last[C.RUN_ID]})"
 
 
 def current_assignments(
     sink: Any, as_of: date | None = None, model_version: str | None = None
 ) -> pd.DataFrame | None:
     """The newest assignments in `sink` (of `as_of` and/or `model_version`), or None."""
-    from serving.sinks import read_table
+    from store.sinks import read_table
 
     runs = _current_runs(sink)
     if runs.empty:
@@ -432,15 +418,15 @@ def current_assignments(
     if as_of is not None:
         runs = runs[runs[AS_OF] == pd.Timestamp(as_of)]
     if model_version is not None:
-        runs = runs[runs[O.MODEL_VERSION].astype("str") == str(model_version)]
+        runs = runs[runs[C.MODEL_VERSION].astype("str") == str(model_version)]
     if runs.empty:
         return None
     last = runs.sort_values([AS_OF, "written_at"], kind="stable").iloc[-1]
     return read_table(
         sink,
-        ASSIGNMENTS,
+        C.ASSIGNMENTS,
         as_of=pd.Timestamp(last[AS_OF]).date(),
-        model_version=str(last[O.MODEL_VERSION]),
+        model_version=str(last[C.MODEL_VERSION]),
     )
 
 
@@ -477,7 +463,7 @@ def _load(ws: Workspace, ref: RegistryRef, model: str, as_of: date | None) -> tu
     """Version, pyfunc, input spec, snapshot, its as_of and feature set; checked for scoring."""
     from features.snapshots import load_features, read_manifest
     from serving.predict import at_model_grain, check_snapshot, input_spec, load_pyfunc
-    from serving.registry import resolve_version
+    from store.registry import resolve_version
 
     info = resolve_version(ref, model)
     pyfunc = load_pyfunc(info.uri)
@@ -511,10 +497,10 @@ def score(
     the shadow alias (staging) and the outputs go to the shadow sinks, nothing is audited, and
     the result carries the comparison with the champion.
     """
-    from serving.audit import append_audit, segment_change_rows
     from serving.overrides import active_overrides, expire_overrides
     from serving.predict import model_inputs, model_segments, prediction_params
-    from serving.sinks import write_run
+    from store.audit import append_audit, segment_change_rows
+    from store.sinks import write_run
 
     say = progress or (lambda _msg: None)
     if engine not in ("pandas", "spark"):
@@ -559,7 +545,7 @@ def score(
         say(f"writing assignments and explanations to {sink.kind}")
         result = write_run(
             sink,
-            {ASSIGNMENTS: tables.assignments, EXPLANATIONS: tables.explanations},
+            {C.ASSIGNMENTS: tables.assignments, C.EXPLANATIONS: tables.explanations},
             as_of=day,
             model_version=info.version,
             run_id=run_id,
@@ -584,20 +570,20 @@ def score(
         feature_set=feature_set,
         engine=engine,
         products=len(a),
-        changed=int(a[O.CHANGED].sum()),
+        changed=int(a[C.CHANGED].sum()),
         held_back=int(
             (
-                (a[PROPOSED_SEGMENT] != a[O.SEGMENT])
-                & (a[O.METHOD] == "model")
-                & a[O.PREVIOUS_SEGMENT].notna()
+                (a[C.PROPOSED_SEGMENT] != a[C.SEGMENT])
+                & (a[C.METHOD] == "model")
+                & a[C.PREVIOUS_SEGMENT].notna()
             ).sum()
         ),
-        methods={str(k): int(v) for k, v in a[O.METHOD].value_counts().items()},
-        segments={str(k): int(v) for k, v in a[O.SEGMENT].value_counts().items()},
+        methods={str(k): int(v) for k, v in a[C.METHOD].value_counts().items()},
+        segments={str(k): int(v) for k, v in a[C.SEGMENT].value_counts().items()},
         sinks=written,
         previous=previous_label,
         expired_overrides=len(expired),
-        applied_overrides=int((a[O.METHOD] == "override").sum()),
+        applied_overrides=int((a[C.METHOD] == "override").sum()),
         audited=audited,
         shadow=comparison,
         tables=tables,
@@ -608,11 +594,11 @@ def _against(assignments: pd.DataFrame, visible: pd.DataFrame | None) -> pd.Data
     """The assignments with previous_segment/changed relative to `visible` (a re-run's audit)."""
     if visible is None or visible.empty:
         return assignments
-    before = assignments[SKU_ID].map(visible.set_index(SKU_ID)[O.SEGMENT])
+    before = assignments[SKU_ID].map(visible.set_index(SKU_ID)[C.SEGMENT])
     return assignments.assign(
         **{
-            O.PREVIOUS_SEGMENT: before,
-            O.CHANGED: (before.notna() & (before != assignments[O.SEGMENT])).to_numpy(),
+            C.PREVIOUS_SEGMENT: before,
+            C.CHANGED: (before.notna() & (before != assignments[C.SEGMENT])).to_numpy(),
         }
     )
 
@@ -625,15 +611,15 @@ def compare_assignments(
     champion: pd.DataFrame, staging: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame, int]:
     """(changes by segment, products that would move, products compared) of two assignments."""
-    both = champion[[SKU_ID, O.SEGMENT]].merge(
-        staging[[SKU_ID, O.SEGMENT, O.PROBABILITY]], on=SKU_ID, suffixes=("_champion", "_staging")
+    both = champion[[SKU_ID, C.SEGMENT]].merge(
+        staging[[SKU_ID, C.SEGMENT, C.PROBABILITY]], on=SKU_ID, suffixes=("_champion", "_staging")
     )
-    c, s = f"{O.SEGMENT}_champion", f"{O.SEGMENT}_staging"
+    c, s = f"{C.SEGMENT}_champion", f"{C.SEGMENT}_staging"
     moved = both[both[c] != both[s]]
     names = sorted(set(both[c]) | set(both[s]))
     by_segment = pd.DataFrame(
         {
-            O.SEGMENT: names,
+            C.SEGMENT: names,
             "champion": [int((both[c] == n).sum()) for n in names],
             "staging": [int((both[s] == n).sum()) for n in names],
             "moving_in": [int((moved[s] == n).sum()) for n in names],
@@ -642,7 +628,7 @@ def compare_assignments(
     )
     by_segment["net"] = by_segment["moving_in"] - by_segment["moving_out"]
     movers = moved.rename(
-        columns={c: "champion_segment", s: "staging_segment", O.PROBABILITY: "staging_probability"}
+        columns={c: "champion_segment", s: "staging_segment", C.PROBABILITY: "staging_probability"}
     ).reset_index(drop=True)
     return by_segment, movers, len(both)
 
@@ -657,7 +643,7 @@ def _shadow_comparison(
     inputs: pd.DataFrame,
 ) -> ShadowComparison | None:
     from serving.predict import load_pyfunc, predict_pandas, prediction_params
-    from serving.registry import alias_holders
+    from store.registry import alias_holders
 
     champion_version = alias_holders(ref).get("champion")
     if champion_version is None:
@@ -698,63 +684,63 @@ def rollback_scoring_run(
     Products whose visible segment changes back get a ``segment_change`` audit row; the
     rollback itself one ``score_rollback`` row.
     """
-    from serving.audit import append_audit
-    from serving.sinks import list_runs, read_replaced, read_table, rollback_run
+    from store.audit import append_audit
+    from store.sinks import list_runs, read_replaced, read_table, rollback_run
 
     sinks = main_sinks(ws, config)
     shadow = main_sinks(ws, config, shadow=True)
-    holding = [s for s in sinks if (list_runs(s)[O.RUN_ID] == run_id).any()]
+    holding = [s for s in sinks if (list_runs(s)[C.RUN_ID] == run_id).any()]
     if not holding:
-        holding = [s for s in shadow if (list_runs(s)[O.RUN_ID] == run_id).any()]
+        holding = [s for s in shadow if (list_runs(s)[C.RUN_ID] == run_id).any()]
         if not holding:
             known = list_runs(sinks[0])
-            shown = ", ".join(known[O.RUN_ID].tail(5)) if not known.empty else "none"
+            shown = ", ".join(known[C.RUN_ID].tail(5)) if not known.empty else "none"
             raise StrataError(
                 f"no scoring run {run_id} in the configured sinks; newest runs: {shown} "
                 f"(`strata score` prints each run's id)"
             )
     first = holding[0]
     runs = list_runs(first)
-    run = runs[runs[O.RUN_ID] == run_id].iloc[-1]
+    run = runs[runs[C.RUN_ID] == run_id].iloc[-1]
     day = pd.Timestamp(run[AS_OF]).date()
-    version = str(run[O.MODEL_VERSION])
+    version = str(run[C.MODEL_VERSION])
     undone = (
-        read_table(first, ASSIGNMENTS, as_of=day, model_version=version)
-        if (run[O.STATUS] == "current")
+        read_table(first, C.ASSIGNMENTS, as_of=day, model_version=version)
+        if (run[C.STATUS] == "current")
         else pd.DataFrame()
     )
-    restored = read_replaced(first, ASSIGNMENTS, run_id) if run[O.STATUS] == "current" else None
+    restored = read_replaced(first, C.ASSIGNMENTS, run_id) if run[C.STATUS] == "current" else None
     results = [rollback_run(s, run_id) for s in holding]
     if restored is None or restored.empty:
         restored, _ = previous_assignments(first, day)
     moved = pd.DataFrame()
     if len(undone) and len(restored):
-        pair = undone[[SKU_ID, O.SEGMENT]].merge(
-            restored[[SKU_ID, O.SEGMENT]], on=SKU_ID, suffixes=("_undone", "_restored")
+        pair = undone[[SKU_ID, C.SEGMENT]].merge(
+            restored[[SKU_ID, C.SEGMENT]], on=SKU_ID, suffixes=("_undone", "_restored")
         )
-        moved = pair[pair[f"{O.SEGMENT}_undone"] != pair[f"{O.SEGMENT}_restored"]]
+        moved = pair[pair[f"{C.SEGMENT}_undone"] != pair[f"{C.SEGMENT}_restored"]]
     why = f"score run {run_id} rolled back" + (f": {reason}" if reason else "")
     restored_id = results[0].restored_run_id
     audit = [
         {
-            O.EVENT: "score_rollback",
-            O.SUBJECT: model_name,
-            O.FROM_VALUE: run_id,
-            O.TO_VALUE: restored_id or "none",
-            O.WHY: why + (f"; restored run {restored_id}" if restored_id else "; nothing restored"),
-            O.MODEL_VERSION: version,
-            O.RUN_ID: run_id,
+            C.EVENT: "score_rollback",
+            C.SUBJECT: model_name,
+            C.FROM_VALUE: run_id,
+            C.TO_VALUE: restored_id or "none",
+            C.WHY: why + (f"; restored run {restored_id}" if restored_id else "; nothing restored"),
+            C.MODEL_VERSION: version,
+            C.RUN_ID: run_id,
         }
     ]
     rows = pd.DataFrame(
         {
-            O.EVENT: "segment_change",
-            O.SUBJECT: moved[SKU_ID].astype("str") if len(moved) else pd.Series(dtype="str"),
-            O.FROM_VALUE: moved.get(f"{O.SEGMENT}_undone"),
-            O.TO_VALUE: moved.get(f"{O.SEGMENT}_restored"),
-            O.WHY: why,
-            O.MODEL_VERSION: version,
-            O.RUN_ID: run_id,
+            C.EVENT: "segment_change",
+            C.SUBJECT: moved[SKU_ID].astype("str") if len(moved) else pd.Series(dtype="str"),
+            C.FROM_VALUE: moved.get(f"{C.SEGMENT}_undone"),
+            C.TO_VALUE: moved.get(f"{C.SEGMENT}_restored"),
+            C.WHY: why,
+            C.MODEL_VERSION: version,
+            C.RUN_ID: run_id,
         }
     )
     append_audit(ws, pd.concat([pd.DataFrame(audit), rows], ignore_index=True))

@@ -57,7 +57,7 @@ def parse_date(value: str | None, option: str = "--as-of") -> date | None:
 
 def workspace(config: Path) -> Any:
     """The validated workspace config, or a clear error naming file and key."""
-    from strata.config_file import load_workspace
+    from ml.config.files import load_workspace
 
     return run(load_workspace, config)
 

@@ -90,7 +90,7 @@ def synth(
     seed: Annotated[int, typer.Option("--seed", help="random seed")] = 7,
 ) -> None:
     """Write a synthetic multi-source company with planted patterns and its ground truth."""
-    from features.synth import write_synthetic_company
+    from synth.company import write_synthetic_company
 
     paths = run(write_synthetic_company, out, n_skus=skus, n_weeks=weeks, seed=seed)
     typer.echo(

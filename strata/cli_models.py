@@ -44,7 +44,7 @@ TrainingOpt = Annotated[
 ]
 CatalogueOpt = Annotated[
     Path | None,
-    typer.Option("--catalogue", help="segment catalogue (default: the training config's)"),
+    typer.Option("--catalogue", help="segment catalogue (default: the workspace's)"),
 ]
 ToOpt = Annotated[str, typer.Option("--to", help="target alias: staging | champion")]
 
@@ -70,39 +70,33 @@ class ServingContext:
     training: Any
     config_path: Path
 
-    def config(self, given: Path | None, default: str, model: Any) -> Any:
-        """A config file (given, else under the workspace root, else the cwd) as `model`."""
-        from strata.config_file import load_model
-
-        if given is not None:
-            return run(load_model, Path(given), model)
-        for candidate in (self.ws.resolve(Path(default)), Path.cwd() / default):
-            if candidate.is_file():
-                return run(load_model, candidate, model)
-        return model()
-
     def gates(self, given: Path | None) -> Any:
-        from ml.gates import GatesConfig
+        from ml.config.files import load_gates_config
 
-        return self.config(given, "configs/gates.yaml", GatesConfig)
+        return run(load_gates_config, self.ws, given)
 
     def scoring(self, given: Path | None) -> Any:
-        from ml.scoring_config import ScoringConfig
+        from ml.config.files import load_scoring_config
 
-        return self.config(given, "configs/scoring.yaml", ScoringConfig)
+        return run(load_scoring_config, self.ws, given)
 
     def catalogue(self, given: Path | None) -> Any:
-        from training.train import load_segment_catalogue
+        from ml.config.files import load_catalogue
 
-        return run(load_segment_catalogue, self.ws, self.training, given)
+        return run(load_catalogue, self.ws, given)
+
+    def policy(self) -> Any:
+        from ml.config.files import load_policy_config
+
+        return run(load_policy_config, self.ws, None)
 
 
 def serving_context(config: Path, training_config: Path | None = None) -> ServingContext:
     """Workspace, registered model and its store, from the workspace and training configs."""
     quiet_serving()
-    from serving.registry import RegistryRef
+    from ml.config.files import load_training_config
+    from store.registry import RegistryRef
     from training.tracking import tracking_uri
-    from training.train import load_training_config
 
     ws = workspace(config)
     training = run(load_training_config, ws, training_config)
@@ -145,8 +139,8 @@ def gates_check(
     Exits 0 when every gate passes, 1 when one fails, 2 on an error.
     """
     ctx = serving_context(config, training_config)
-    from serving.promotion import check_gates
-    from serving.registry import check_alias
+    from promotion.promote import check_gates
+    from store.registry import check_alias
 
     run(check_alias, to)
     check = run(
@@ -158,6 +152,7 @@ def gates_check(
         ctx.gates(gates_config),
         ctx.scoring(scoring_config),
         catalogue=ctx.catalogue(catalogue),
+        policy=ctx.policy(),
     )
     _print_markdown(check.to_markdown())
     _console().print(
@@ -185,8 +180,8 @@ def promote(
 ) -> None:
     """Move alias --to onto VERSION when every gate passes (or --force --reason TEXT)."""
     ctx = serving_context(config, training_config)
-    from serving.promotion import promote as promote_stage
-    from serving.registry import check_alias
+    from promotion.promote import promote as promote_stage
+    from store.registry import check_alias
 
     run(check_alias, to)
     if force and not (reason or "").strip():
@@ -202,6 +197,7 @@ def promote(
         force=force,
         reason=reason,
         catalogue=None if force else ctx.catalogue(catalogue),
+        policy=None if force else ctx.policy(),
     )
     if move.check is not None:
         _print_markdown(move.check.to_markdown())
@@ -222,7 +218,7 @@ def rollback(
 ) -> None:
     """Move champion (or --alias) back to the version its current holder replaced."""
     ctx = serving_context(config, training_config)
-    from serving.promotion import rollback_alias
+    from promotion.promote import rollback_alias
 
     move = run(rollback_alias, ctx.ws, ctx.ref, alias, reason)
     _console().print(
@@ -257,7 +253,7 @@ def models(
     ctx = serving_context(config, training_config)
     from rich.table import Table
 
-    from serving.promotion import models_overview
+    from promotion.promote import models_overview
 
     versions, moves = run(models_overview, ctx.ws, ctx.ref)
     if latest:

@@ -308,12 +308,12 @@ def stage_configs(
     config: Path, catalogue: Path | None, scoring: Path | None, policy_config: Path | None
 ) -> tuple[Any, Any, Any, Any]:
     """The workspace, catalogue, scoring and policy configs, each a clear error when bad."""
-    from serving.policy_data import load_catalogue_for, load_policy_config, load_scoring_config
+    from ml.config.files import load_catalogue, load_policy_config, load_scoring_config
 
     ws = workspace(config)
     return (
         ws,
-        run(load_catalogue_for, ws, catalogue),
+        run(load_catalogue, ws, catalogue),
         run(load_scoring_config, ws, scoring),
         run(load_policy_config, ws, policy_config),
     )
@@ -352,7 +352,7 @@ def build(
     from rich.panel import Panel
     from rich.table import Table
 
-    from serving.policy_job import build_policies
+    from planning.policy_job import build_policies
 
     ws, cat, scoring, cfg = stage_configs(config, catalogue, scoring_config, policy_config)
     console = Console()
@@ -457,8 +457,8 @@ def show(
     from rich.console import Console
     from rich.table import Table
 
-    from serving.policy_data import load_scoring_config
-    from serving.policy_job import policy_of
+    from ml.config.files import load_scoring_config
+    from planning.policy_job import policy_of
 
     ws = workspace(config)
     scoring = run(load_scoring_config, ws, scoring_config)

@@ -192,7 +192,7 @@ def audit(
     quiet_serving()
     from rich.table import Table
 
-    from serving.audit import read_audit
+    from store.audit import read_audit
 
     ws = workspace(config)
     rows = run(read_audit, ws, sku)

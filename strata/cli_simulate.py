@@ -58,7 +58,7 @@ def simulate(
     from rich.console import Console
     from rich.table import Table
 
-    from serving.simulation import simulate_policies, simulation_window, write_simulation_report
+    from planning.simulation import simulate_policies, simulation_window, write_simulation_report
 
     ws, cat, scoring, cfg = stage_configs(config, catalogue, scoring_config, policy_config)
     console = Console()
@@ -128,7 +128,7 @@ def kpis(
     from rich.console import Console
     from rich.table import Table
 
-    from serving.kpis import segment_kpis
+    from planning.kpis import segment_kpis
 
     ws, cat, scoring, cfg = stage_configs(config, catalogue, scoring_config, policy_config)
     console = Console()

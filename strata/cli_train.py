@@ -50,7 +50,7 @@ def train(
     training_config: TrainingOpt = None,
     catalogue: Annotated[
         Path | None,
-        typer.Option("--catalogue", help="segment catalogue (default: the training config's)"),
+        typer.Option("--catalogue", help="segment catalogue (default: the workspace's)"),
     ] = None,
 ) -> None:
     """Label, train and explain the assigner; log one MLflow run; register a new model version."""
@@ -59,13 +59,13 @@ def train(
         fail(f"--labels {labels!r} is not a labeller; use rules or clusters")
     from rich.console import Console
 
-    from training.train import load_segment_catalogue, load_training_config
+    from ml.config.files import load_catalogue, load_training_config
     from training.train import train as train_stage  # the stage shares the command's name
 
     console = Console()
     ws = workspace(config)
     cfg = run(load_training_config, ws, training_config)
-    cat = run(load_segment_catalogue, ws, cfg, catalogue)
+    cat = run(load_catalogue, ws, catalogue)
     result = run(
         train_stage,
         ws,
@@ -133,7 +133,7 @@ def _print_result(console: Any, r: Any) -> None:
 
 
 def _experiment(ws: Any, training_config: Path | None) -> str:
-    from training.train import load_training_config
+    from ml.config.files import load_training_config
 
     return run(load_training_config, ws, training_config).experiment
 

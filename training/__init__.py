@@ -1,1 +1,1 @@
-"""Labelling, clustering, the supervised assigner, tuning, MLflow logging, gates and promotion."""
+"""Labelling, clustering, the supervised assigner, tuning and MLflow logging."""

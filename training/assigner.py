@@ -19,7 +19,7 @@ from sklearn.metrics import (
 )
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from ml.training_config import LightGBMParams
+from ml.config.training import LightGBMParams
 
 __all__ = [
     "CVResult",

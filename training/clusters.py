@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ml.training_config import ClustersConfig
+from ml.config.training import ClustersConfig
 
 __all__ = [
     "CANDIDATE_PREFIX",

@@ -23,17 +23,16 @@ import pandas as pd
 
 from ml.columns import SKU_ID
 from ml.config import Workspace
+from ml.config.files import load_catalogue, load_training_config
+from ml.config.training import TrainingConfig
 from ml.errors import StrataError
 from ml.grain import at_grain
-from ml.training_config import TrainingConfig
 from training.clusters import ClusterResult, cluster_labels
 
 __all__ = [
     "SegmentFn",
     "TrainResult",
     "Training",
-    "load_segment_catalogue",
-    "load_training_config",
     "prepare_training",
     "train",
 ]
@@ -78,37 +77,6 @@ class Training:
     trainable: np.ndarray
     classes: list[str]
     clusters: ClusterResult | None
-
-
-# ---------------------------------------------------------------------------------------------
-# configs
-
-
-def _first_existing(ws: Workspace, path: Path) -> Path:
-    """`path` as given when absolute; else under the workspace root, else under the cwd."""
-    if path.is_absolute():
-        return path
-    for candidate in (ws.resolve(path), Path.cwd() / path):
-        if candidate.is_file():
-            return candidate
-    return ws.resolve(path)
-
-
-def load_training_config(ws: Workspace, path: Path | None = None) -> TrainingConfig:
-    """configs/training.yaml of the workspace (or `path`); built-in defaults when there is none."""
-    from strata.config_file import load_model
-
-    if path is not None:
-        return load_model(Path(path), TrainingConfig)
-    found = _first_existing(ws, ws.training)
-    return load_model(found, TrainingConfig) if found.is_file() else TrainingConfig()
-
-
-def load_segment_catalogue(ws: Workspace, config: TrainingConfig, path: Path | None = None) -> Any:
-    """The catalogue at `path`, else the training config's (workspace root, then cwd)."""
-    from strata.catalogue_file import load_catalogue
-
-    return load_catalogue(Path(path) if path is not None else _first_existing(ws, config.catalogue))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -179,11 +147,11 @@ def prepare_training(
     """Load and check the snapshot, compute labels; raise one StrataError when anything is off."""
     from features.snapshots import load_features, read_manifest
 
-    config = config or load_training_config(ws)
+    config = config if config is not None else load_training_config(ws)
     labeller = labels or config.labeller
     if labeller not in ("rules", "clusters"):
         raise StrataError(f"--labels {labeller!r} is not a labeller; use rules or clusters")
-    catalogue = catalogue if catalogue is not None else load_segment_catalogue(ws, config, None)
+    catalogue = catalogue if catalogue is not None else load_catalogue(ws)
     if frame is None:
         frame = load_features(as_of, workspace=ws)
         manifest = read_manifest(ws, as_of)

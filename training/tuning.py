@@ -16,7 +16,7 @@ import numpy as np
 from sklearn.metrics import log_loss
 from sklearn.model_selection import train_test_split
 
-from ml.training_config import LightGBMParams, TuningConfig
+from ml.config.training import LightGBMParams, TuningConfig
 from training.assigner import fit_booster, sample_weights
 
 __all__ = ["suggest_params", "tune"]

@@ -312,7 +312,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_a_slice_of_online_retail_matches_an_independent_count(tmp_path):
     """First 20,000 rows of the real file through the real config, against plain pandas."""
-    from strata.config_file import load_workspace
+    from ml.config.files import load_workspace
 
     raw = pd.read_csv(
         REPO / "data/online_retail/online_retail.csv.gz",
@@ -366,7 +366,7 @@ def test_a_slice_of_online_retail_matches_an_independent_count(tmp_path):
 
 def test_scms_workspace_reproduces_the_measured_facts_of_its_provenance():
     """data/scms_delivery/PROVENANCE.md: 10,324 lines, 184 products, lead times, lateness."""
-    from strata.config_file import load_workspace
+    from ml.config.files import load_workspace
 
     result = ingest(load_workspace(REPO / "configs/scms.yaml"))
     assert [(e["name"], e["rows_in"], e["rows_accepted"]) for e in result.report] == [

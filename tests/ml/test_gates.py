@@ -12,10 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ml.config import Gate, GatesConfig
+from ml.config.files import load_model
 from ml.drift import drift_metrics, population_stability_index, psi_by_attribute
 from ml.errors import StrataError
-from ml.gates import Gate, GatesConfig, evaluate_gates, mlflow_threshold_kwargs
-from strata.config_file import load_model
+from ml.gates import evaluate_gates, mlflow_threshold_kwargs
 
 REPO = Path(__file__).resolve().parents[2]
 

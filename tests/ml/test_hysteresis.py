@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ml.config.files import load_model
+from ml.config.scoring import HysteresisConfig, ParquetSink, ScoringConfig, resolve_sink
 from ml.errors import StrataError
 from ml.hysteresis import RECLASSIFY_COLUMNS, reclassify
-from ml.scoring_config import HysteresisConfig, ParquetSink, ScoringConfig, resolve_sink
-from strata.config_file import load_model
 
 REPO = Path(__file__).resolve().parents[2]
 AS_OF = date(2024, 3, 4)

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml import policy_columns as P
-from ml.catalogue import Catalogue
+from ml import columns as C
+from ml.config import Catalogue
 from ml.policy import (
     compound_poisson_parameters,
     cost_based_service_level,
@@ -107,11 +107,11 @@ def inputs(rows, bucket="week"):
 
 def test_times_are_converted_to_the_demands_periods():
     i = inputs([{"sku_id": "a", "segment": "count"}])
-    assert i.loc[0, P.LEAD_TIME] == 2.0 and i.loc[0, P.LEAD_TIME_SD] == 1.0
-    assert i.loc[0, P.REVIEW_PERIOD] == 2.0 and i.loc[0, P.REVIEW_FREQUENCY] == "every 2 weeks"
+    assert i.loc[0, C.LEAD_TIME] == 2.0 and i.loc[0, C.LEAD_TIME_SD] == 1.0
+    assert i.loc[0, C.REVIEW_PERIOD] == 2.0 and i.loc[0, C.REVIEW_FREQUENCY] == "every 2 weeks"
     m = inputs([{"sku_id": "a", "segment": "count"}], bucket="month")
-    assert m.loc[0, P.LEAD_TIME] == pytest.approx(14 / (365.25 / 12))
-    assert m.loc[0, P.PERIODS_PER_YEAR] == pytest.approx(12.0)
+    assert m.loc[0, C.LEAD_TIME] == pytest.approx(14 / (365.25 / 12))
+    assert m.loc[0, C.PERIODS_PER_YEAR] == pytest.approx(12.0)
 
 
 def test_unit_value_is_cost_else_price_less_default_margin():
@@ -121,8 +121,8 @@ def test_unit_value_is_cost_else_price_less_default_margin():
             {"sku_id": "b", "segment": "smooth", "unit_cost": np.nan},
         ]
     )
-    assert i[P.UNIT_VALUE].tolist() == pytest.approx([6.0, 6.5])
-    assert i[P.UNIT_VALUE_SOURCE].tolist() == ["unit_cost", "unit_price less default margin"]
+    assert i[C.UNIT_VALUE].tolist() == pytest.approx([6.0, 6.5])
+    assert i[C.UNIT_VALUE_SOURCE].tolist() == ["unit_cost", "unit_price less default margin"]
 
 
 def test_normal_rows_recompute_from_their_carried_inputs():
@@ -137,20 +137,20 @@ def test_normal_rows_recompute_from_their_carried_inputs():
     ).policies
     for row in got.to_dict("records"):
         again = inventory_policy(
-            row[P.SERVICE_LEVEL],
-            row[P.DEMAND_MEAN],
-            row[P.DEMAND_SD],
-            row[P.LEAD_TIME],
-            row[P.LEAD_TIME_SD],
-            row[P.REVIEW_PERIOD],
-            service_type=row[P.SERVICE_LEVEL_TYPE],
-            order_qty=row[P.ORDER_QTY],
+            row[C.SERVICE_LEVEL],
+            row[C.DEMAND_MEAN],
+            row[C.DEMAND_SD],
+            row[C.LEAD_TIME],
+            row[C.LEAD_TIME_SD],
+            row[C.REVIEW_PERIOD],
+            service_type=row[C.SERVICE_LEVEL_TYPE],
+            order_qty=row[C.ORDER_QTY],
         )
-        assert row[P.SAFETY_STOCK] == pytest.approx(float(again.safety_stock))
-        assert row[P.REORDER_POINT] == pytest.approx(float(again.reorder_point))
-        assert row[P.EXPECTED_FILL_RATE] == pytest.approx(float(again.expected_fill_rate))
+        assert row[C.SAFETY_STOCK] == pytest.approx(float(again.safety_stock))
+        assert row[C.REORDER_POINT] == pytest.approx(float(again.reorder_point))
+        assert row[C.EXPECTED_FILL_RATE] == pytest.approx(float(again.expected_fill_rate))
     # EOQ by hand: sqrt(2 x 50 x 100 x 52.18 / (0.25 x 6)) = 1,865.1 -> whole units 1,866
-    assert got.loc[0, P.ORDER_QTY] == pytest.approx(
+    assert got.loc[0, C.ORDER_QTY] == pytest.approx(
         np.ceil(np.sqrt(2 * 50 * 100 * 365.25 / 7 / (0.25 * 6))), abs=1
     )
 
@@ -163,12 +163,12 @@ def test_compound_poisson_rows_recompute_from_their_inputs():
         .policies.iloc[0]
         .to_dict()
     )
-    cp = compound_poisson_parameters(row[P.DEMAND_MEAN], row["adi"], row["cv2"])
+    cp = compound_poisson_parameters(row[C.DEMAND_MEAN], row["adi"], row["cv2"])
     r = intermittent_reorder_point(
-        row[P.SERVICE_LEVEL], *cp, row[P.LEAD_TIME], row[P.REVIEW_PERIOD], method="poisson_gamma"
+        row[C.SERVICE_LEVEL], *cp, row[C.LEAD_TIME], row[C.REVIEW_PERIOD], method="poisson_gamma"
     )
-    assert row[P.REORDER_POINT] == pytest.approx(max(r, 0.0))
-    assert row[P.POLICY] == "(R, S)" and row[P.ORDER_QTY] == pytest.approx(2.0 * 2)
+    assert row[C.REORDER_POINT] == pytest.approx(max(r, 0.0))
+    assert row[C.POLICY] == "(R, S)" and row[C.ORDER_QTY] == pytest.approx(2.0 * 2)
 
 
 def test_bad_rows_are_flagged_with_every_reason_and_never_carry_nan():
@@ -183,7 +183,7 @@ def test_bad_rows_are_flagged_with_every_reason_and_never_carry_nan():
     ]
     result = segment_policies(inputs(rows))
     assert result.policies["sku_id"].tolist() == ["ok"]
-    numbers = result.policies[[P.SAFETY_STOCK, P.REORDER_POINT, P.ORDER_QTY]].to_numpy()
+    numbers = result.policies[[C.SAFETY_STOCK, C.REORDER_POINT, C.ORDER_QTY]].to_numpy()
     assert np.isfinite(numbers).all()
     why = dict(zip(result.flagged["sku_id"], result.flagged["reason"], strict=True))
     assert why["neg"].startswith("demand_mean (snapshot mean_qty) = -1 is outside [0, inf)")
@@ -198,8 +198,8 @@ def test_a_product_without_demand_gets_the_empty_policy():
     row = segment_policies(
         inputs([{"sku_id": "a", "segment": "count", "mean_qty": 0.0, "std_qty": 0.0}])
     ).policies.iloc[0]
-    assert (row[P.SAFETY_STOCK], row[P.REORDER_POINT], row[P.ORDER_QTY]) == (0.0, 0.0, 0.0)
-    assert row[P.NOTE].startswith("no demand in the window")
+    assert (row[C.SAFETY_STOCK], row[C.REORDER_POINT], row[C.ORDER_QTY]) == (0.0, 0.0, 0.0)
+    assert row[C.NOTE].startswith("no demand in the window")
 
 
 def test_cost_based_level_is_the_critical_ratio_capped_by_the_target():
@@ -212,15 +212,15 @@ def test_cost_based_level_is_the_critical_ratio_capped_by_the_target():
     ]
     got = segment_policies(inputs(rows)).policies.set_index("sku_id")
     expected = cost_based_service_level([4.1, 8.0], 4.0, 0.25, 4.0, 0.9, 365.25 / 7)
-    assert got.loc["thin", P.SERVICE_LEVEL] == pytest.approx(expected.service_level[0])
-    assert got.loc["thin", P.SERVICE_LEVEL] == pytest.approx(
+    assert got.loc["thin", C.SERVICE_LEVEL] == pytest.approx(expected.service_level[0])
+    assert got.loc["thin", C.SERVICE_LEVEL] == pytest.approx(
         0.1 / (0.1 + 4 * 0.25 * 4 / (365.25 / 7))
     )
     assert (
-        bool(got.loc["thin", P.COST_BASED])
-        and "below the segment's target" in got.loc["thin", P.NOTE]
+        bool(got.loc["thin", C.COST_BASED])
+        and "below the segment's target" in got.loc["thin", C.NOTE]
     )
-    assert got.loc["fat", P.SERVICE_LEVEL] == 0.9 and not got.loc["fat", P.COST_BASED]
+    assert got.loc["fat", C.SERVICE_LEVEL] == 0.9 and not got.loc["fat", C.COST_BASED]
 
 
 def test_bootstrap_of_a_constant_history_is_that_constant_times_the_horizon():
@@ -231,9 +231,9 @@ def test_bootstrap_of_a_constant_history_is_that_constant_times_the_horizon():
         bootstrap_samples=200,
     ).policies.iloc[0]
     # L = 2 weeks + R = 1 week of 10 a week: every sample is 30
-    assert row[P.LEAD_TIME_DEMAND_MEAN] == pytest.approx(30.0)
-    assert row[P.REORDER_POINT] == pytest.approx(30.0)
-    assert row[P.EXPECTED_FILL_RATE] == pytest.approx(1.0)
+    assert row[C.LEAD_TIME_DEMAND_MEAN] == pytest.approx(30.0)
+    assert row[C.REORDER_POINT] == pytest.approx(30.0)
+    assert row[C.EXPECTED_FILL_RATE] == pytest.approx(1.0)
 
 
 def test_bootstrap_samples_spread_with_a_random_lead_time():

@@ -138,7 +138,7 @@ def test_default_catalogue_assigns_families():
     from pathlib import Path
 
     from ml.catalogue import assign_by_rules
-    from strata.catalogue_file import load_catalogue
+    from ml.config.files import load_catalogue
 
     cat = load_catalogue(Path(__file__).resolve().parents[2] / "configs" / "segments.yaml")
     supply = {"lead_time_cv": 0.2, "supplier_fill_rate": 0.95, "import_dependency": 0.0}

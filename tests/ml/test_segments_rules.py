@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from ml.attributes import attribute_names
-from ml.segment_config import (
+from ml.config.drivers import (
     AbcConfig,
     PatternConfig,
     RiskConfig,

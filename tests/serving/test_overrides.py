@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 
 from ml.errors import StrataError
-from serving.audit import read_audit
 from serving.overrides import (
     active_overrides,
     approve_override,
@@ -17,6 +16,7 @@ from serving.overrides import (
     request_override,
     validate_override_target,
 )
+from store.audit import read_audit
 
 TODAY = date(2024, 3, 4)
 

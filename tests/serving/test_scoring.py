@@ -13,9 +13,8 @@ import pandas as pd
 import pytest
 from registered_ws import AS_OF, LATER, N_PRODUCTS, write_snapshot_frame
 
+from ml.config.scoring import HysteresisConfig, ParquetSink, ScoringConfig
 from ml.errors import StrataError
-from ml.scoring_config import HysteresisConfig, ParquetSink, ScoringConfig
-from serving.audit import read_audit
 from serving.overrides import approve_override, request_override
 from serving.scoring import (
     ASSIGNMENT_COLUMNS,
@@ -25,15 +24,16 @@ from serving.scoring import (
     score,
     scoring_tables,
 )
-from serving.sinks import read_table
+from store.audit import read_audit
+from store.sinks import read_table
 
 REPO = Path(__file__).resolve().parents[2]
 SCORING = ScoringConfig()  # hysteresis: margin 0.15, k 3, min tenure 2 runs; parquet "outputs"
 
 
 def _promote(ws, ref, version: str, alias: str = "champion") -> None:
-    from ml.gates import GatesConfig
-    from serving.promotion import promote
+    from ml.config import GatesConfig
+    from promotion.promote import promote
 
     promote(ws, ref, version, alias, GatesConfig(), SCORING, force=True, reason="test set-up")
 
@@ -355,8 +355,8 @@ def test_hysteresis_cuts_monthly_segment_changes_on_the_two_real_years(tmp_path,
     holds a product back — the tenure and streak rules do the work."""
     from features.build import build_features
     from features.snapshots import read_manifest
-    from serving.registry import RegistryRef
-    from strata.config_file import load_model, load_workspace
+    from ml.config.files import load_model, load_workspace
+    from store.registry import RegistryRef
     from training.tracking import tracking_uri
     from training.train import train
 

@@ -6,10 +6,10 @@ from datetime import date
 
 from planted import TRUTH, planted_catalogue, planted_config, planted_frame, planted_workspace
 
-from ml.scoring_config import ScoringConfig
-from serving.registry import RegistryRef
+from ml.config.scoring import ScoringConfig
 from serving.scoring import main_sinks, score
-from serving.sinks import read_table
+from store.registry import RegistryRef
+from store.sinks import read_table
 from training.tracking import tracking_uri
 from training.train import train
 
@@ -36,7 +36,7 @@ def test_family_model_scores_one_assignment_per_family(tmp_path):
 
     # the policy job applies each family's segment to every product of the family
     from features.snapshots import load_features
-    from serving.policy_job import segment_assignments
+    from planning.policy_job import segment_assignments
 
     products = load_features(workspace=ws)
     got, source = segment_assignments(ws, products, catalogue, main_sinks(ws, scoring), out.as_of)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from registered_ws import LATER, write_snapshot_frame
 
-from ml.scoring_config import ParquetSink, ScoringConfig
+from ml.config.scoring import ParquetSink, ScoringConfig
 
 pyspark = pytest.importorskip(
     "pyspark", reason="pyspark is the optional extra strata[spark]: pip install -e '.[spark]'"
@@ -31,8 +31,8 @@ def spark():
 
 def test_spark_engine_assigns_exactly_what_pandas_assigns(serving_ws, spark):
     from features.snapshots import load_features
-    from ml.gates import GatesConfig
-    from serving.promotion import promote
+    from ml.config import GatesConfig
+    from promotion.promote import promote
     from serving.scoring import score
 
     ws, ref = serving_ws

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from ml.config.files import load_workspace
 from ml.errors import StrataError
-from strata.config_file import load_workspace
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from ml.config.files import load_catalogue
 from ml.errors import StrataError
-from strata.catalogue_file import load_catalogue
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT = REPO / "configs" / "segments.yaml"

@@ -1,6 +1,6 @@
 """Planted workspaces; one trained once per session (clusters labeller) for the slower tests.
 
-pytest puts this folder on sys.path (rootdir-relative, no __init__.py), so `planted` imports.
+`planted` comes from tests/support (on the path by the root conftest).
 """
 
 from __future__ import annotations

@@ -9,10 +9,10 @@ import yaml
 from planted import planted_workspace
 from sklearn.utils.class_weight import compute_sample_weight
 
+from ml.config.files import load_training_config
+from ml.config.training import TrainingConfig
 from ml.errors import StrataError
-from ml.training_config import TrainingConfig
 from training.assigner import classification_metrics, design_matrix, sample_weights
-from training.train import load_training_config
 
 
 def test_balanced_weights_match_scikit_learn():
@@ -59,7 +59,7 @@ def test_training_config_is_read_from_the_workspace_and_validated(tmp_path):
 def test_repo_training_yaml_is_valid_and_matches_the_defaults():
     from pathlib import Path
 
-    from strata.config_file import load_model
+    from ml.config.files import load_model
 
     repo = Path(__file__).resolve().parents[2]
     shipped = load_model(repo / "configs" / "training.yaml", TrainingConfig)

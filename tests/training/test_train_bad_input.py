@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from planted import planted_catalogue, planted_config, planted_frame, planted_workspace
 
-from ml.catalogue import Catalogue
+from ml.config import Catalogue
 from ml.errors import StrataError
 from training.tracking import store_db
 from training.train import train

@@ -1,0 +1,1 @@
+"""Inventory planning: policies per segment, service-level optimisation, the backtest, KPIs."""

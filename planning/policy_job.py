@@ -1,0 +1,464 @@
+"""The policy job: segments + attributes + the catalogue's policies -> the policies table -> sinks.
+
+``build_policies(ws)`` joins, for one snapshot (the newest by default):
+
+- each product's **segment**: the scoring job's ``assignments`` from the first scoring sink (the
+  partition for the snapshot's as_of, else the newest earlier one); when the sink holds none, the
+  catalogue's rules (``ml.catalogue.assign_by_rules``, method ``rule``) — and the result says so;
+- its **attributes** from the snapshot, and its own demand history for method ``bootstrap``;
+- its segment's **policy** from the catalogue;
+
+computes every policy with :mod:`ml.segment_policies` and writes one run to every scoring sink:
+
+- ``policies``: one row per product with a valid policy — DESIGN.md's columns plus every input
+  (d, sigma_d, L, sigma_L in periods, service level and type, review, method, unit value) so a
+  planner can recompute it;
+- ``policy_flags``: products whose inputs are bad, with every reason (never a NaN policy);
+- ``policy_segments``: per segment the procurement review frequency and the totals.
+
+The sinks replace a whole (as_of, model_version) partition per run, so the policy run writes its
+own partition, model_version ``policy-<segment model version>`` (``policy-rules`` for rules):
+it never hides the scoring run's assignments.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from ml import columns as C
+from ml.catalogue import assign_by_rules
+from ml.columns import MATCHED_CONDITIONS, SEGMENT
+from ml.config import Catalogue, Workspace
+from ml.config.policy import PolicyBuildConfig, PolicyConfig
+from ml.config.scoring import ScoringConfig
+from ml.errors import StrataError
+from ml.periods import last_complete_period
+from ml.segment_policies import SegmentPolicies, policy_inputs, segment_policies
+from planning.policy_data import (
+    demand_history,
+    workspace_sinks,
+)
+from store.sink_common import AnySink, WriteResult, sink_label
+from store.sinks import list_runs, read_table, write_run
+
+__all__ = [
+    "POLICY_VERSION_PREFIX",
+    "SEGMENT_REASONS",
+    "PolicyBuild",
+    "SegmentSource",
+    "build_policies",
+    "compute_policies",
+    "policy_of",
+    "segment_assignments",
+    "segment_summary",
+]
+
+POLICY_VERSION_PREFIX = "policy-"
+RULES_VERSION = "rules"
+SEGMENT_REASONS = "segment_reasons"  # assignments.reasons, or the rules' matched conditions
+
+
+@dataclass(frozen=True)
+class SegmentSource:
+    """Where the segments came from: a scoring run's assignments, or the rules as a fallback."""
+
+    method: str  # model (assignments) | rule (fallback)
+    as_of: date | None
+    model_version: str
+    detail: str
+
+    @property
+    def fallback(self) -> bool:
+        """True when no assignments existed and the catalogue's rules decided."""
+        return self.method == "rule"
+
+
+@dataclass(frozen=True)
+class PolicyBuild:
+    """One policy run: what was computed, from which segments, and where it went."""
+
+    as_of: date
+    run_id: str
+    source: SegmentSource
+    policies: pd.DataFrame
+    flagged: pd.DataFrame
+    segments: pd.DataFrame
+    written: list[WriteResult] = field(default_factory=list)
+
+
+def _newest_assignment_partition(sink: AnySink, as_of: date) -> tuple[date, str] | None:
+    """(as_of, model_version) of the assignments to use for a snapshot as of ``as_of``."""
+    try:
+        runs = list_runs(sink)
+    except StrataError:
+        return None
+    if runs.empty:
+        return None
+    current = runs[
+        (runs[C.STATUS] == "current")
+        & runs["tables"].astype(str).str.split(",").map(lambda t: C.ASSIGNMENTS in t)
+    ]
+    if current.empty:
+        return None
+    days = pd.to_datetime(current[C.AS_OF]).dt.date
+    usable = current.assign(_day=days.to_numpy())[days <= as_of]
+    if usable.empty:
+        return None
+    best = usable.sort_values(["_day", "written_at"]).iloc[-1]
+    return best["_day"], str(best[C.MODEL_VERSION])
+
+
+def segment_assignments(
+    ws: Workspace,
+    features: pd.DataFrame,
+    catalogue: Catalogue,
+    sinks: list[AnySink],
+    as_of: date,
+) -> tuple[pd.DataFrame, SegmentSource]:
+    """sku_id, segment, assignment_method, segment_model_version, reasons for every product.
+
+    From the first sink's assignments for ``as_of`` (else the newest earlier partition);
+    products those lack, and every product when there are none, get the catalogue's rules.
+    """
+    found = _newest_assignment_partition(sinks[0], as_of) if sinks else None
+    ruled = None
+
+    def rules() -> pd.DataFrame:
+        nonlocal ruled
+        if ruled is None:
+            if C.SKU_ID not in features.columns:
+                raise StrataError(
+                    "rule fallback needs a snapshot at product grain (sku_id); the catalogue's "
+                    "drivers.grain must be product for the policy job"
+                )
+            r = assign_by_rules(features, catalogue)
+            ruled = pd.DataFrame(
+                {
+                    C.SKU_ID: r[C.SKU_ID].astype("str").to_numpy(),
+                    SEGMENT: r[SEGMENT].astype("str").to_numpy(),
+                    C.ASSIGNMENT_METHOD: "rule",
+                    C.SEGMENT_MODEL_VERSION: RULES_VERSION,
+                    C.REASONS: r[MATCHED_CONDITIONS].astype("str").to_numpy(),
+                }
+            )
+        return ruled
+
+    if found is None:
+        where = sink_label(sinks[0]) if sinks else "no sink"
+        source = SegmentSource(
+            "rule",
+            None,
+            RULES_VERSION,
+            f"NO ASSIGNMENTS in {where} as of {as_of.isoformat()} or earlier: segments come from "
+            "the catalogue's rules (method=rule). Run `strata score` for the model's segments.",
+        )
+        return rules(), source
+    day, version = found
+    a = read_table(sinks[0], C.ASSIGNMENTS, as_of=day, model_version=version)
+    reasons = a[C.REASONS] if C.REASONS in a.columns else pd.Series("", index=a.index)
+    method = a[C.METHOD] if C.METHOD in a.columns else pd.Series("model", index=a.index)
+    got = pd.DataFrame(
+        {
+            C.SKU_ID: a[C.SKU_ID].astype("str").to_numpy(),
+            SEGMENT: a[C.SEGMENT].astype("str").to_numpy(),
+            C.ASSIGNMENT_METHOD: method.astype("str").to_numpy(),
+            C.SEGMENT_MODEL_VERSION: version,
+            C.REASONS: _reason_texts(reasons),
+        }
+    ).drop_duplicates(C.SKU_ID, keep="last")
+    got = _family_to_products(got, features)
+    skus = features[C.SKU_ID].astype("str")
+    missing = ~skus.isin(got[C.SKU_ID])
+    detail = f"assignments as of {day.isoformat()}, model version {version}"
+    if day != as_of:
+        detail += f" (the newest scored on or before the snapshot of {as_of.isoformat()})"
+    if missing.any():
+        extra = rules().loc[missing.to_numpy()]
+        got = pd.concat([got, extra], ignore_index=True)
+        detail += f"; {int(missing.sum())} product(s) not scored there take the rules' segment"
+    return got, SegmentSource("model", day, version, detail)
+
+
+def _family_to_products(got: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
+    """A family-grain model's assignments (keyed by family) applied to each of its products."""
+    if C.FAMILY not in features.columns:
+        return got
+    skus = features[C.SKU_ID].astype("str")
+    families = features[C.FAMILY].astype("str")
+    keys = set(got[C.SKU_ID])
+    if skus.isin(keys).any() or not families.isin(keys).any():
+        return got
+    members = pd.DataFrame({C.SKU_ID: skus.to_numpy(), "_family": families.to_numpy()})
+    by_family = got.rename(columns={C.SKU_ID: "_family"})
+    return members.merge(by_family, on="_family", how="inner").drop(columns="_family")
+
+
+def _reason_texts(reasons: pd.Series) -> np.ndarray:
+    """assignments.reasons as text: strings as they are, lists joined by "; "."""
+    if pd.api.types.is_string_dtype(reasons):
+        return reasons.fillna("").astype("str").to_numpy()
+    return reasons.map(_reason_text).to_numpy()
+
+
+def _reason_text(value: object) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if isinstance(value, list | tuple | np.ndarray):
+        return "; ".join(str(v) for v in value)
+    return str(value)
+
+
+def compute_policies(
+    ws: Workspace,
+    features: pd.DataFrame,
+    segments: pd.DataFrame,
+    catalogue: Catalogue,
+    config: PolicyBuildConfig,
+    as_of: date,
+    *,
+    uniform: tuple[float, str] | None = None,
+) -> SegmentPolicies:
+    """The policies of the products in ``features`` with the segments in ``segments``.
+
+    In memory, no write: the simulation calls this on a past snapshot. ``uniform`` = (level,
+    type) replaces every segment's service level (the uniform baseline).
+    """
+    from ml.segment_policies import with_uniform_service_level
+
+    seg = segments.drop_duplicates(C.SKU_ID, keep="last").set_index(C.SKU_ID)
+    frame = features.assign(
+        **{SEGMENT: features[C.SKU_ID].astype("str").map(seg[SEGMENT]).fillna("(no segment)")}
+    )
+    inputs = policy_inputs(
+        frame,
+        catalogue,
+        bucket=ws.calendar.bucket,
+        default_margin=ws.features.default_margin,
+        margin_by_category=ws.features.default_margin_by_category,
+    )
+    carried = {
+        C.ASSIGNMENT_METHOD: C.ASSIGNMENT_METHOD,
+        C.SEGMENT_MODEL_VERSION: C.SEGMENT_MODEL_VERSION,
+        SEGMENT_REASONS: C.REASONS,
+    }
+    for col, source in carried.items():
+        values = seg[source] if source in seg.columns else pd.Series(dtype="str")
+        inputs[col] = inputs[C.SKU_ID].map(values).fillna("").astype("str").to_numpy()
+    if uniform is not None:
+        inputs = with_uniform_service_level(inputs, *uniform)
+    history = None
+    if (inputs[C.LTD_METHOD] == "bootstrap").any():
+        skus = inputs.loc[inputs[C.LTD_METHOD] == "bootstrap", C.SKU_ID].tolist()
+        last = last_complete_period(as_of, ws.calendar.bucket)
+        history = demand_history(ws, skus, last, ws.calendar.window_periods, ws.calendar.bucket)
+    return segment_policies(
+        inputs,
+        history,
+        holding_rate=config.holding_rate,
+        k_min=config.k_min,
+        bootstrap_samples=config.bootstrap_samples,
+        seed=config.seed,
+    )
+
+
+def segment_summary(result: SegmentPolicies, catalogue: Catalogue) -> pd.DataFrame:
+    """Per segment: policy, procurement review frequency, products, flags, stock value, fill rate."""
+    pol, flags = result.policies, result.flagged
+    value = pol[C.UNIT_VALUE].fillna(0.0)
+    ss_value = np.maximum(pol[C.SAFETY_STOCK], 0.0) * value
+    cycle_value = 0.5 * pol[C.ORDER_QTY] * value
+    weight = pol[C.DEMAND_MEAN]
+    frame = pd.DataFrame(
+        {
+            SEGMENT: pol[SEGMENT],
+            "ss_value": ss_value,
+            "cycle_value": cycle_value,
+            "fill_x_d": pol[C.EXPECTED_FILL_RATE] * weight,
+            "d": weight,
+            "below": pol[C.COST_BASED],
+        }
+    )
+    sums = frame.groupby(SEGMENT).agg(
+        products=("d", "size"),
+        safety_stock_value=("ss_value", "sum"),
+        cycle_stock_value=("cycle_value", "sum"),
+        fill_x_d=("fill_x_d", "sum"),
+        d=("d", "sum"),
+        cost_based_below_target=("below", "sum"),
+    )
+    flagged = flags.groupby(SEGMENT).size() if len(flags) else pd.Series(dtype="int64")
+    rows = []
+    names = [s.name for s in catalogue.segments]
+    extra = sorted(set(sums.index) | set(flagged.index) - set(names))
+    for name in names + [n for n in extra if n not in names]:
+        s = next((x for x in catalogue.segments if x.name == name), None)
+        p = s.policy if s else None
+        got = sums.loc[name] if name in sums.index else None
+        days = float(p.review_period_days) if p and p.review_period_days else 0.0
+        rows.append(
+            {
+                SEGMENT: name,
+                C.SERVICE_LEVEL_TYPE: p.service_level_type if p else "",
+                C.TARGET_SERVICE_LEVEL: p.service_level if p else np.nan,
+                C.REVIEW: p.review if p else "",
+                C.REVIEW_PERIOD_DAYS: days,
+                C.REVIEW_FREQUENCY: (
+                    "" if p is None else "continuous" if p.review == "continuous" else _every(days)
+                ),
+                C.REVIEWS_PER_YEAR: (
+                    np.nan if p is None else 365.25 if p.review == "continuous" else 365.25 / days
+                ),
+                C.LTD_METHOD: p.lead_time_demand if p else "",
+                C.ORDER_RULE: p.order_quantity.rule if p else "",
+                C.PRODUCTS: int(got["products"]) if got is not None else 0,
+                "flagged": int(flagged.get(name, 0)),
+                "cost_based_below_target": int(got["cost_based_below_target"])
+                if got is not None
+                else 0,
+                "safety_stock_value": float(got["safety_stock_value"]) if got is not None else 0.0,
+                "cycle_stock_value": float(got["cycle_stock_value"]) if got is not None else 0.0,
+                C.EXPECTED_FILL_RATE: (
+                    float(got["fill_x_d"] / got["d"])
+                    if got is not None and got["d"] > 0
+                    else np.nan
+                ),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _every(days: float) -> str:
+    return {7.0: "weekly", 14.0: "every 2 weeks", 28.0: "every 4 weeks"}.get(
+        days, f"every {days:g} days"
+    )
+
+
+_FLAG_COLUMNS = [
+    C.SKU_ID,
+    SEGMENT,
+    C.REASON,
+    C.ASSIGNMENT_METHOD,
+    C.SEGMENT_MODEL_VERSION,
+    SEGMENT_REASONS,
+    C.TARGET_SERVICE_LEVEL,
+    C.SERVICE_LEVEL_TYPE,
+    C.REVIEW,
+    C.LTD_METHOD,
+    C.DEMAND_MEAN,
+    C.DEMAND_SD,
+    C.LEAD_TIME_DAYS,
+    C.LEAD_TIME_SD_DAYS,
+    "adi",
+    "cv2",
+]
+
+
+def _policies_table(result: SegmentPolicies, as_of: date) -> pd.DataFrame:
+    pol = result.policies
+    cols = [C.SKU_ID, SEGMENT, *C.POLICY_COLUMNS, C.MOQ, C.PACK_SIZE, "adi", "cv2"]
+    cols += [C.ASSIGNMENT_METHOD, C.SEGMENT_MODEL_VERSION, SEGMENT_REASONS]
+    out = pol[cols].copy()
+    out.insert(1, C.AS_OF, pd.Series([as_of] * len(out), dtype="object"))
+    return out
+
+
+def _flags_table(result: SegmentPolicies, as_of: date) -> pd.DataFrame:
+    out = result.flagged[_FLAG_COLUMNS].copy()
+    out.insert(1, C.AS_OF, pd.Series([as_of] * len(out), dtype="object"))
+    return out
+
+
+def build_policies(
+    ws: Workspace,
+    *,
+    as_of: date | None = None,
+    catalogue: Catalogue,
+    scoring: ScoringConfig,
+    config: PolicyConfig,
+    write: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> PolicyBuild:
+    """Compute every product's policy for the snapshot as of ``as_of`` (newest when None) and
+    write policies, policy_flags and policy_segments to every scoring sink (unless ``write``
+    is False). See the module docstring."""
+    from features.snapshots import load_features
+
+    say = progress or (lambda _m: None)
+    say("reading the snapshot")
+    features = load_features(as_of, workspace=ws)
+    if features.empty:
+        raise StrataError(f"the snapshot of workspace '{ws.name}' has no products")
+    day = pd.Timestamp(features[C.AS_OF].iloc[0]).date()
+    sinks = workspace_sinks(ws, scoring)
+    say("reading the segments")
+    segments, source = segment_assignments(ws, features, catalogue, sinks, day)
+    say("computing the policies")
+    result = compute_policies(ws, features, segments, catalogue, config.build, day)
+    summary = segment_summary(result, catalogue)
+    run_id = f"policy-{day.isoformat()}-{uuid.uuid4().hex[:8]}"
+    tables = {
+        C.POLICIES: _policies_table(result, day),
+        C.POLICY_FLAGS: _flags_table(result, day),
+        C.POLICY_SEGMENTS: summary.assign(**{C.SEGMENT_MODEL_VERSION: source.model_version}),
+    }
+    written: list[WriteResult] = []
+    if write:
+        version = POLICY_VERSION_PREFIX + source.model_version
+        for sink in sinks:
+            say(f"writing to {sink_label(sink)}")
+            written.append(write_run(sink, tables, as_of=day, model_version=version, run_id=run_id))
+    return PolicyBuild(
+        as_of=day,
+        run_id=run_id,
+        source=source,
+        policies=tables[C.POLICIES],
+        flagged=tables[C.POLICY_FLAGS],
+        segments=tables[C.POLICY_SEGMENTS],
+        written=written,
+    )
+
+
+def policy_of(ws: Workspace, sku: str, scoring: ScoringConfig) -> dict[str, object]:
+    """The newest policy of one product with its inputs and its segment's reasons.
+
+    Returns {"status": "ok" | "flagged", "row": {...}, "reasons": str, "run": {...}}; a product
+    the newest policy run does not hold raises a StrataError naming close matches.
+    """
+    sinks = workspace_sinks(ws, scoring)
+    if not sinks:
+        raise StrataError("configs/scoring.yaml names no sink to read policies from")
+    sink = sinks[0]
+    policies = read_table(sink, C.POLICIES)
+    day = pd.Timestamp(policies[C.AS_OF].iloc[0]).date() if len(policies) else None
+    version = str(policies[C.MODEL_VERSION].iloc[0]) if len(policies) else None
+    hit = policies[policies[C.SKU_ID].astype("str") == sku]
+    status = "ok"
+    if hit.empty:
+        flags = read_table(sink, C.POLICY_FLAGS, as_of=day, model_version=version)
+        hit = flags[flags[C.SKU_ID].astype("str") == sku]
+        status = "flagged"
+    if hit.empty:
+        import difflib
+
+        known = policies[C.SKU_ID].astype("str").tolist()
+        close = difflib.get_close_matches(sku, known, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise StrataError(
+            f"product {sku!r} has no policy in the newest policy run ({sink_label(sink)}, as of "
+            f"{day}){hint}. Check the sku_id (`strata features show SKU`) and run `strata "
+            "policy build` once the product is in a snapshot"
+        )
+    row = hit.iloc[0].to_dict()
+    reasons = str(row.get(SEGMENT_REASONS) or "")
+    return {
+        "status": status,
+        "row": row,
+        "reasons": reasons,
+        "run": {"as_of": day, "model_version": version, "run_id": row.get(C.RUN_ID)},
+    }

@@ -1,0 +1,1 @@
+"""Promotion of model versions: gate metrics, gates, aliases with their history, promote and roll back."""

@@ -1,0 +1,1 @@
+"""A seeded synthetic multi-source company with planted segments and its ground truth."""
