@@ -27,6 +27,9 @@ from ml.errors import StrataError
 
 __all__ = [
     "ABC",
+    "AGE",
+    "AGE_PERIODS",
+    "ESTABLISHED",
     "INSUFFICIENT_HISTORY",
     "NEW",
     "PATTERN",
@@ -37,6 +40,7 @@ __all__ = [
     "UNKNOWN",
     "XYZ",
     "abc_class",
+    "age_class",
     "demand_pattern",
     "history_sufficient",
     "kostenko_hyndman_boundary",
@@ -53,18 +57,21 @@ ABC = "abc"
 XYZ = "xyz"
 PATTERN = "pattern"
 RISK = "risk"
+AGE = "age"  # new | established | unknown, from age_periods and history.min_periods
 SUPPLY_RISK_SCORE = "supply_risk_score"
 
 # labels for products the rules cannot measure yet
 NEW = "new"
 INSUFFICIENT_HISTORY = "insufficient_history"
 UNKNOWN = "unknown"
+ESTABLISHED = "established"
 
 RULE_CLASSES: dict[str, tuple[str, ...]] = {
     ABC: ("A", "B", "C", NEW),
     XYZ: ("X", "Y", "Z", NEW),
     PATTERN: ("smooth", "erratic", "intermittent", "lumpy", INSUFFICIENT_HISTORY),
     RISK: ("low", "medium", "high", UNKNOWN),
+    AGE: (NEW, ESTABLISHED, UNKNOWN),
 }
 
 # Label combinations rule_classes guarantees: a product without enough history is `new` on every
@@ -77,6 +84,7 @@ RULE_IMPLICATIONS: dict[tuple[str, str], dict[str, str]] = {
 REVENUE = "revenue"
 MARGIN = "margin"
 PERIODS_OBSERVED = "periods_observed"
+AGE_PERIODS = "age_periods"
 NONZERO_PERIODS = "nonzero_periods"
 TOTAL_QTY = "total_qty"
 ADI = "adi"
@@ -296,12 +304,12 @@ def history_sufficient(frame: pd.DataFrame, history: HistoryConfig | None = None
     _require(frame, [PERIODS_OBSERVED, TOTAL_QTY], "history_sufficient")
     periods = frame[PERIODS_OBSERVED].astype("float64")
     sold = frame[TOTAL_QTY].astype("float64")
-    ok = (periods >= history.min_periods_observed) & (sold > 0)
+    ok = (periods >= history.min_periods) & (sold > 0)
     return ok.rename("history_sufficient")
 
 
 def rule_classes(frame: pd.DataFrame, config: SegmentationConfig | None = None) -> pd.DataFrame:
-    """The rule labels per product: abc, xyz, pattern, risk and the supply-risk score.
+    """The rule labels per product: abc, xyz, pattern, risk, the supply-risk score and age.
 
     Products without enough history (history_sufficient False) get abc and xyz `new` and pattern
     `insufficient_history`; so does a pattern with fewer non-zero periods than
@@ -328,7 +336,7 @@ def rule_classes(frame: pd.DataFrame, config: SegmentationConfig | None = None) 
     score = supply_risk_score(
         frame, config.risk.weights, lead_time_cv_cap=config.risk.lead_time_cv_cap
     )
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             ABC: abc,
             XYZ: xyz,
@@ -338,3 +346,13 @@ def rule_classes(frame: pd.DataFrame, config: SegmentationConfig | None = None) 
         },
         index=frame.index,
     )
+    if AGE_PERIODS in frame.columns:
+        out[AGE] = age_class(frame[AGE_PERIODS], config.history)
+    return out
+
+
+def age_class(age_periods: pd.Series, history: HistoryConfig) -> pd.Series:
+    """`new` below history.min_periods since the first sale, `established` from it, else unknown."""
+    age = age_periods.astype("float64").to_numpy()
+    values = np.select([np.isnan(age), age < history.min_periods], [UNKNOWN, NEW], ESTABLISHED)
+    return _labels(age_periods.index, values, AGE)

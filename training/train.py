@@ -27,6 +27,7 @@ from ml.config.files import load_catalogue, load_training_config
 from ml.config.training import TrainingConfig
 from ml.errors import StrataError
 from ml.grain import at_grain
+from ml.segment_rules import AGE_PERIODS
 from training.clusters import ClusterResult, cluster_labels
 
 __all__ = [
@@ -89,7 +90,7 @@ def _column_problems(frame: pd.DataFrame, config: TrainingConfig, labeller: str)
         wanted += [(a, "clusters.attributes") for a in config.clusters.attributes]
     if config.new_products.enabled:
         wanted += [(f, "new_products.features") for f in config.new_products.features]
-        wanted.append((config.new_products.history_attribute, "new_products.history_attribute"))
+        wanted.append((AGE_PERIODS, "new_products (the age test)"))
     missing: dict[str, list[str]] = {}
     for col, key in wanted:
         if col not in frame.columns:
@@ -180,7 +181,7 @@ def prepare_training(
     if np_cfg.enabled:
         from training.pyfunc_model import new_product_mask
 
-        young = new_product_mask(frame, np_cfg.history_attribute, np_cfg.min_periods)
+        young = new_product_mask(frame, AGE_PERIODS, catalogue.drivers.history.min_periods)
     else:
         young = np.zeros(len(frame), dtype=bool)
     established = ~young
@@ -569,7 +570,7 @@ def _run(ws: Workspace, t: Training, trials: int, say: Callable[[str], None]) ->
                 "features": launch.features,
                 "categories": launch.categories,
                 "typical": launch.typical,
-                "history_attribute": np_cfg.history_attribute,
+                "history_attribute": AGE_PERIODS,
             }
         main_spec = {
             "model": main.booster.model_to_string(),
@@ -589,8 +590,8 @@ def _run(ws: Workspace, t: Training, trials: int, say: Callable[[str], None]) ->
             launch=launch_spec,
             new_products={
                 "enabled": np_cfg.enabled,
-                "history_attribute": np_cfg.history_attribute,
-                "min_periods": np_cfg.min_periods,
+                "history_attribute": AGE_PERIODS,
+                "min_periods": t.catalogue.drivers.history.min_periods,
                 "review_below": np_cfg.review_below,
                 "fallback_segment": np_cfg.fallback_segment,
             },

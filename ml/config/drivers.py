@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -147,14 +147,28 @@ class RiskConfig(Frozen):
 
 
 class HistoryConfig(Frozen):
-    """How much history a product needs before ABC, XYZ and pattern are measured."""
+    """How much history a product needs before it is classified: the one "too young" threshold.
 
-    min_periods_observed: int = Field(
+    Below it the rules say abc/xyz `new` and pattern `insufficient_history` (periods observed),
+    the `age` rule class says `new` (periods since the first sale), and the model places the
+    product with its launch-attribute model, flagged provisional.
+    """
+
+    min_periods: int = Field(
         13,
         ge=1,
-        description="fewer observed periods than this -> abc/xyz 'new', "
-        "pattern insufficient_history",
+        description="fewer periods than this: too young to classify from its own history",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, value: Any) -> Any:
+        if isinstance(value, dict) and "min_periods_observed" in value:
+            raise ValueError(
+                "'min_periods_observed' is now 'min_periods' (the one too-young threshold, "
+                "also used by the age rule class and the new-product model); rename it"
+            )
+        return value
 
 
 class SegmentationConfig(Frozen):

@@ -146,10 +146,6 @@ class NewProductsConfig(Frozen):
     """Products with short history get a provisional segment from launch-time attributes."""
 
     enabled: bool = True
-    history_attribute: str = Field(
-        "age_periods", description="a product is new while this is below min_periods"
-    )
-    min_periods: float = Field(13, gt=0)
     features: list[str] = Field(
         default_factory=lambda: [
             "family",
@@ -183,6 +179,22 @@ class NewProductsConfig(Frozen):
         description="catalogue segment for a new product whose launch-model probability is "
         "below review_below (its guess is kept in the first reason); null keeps the guess",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _threshold_moved(cls, value: Any) -> Any:
+        moved = (
+            sorted({"min_periods", "history_attribute"} & set(value))
+            if isinstance(value, dict)
+            else []
+        )
+        if moved:
+            raise ValueError(
+                f"new_products.{moved[0]} moved: a product is new while age_periods is below the "
+                "catalogue's drivers.history.min_periods (configs/segments.yaml), the one "
+                "too-young threshold; remove it here"
+            )
+        return value
 
     @model_validator(mode="after")
     def _categorical_subset(self) -> NewProductsConfig:

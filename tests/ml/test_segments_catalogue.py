@@ -174,8 +174,8 @@ def test_unknown_attribute_is_named_with_its_segment_and_a_suggestion():
     cat = catalogue(seg("big", 1, {"revnue": {"gt": 1000}}), seg("rest", 2, {}))
     problems = validate_catalogue(cat, NAMES)
     assert problems[0] == (
-        "segment 'big': archetype key 'revnue' is neither a rule class (abc, xyz, pattern, risk) "
-        "nor a known attribute (`strata features list` prints them); did you mean 'revenue'?"
+        "segment 'big': archetype key 'revnue' is neither a rule class (abc, xyz, pattern, risk, "
+        "age) nor a known attribute (`strata features list` prints them); did you mean 'revenue'?"
     )
 
 

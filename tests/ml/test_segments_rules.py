@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from ml.attributes import attribute_names
 from ml.config.drivers import (
     AbcConfig,
+    HistoryConfig,
     PatternConfig,
     RiskConfig,
     RiskWeights,
@@ -21,6 +22,7 @@ from ml.config.drivers import (
 from ml.segment_rules import (
     RULE_CLASSES,
     abc_class,
+    age_class,
     demand_pattern,
     history_sufficient,
     kostenko_hyndman_boundary,
@@ -395,7 +397,7 @@ def test_rule_classes_labels_are_from_the_declared_sets():
     got = rule_classes(snapshot(50))
     for column, labels in RULE_CLASSES.items():
         assert set(got[column]) <= set(labels)
-    assert list(got.columns) == ["abc", "xyz", "pattern", "risk", "supply_risk_score"]
+    assert list(got.columns) == ["abc", "xyz", "pattern", "risk", "supply_risk_score", "age"]
 
 
 def test_rule_classes_uses_the_configured_method_and_history():
@@ -403,7 +405,7 @@ def test_rule_classes_uses_the_configured_method_and_history():
     kh = SegmentationConfig(pattern=PatternConfig(method="kostenko_hyndman"))
     assert rule_classes(frame)["pattern"].iloc[0] == "smooth"
     assert rule_classes(frame, kh)["pattern"].iloc[0] == "erratic"
-    strict = SegmentationConfig.model_validate({"history": {"min_periods_observed": 26}})
+    strict = SegmentationConfig.model_validate({"history": {"min_periods": 26}})
     assert rule_classes(frame, strict)["pattern"].iloc[0] == "insufficient_history"
 
 
@@ -468,3 +470,15 @@ def test_every_attribute_the_drivers_read_is_in_the_registry():
 def test_bad_driver_settings_say_what_to_write(model, data, message):
     with pytest.raises(ValidationError, match=message):
         model.model_validate(data)
+
+
+def test_age_class_is_new_below_the_one_history_threshold():
+    ages = pd.Series([0.0, 12.0, 13.0, 40.0, np.nan])
+    got = age_class(ages, HistoryConfig(min_periods=13))
+    assert got.tolist() == ["new", "new", "established", "established", "unknown"]
+    assert age_class(ages, HistoryConfig(min_periods=41)).tolist()[3] == "new"
+
+
+def test_the_old_history_key_says_what_it_is_called_now():
+    with pytest.raises(ValueError, match="'min_periods_observed' is now 'min_periods'"):
+        HistoryConfig.model_validate({"min_periods_observed": 13})

@@ -39,7 +39,11 @@ def test_bad_threshold_order_names_file_key_and_fix(tmp_path):
 
 
 def test_interval_in_the_wrong_order_names_the_segment(tmp_path):
-    path = edited(tmp_path, "      age_periods: {lt: 13}", "      age_periods: {gt: 26, lt: 13}")
+    path = edited(
+        tmp_path,
+        "    archetype:\n      age: new",
+        "    archetype:\n      age_periods: {gt: 26, lt: 13}",
+    )
     with pytest.raises(StrataError) as err:
         load_catalogue(path)
     msg = str(err.value)

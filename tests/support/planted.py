@@ -156,7 +156,7 @@ def _policy() -> dict:
 def planted_catalogue() -> Catalogue:
     """Archetypes that name the planted segments by rule, plus new products and a catch-all."""
     segments = [
-        ("new_products", 10, {"age_periods": {"lt": 13}}),
+        ("new_products", 10, {"age": "new"}),
         ("dormant_items", 20, {"staleness_periods": {"ge": 13}}),
         ("seasonal_sellers", 30, {"seasonality_strength": {"ge": 0.5}}),
         ("smooth_sellers", 40, {"pattern": "smooth"}),
