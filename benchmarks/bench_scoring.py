@@ -54,7 +54,7 @@ def _setup(root: Path, products: int) -> dict:
     from ml.config import GatesConfig
     from ml.config.scoring import ScoringConfig
     from promotion.promote import promote
-    from serving.scoring import main_sinks
+    from serving.runs import main_sinks
     from store.registry import RegistryRef
     from store.sinks import write_run
     from training.tracking import tracking_uri

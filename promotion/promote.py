@@ -132,7 +132,7 @@ def _fmt_extra(v: Any) -> str:
 
 
 def _champion_assignments(ws: Workspace, scoring: ScoringConfig, version: str) -> Any:
-    from serving.scoring import current_assignments, main_sinks
+    from serving.runs import current_assignments, main_sinks
 
     try:
         return current_assignments(main_sinks(ws, scoring)[0], model_version=version)

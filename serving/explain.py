@@ -287,7 +287,7 @@ def waterfall_png(
 
 def explain_sku(ws: Any, config: Any, sku_id: str, as_of: date | None = None) -> ProductExplanation:
     """The newest scored assignment of `sku_id` (of `as_of`) with its stored reasons."""
-    from serving.scoring import current_assignments, main_sinks
+    from serving.runs import current_assignments, main_sinks
     from store.sinks import read_table
 
     sink = main_sinks(ws, config)[0]

@@ -141,7 +141,7 @@ def score_rollback(
 ) -> None:
     """Restore the assignments and explanations that scoring run RUN_ID replaced."""
     sc = serving_context(config, training_config)
-    from serving.scoring import rollback_scoring_run
+    from serving.rollback import rollback_scoring_run
 
     r = run(
         rollback_scoring_run,

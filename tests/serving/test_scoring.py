@@ -16,14 +16,10 @@ from registered_ws import AS_OF, LATER, N_PRODUCTS, write_snapshot_frame
 from ml.config.scoring import HysteresisConfig, ParquetSink, ScoringConfig
 from ml.errors import StrataError
 from serving.overrides import approve_override, request_override
-from serving.scoring import (
-    ASSIGNMENT_COLUMNS,
-    EXPLANATION_COLUMNS,
-    main_sinks,
-    rollback_scoring_run,
-    score,
-    scoring_tables,
-)
+from serving.rollback import rollback_scoring_run
+from serving.runs import main_sinks
+from serving.scoring import score
+from serving.tables import ASSIGNMENT_COLUMNS, EXPLANATION_COLUMNS, scoring_tables
 from store.audit import read_audit
 from store.sinks import read_table
 

@@ -7,7 +7,8 @@ from datetime import date
 from planted import TRUTH, planted_catalogue, planted_config, planted_frame, planted_workspace
 
 from ml.config.scoring import ScoringConfig
-from serving.scoring import main_sinks, score
+from serving.runs import main_sinks
+from serving.scoring import score
 from store.registry import RegistryRef
 from store.sinks import read_table
 from training.tracking import tracking_uri

@@ -1,4 +1,4 @@
-"""Table contracts: every canonical table's columns, types and row rules, declared once (pandera).
+"""Input table contracts: every canonical table's columns, types and row rules (pandera).
 
 Two kinds of declaration live here:
 
@@ -24,10 +24,11 @@ import pandera.pandas as pa
 
 from ml import columns as C
 from ml.config import RowKind
+from ml.contracts.base import column as _col
+from ml.contracts.base import key as _key
 
 __all__ = [
     "CONTRACTS",
-    "DATE_DTYPE",
     "KINDS",
     "QUARANTINE_COLUMNS",
     "SOURCE_FIELDS",
@@ -40,34 +41,6 @@ __all__ = [
 
 FieldType = Literal["id", "text", "number", "date", "flag"]
 KINDS: tuple[str, ...] = get_args(RowKind)
-DATE_DTYPE = "datetime64[us]"
-_DTYPES: dict[str, str] = {
-    "id": "str",
-    "text": "str",
-    "number": "float64",
-    "date": DATE_DTYPE,
-    "flag": "bool",
-    "count": "int64",
-}
-
-
-def _col(kind: str, *checks: pa.Check, nullable: bool = True, unique: bool = False) -> pa.Column:
-    # pandera normalises dtypes (datetime64[us] reads back as ns), so the pandas dtype a
-    # builder must produce is kept in the column's metadata
-    extra = {"unique": True, "report_duplicates": "exclude_first"} if unique else {}
-    return pa.Column(
-        _DTYPES[kind],
-        checks=list(checks),
-        nullable=nullable,
-        metadata={"dtype": _DTYPES[kind]},
-        **extra,
-    )
-
-
-def _key(kind: str = "id") -> pa.Column:
-    return _col(kind, nullable=False)
-
-
 # Row rules spanning several columns. pandera reports such a failure under every column of the
 # row; the quarantine keeps it once, under the field named here.
 ROW_RULE_FIELDS: dict[str, str] = {
