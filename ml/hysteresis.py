@@ -10,6 +10,7 @@ model's segment every run. The returned frame is also next run's `previous` (the
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
@@ -120,85 +121,22 @@ def reclassify(
     as_of_ts = pd.Timestamp(as_of)
     proposed_seg = m[C.SEGMENT].astype("str")
     current = m[C.PREVIOUS_SEGMENT].astype("str")
-    p_new = m[C.PROBABILITY].astype(float).to_numpy()
-    p_cur = (
-        m[C.PROB_OF_PREVIOUS_SEGMENT].astype(float).fillna(0.0).to_numpy()
-        if C.PROB_OF_PREVIOUS_SEGMENT in m
-        else np.zeros(len(m))
-    )
-    is_new = current.isna().to_numpy()
-    differs = ~is_new & (proposed_seg != current).to_numpy()
-    same = ~is_new & ~differs
-
-    tenure = m["_tenure"].fillna(0.0).to_numpy()
-    prior_count = m["_streak_count"].fillna(0.0).to_numpy()
-    continues = (m["_streak_segment"] == proposed_seg).fillna(False).to_numpy(dtype=bool)
-    streak = np.where(differs, np.where(continues, prior_count + 1, 1), 0).astype(int)
-
-    days_held = (as_of_ts - m["_since"]).dt.days.to_numpy(dtype=float, na_value=np.nan)
-    locked_runs = differs & (tenure < params.min_tenure_runs)
-    locked_days = differs & ~locked_runs & (days_held < params.min_tenure_days)  # NaN -> False
-    locked = locked_runs | locked_days
-    gap = p_new - p_cur
-
-    if mode == "static":
-        by_margin = np.zeros(len(m), dtype=bool)
-        by_streak = np.zeros(len(m), dtype=bool)
-        change = differs
-    else:
-        by_margin = differs & ~locked & (gap >= params.margin - _EPS)
-        by_streak = differs & ~locked & ~by_margin & (streak >= params.k_consecutive)
-        change = by_margin | by_streak
-    kept = differs & ~change
-    takes_proposal = is_new | same | change
-
-    reason = np.full(len(m), "", dtype=object)
-    reason[is_new] = "first assignment"
-    reason[same] = "unchanged: the model proposes the current segment"
-    if mode == "static":
-        reason[change] = np.strings.add(
-            "static mode: the model proposes a new segment at ", _fmt(p_new[change])
-        )
-    reason[by_margin] = np.strings.add(
-        np.strings.add(
-            np.strings.add("new segment ", _fmt(p_new[by_margin])),
-            np.strings.add(" beats current ", _fmt(p_cur[by_margin])),
-        ),
-        f" by ≥ {params.margin:g}",
-    )
-    reason[by_streak] = np.strings.add(
-        np.strings.add("predicted ", streak[by_streak].astype(str)), " runs in a row"
-    )
-    reason[locked_runs & ~change] = (
-        f"kept: within minimum tenure of {_runs(params.min_tenure_runs)}"
-    )
-    reason[locked_days & ~change] = f"kept: within minimum tenure of {params.min_tenure_days} days"
-    undecided = kept & ~locked
-    reason[undecided] = np.strings.add(
-        np.strings.add(
-            np.strings.add("kept: new segment ", _fmt(p_new[undecided])),
-            np.strings.add(" vs current ", _fmt(p_cur[undecided])),
-        ),
-        np.strings.add(
-            np.strings.add(" (gap ", _fmt(gap[undecided], "%+.2f")),
-            np.strings.add(
-                np.strings.add(f" < {params.margin:g}); predicted ", streak[undecided].astype(str)),
-                f" of {params.k_consecutive} runs in a row",
-            ),
-        ),
-    )
+    d = _decide(m, proposed_seg, current, params, mode, as_of_ts)
+    kept, change, is_new = d.kept, d.change, d.is_new
+    takes_proposal = is_new | d.same | change
+    reason = _reasons(d, params, mode)
 
     out = pd.DataFrame(
         {
             SKU_ID: m[SKU_ID],
             C.SEGMENT: proposed_seg.where(takes_proposal, current),
-            C.PROBABILITY: np.where(takes_proposal, p_new, p_cur),
+            C.PROBABILITY: np.where(takes_proposal, d.p_new, d.p_cur),
             C.PREVIOUS_SEGMENT: current,
             C.CHANGED: change,
             C.CHANGE_REASON: pd.Series(reason, index=m.index, dtype="str"),
-            C.TENURE: np.where(is_new | change, 1, tenure + 1).astype(int),
+            C.TENURE: np.where(is_new | change, 1, d.tenure + 1).astype(int),
             C.STREAK_SEGMENT: proposed_seg.where(kept, pd.NA),
-            C.STREAK_COUNT: np.where(kept, streak, 0).astype(int),
+            C.STREAK_COUNT: np.where(kept, d.streak, 0).astype(int),
             C.SINCE: m["_since"].where(~(is_new | change), as_of_ts).astype("datetime64[us]"),
         }
     )
@@ -207,3 +145,111 @@ def reclassify(
         missing_cur = m[C.PROB_OF_PREVIOUS_SEGMENT].isna().to_numpy() & kept
         out.loc[missing_cur, C.PROBABILITY] = np.nan
     return out[RECLASSIFY_COLUMNS].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class _Decision:
+    """Per product: what the rules saw and decided (arrays aligned on the merged frame)."""
+
+    p_new: np.ndarray  # the model's probability of its proposal
+    p_cur: np.ndarray  # its probability of the current segment (0 when unknown)
+    tenure: np.ndarray
+    streak: np.ndarray  # runs in a row the proposal differs the same way, this one included
+    is_new: np.ndarray  # no previous segment: a first assignment
+    same: np.ndarray  # the model proposes the current segment
+    locked_runs: np.ndarray
+    locked_days: np.ndarray
+    by_margin: np.ndarray
+    by_streak: np.ndarray
+    change: np.ndarray
+    kept: np.ndarray  # proposes another segment, not followed (yet)
+
+    @property
+    def gap(self) -> np.ndarray:
+        return self.p_new - self.p_cur
+
+
+def _decide(
+    m: pd.DataFrame,
+    proposed_seg: pd.Series,
+    current: pd.Series,
+    params: HysteresisConfig,
+    mode: str,
+    as_of: pd.Timestamp,
+) -> _Decision:
+    """The hysteresis rules, vectorised: tenure lock, probability margin, k runs in a row."""
+    p_new = m[C.PROBABILITY].astype(float).to_numpy()
+    p_cur = (
+        m[C.PROB_OF_PREVIOUS_SEGMENT].astype(float).fillna(0.0).to_numpy()
+        if C.PROB_OF_PREVIOUS_SEGMENT in m
+        else np.zeros(len(m))
+    )
+    is_new = current.isna().to_numpy()
+    differs = ~is_new & (proposed_seg != current).to_numpy()
+    tenure = m["_tenure"].fillna(0.0).to_numpy()
+    prior_count = m["_streak_count"].fillna(0.0).to_numpy()
+    continues = (m["_streak_segment"] == proposed_seg).fillna(False).to_numpy(dtype=bool)
+    streak = np.where(differs, np.where(continues, prior_count + 1, 1), 0).astype(int)
+    days_held = (as_of - m["_since"]).dt.days.to_numpy(dtype=float, na_value=np.nan)
+    locked_runs = differs & (tenure < params.min_tenure_runs)
+    locked_days = differs & ~locked_runs & (days_held < params.min_tenure_days)  # NaN -> False
+    locked = locked_runs | locked_days
+    none = np.zeros(len(m), dtype=bool)
+    if mode == "static":
+        by_margin, by_streak, change = none, none, differs
+    else:
+        by_margin = differs & ~locked & (p_new - p_cur >= params.margin - _EPS)
+        by_streak = differs & ~locked & ~by_margin & (streak >= params.k_consecutive)
+        change = by_margin | by_streak
+    return _Decision(
+        p_new,
+        p_cur,
+        tenure,
+        streak,
+        is_new,
+        ~is_new & ~differs,
+        locked_runs,
+        locked_days,
+        by_margin,
+        by_streak,
+        change,
+        differs & ~change,
+    )
+
+
+def _reasons(d: _Decision, params: HysteresisConfig, mode: str) -> np.ndarray:
+    """Why each product got its segment, in words (vectorised string building)."""
+    add = np.strings.add
+    reason = np.full(len(d.p_new), "", dtype=object)
+    reason[d.is_new] = "first assignment"
+    reason[d.same] = "unchanged: the model proposes the current segment"
+    if mode == "static":
+        reason[d.change] = add(
+            "static mode: the model proposes a new segment at ", _fmt(d.p_new[d.change])
+        )
+    m = d.by_margin
+    reason[m] = add(
+        add(add("new segment ", _fmt(d.p_new[m])), add(" beats current ", _fmt(d.p_cur[m]))),
+        f" by ≥ {params.margin:g}",
+    )
+    reason[d.by_streak] = add(
+        add("predicted ", d.streak[d.by_streak].astype(str)), " runs in a row"
+    )
+    reason[d.locked_runs & ~d.change] = (
+        f"kept: within minimum tenure of {_runs(params.min_tenure_runs)}"
+    )
+    reason[d.locked_days & ~d.change] = (
+        f"kept: within minimum tenure of {params.min_tenure_days} days"
+    )
+    u = d.kept & ~(d.locked_runs | d.locked_days)
+    reason[u] = add(
+        add(add("kept: new segment ", _fmt(d.p_new[u])), add(" vs current ", _fmt(d.p_cur[u]))),
+        add(
+            add(" (gap ", _fmt(d.gap[u], "%+.2f")),
+            add(
+                add(f" < {params.margin:g}); predicted ", d.streak[u].astype(str)),
+                f" of {params.k_consecutive} runs in a row",
+            ),
+        ),
+    )
+    return reason
