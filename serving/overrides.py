@@ -170,6 +170,67 @@ def request_override(
     return int(override_id)
 
 
+def _approvable(
+    con: duckdb.DuckDBPyConnection, override_id: int, who: str, today: date
+) -> pd.Series:
+    """The requested override `override_id`, or a StrataError saying why `who` cannot approve it."""
+    found = _rows(con, f"{C.OVERRIDE_ID} = ?", [int(override_id)])
+    if found.empty:
+        pending = _rows(con, f"{C.STATUS} = 'requested'", [])
+        shown = ", ".join(
+            f"{r[C.OVERRIDE_ID]} ({r[SKU_ID]} -> {r[C.SEGMENT]})"
+            for _, r in pending.head(10).iterrows()
+        )
+        raise StrataError(
+            f"there is no override {override_id}; "
+            + (f"requests awaiting approval: {shown}" if shown else "no request awaits approval")
+        )
+    row = found.iloc[0]
+    what = f"override {override_id} ({row[SKU_ID]} -> {row[C.SEGMENT]})"
+    if row[C.STATUS] != "requested":
+        by = f" by {row[C.APPROVED_BY]}" if row[C.STATUS] == "approved" else ""
+        raise StrataError(
+            f"{what} is already {row[C.STATUS]}{by}; only a requested override can be approved"
+        )
+    if who.casefold() == str(row[C.REQUESTED_BY]).casefold():
+        raise StrataError(
+            f"four-eyes rule: {what} was requested by {row[C.REQUESTED_BY]}, so {who} cannot "
+            f"approve it; ask another planner to approve it"
+        )
+    until = pd.Timestamp(row[C.UNTIL]).date()
+    if until < today:
+        raise StrataError(
+            f"override {override_id} lapsed on {until.isoformat()} before anyone approved "
+            f"it; request it again with a later --until"
+        )
+    return row
+
+
+def _supersede(
+    con: duckdb.DuckDBPyConnection, sku: str, override_id: int, who: str, now: datetime
+) -> list[dict[str, Any]]:
+    """End the override in force for `sku` (at most one); its audit rows."""
+    previous = _rows(con, f"{SKU_ID} = ? AND {C.STATUS} = 'approved'", [sku])
+    audit: list[dict[str, Any]] = []
+    for _, old in previous.iterrows():
+        why = f"superseded by override {override_id}"
+        con.execute(
+            f"UPDATE {OVERRIDES_TABLE} SET {C.STATUS} = 'superseded', {ENDED_AT} = ?, "
+            f"{ENDED_WHY} = ? WHERE {C.OVERRIDE_ID} = ?",
+            [now, why, int(old[C.OVERRIDE_ID])],
+        )
+        audit.append(
+            {
+                C.EVENT: "override_expire",
+                C.SUBJECT: str(old[SKU_ID]),
+                C.FROM_VALUE: str(old[C.SEGMENT]),
+                C.WHO: who,
+                C.WHY: f"override {old[C.OVERRIDE_ID]} {why}",
+            }
+        )
+    return audit
+
+
 def approve_override(
     db: Workspace | Path | str,
     override_id: int,
@@ -184,59 +245,9 @@ def approve_override(
     today = today or datetime.now(UTC).date()
     who = (approved_by or current_user()).strip()
     with _transaction(db, timeout) as con:
-        found = _rows(con, f"{C.OVERRIDE_ID} = ?", [int(override_id)])
-        if found.empty:
-            pending = _rows(con, f"{C.STATUS} = 'requested'", [])
-            shown = ", ".join(
-                f"{r[C.OVERRIDE_ID]} ({r[SKU_ID]} -> {r[C.SEGMENT]})"
-                for _, r in pending.head(10).iterrows()
-            )
-            raise StrataError(
-                f"there is no override {override_id}; "
-                + (
-                    f"requests awaiting approval: {shown}"
-                    if shown
-                    else "no request awaits approval"
-                )
-            )
-        row = found.iloc[0]
-        if row[C.STATUS] != "requested":
-            by = f" by {row[C.APPROVED_BY]}" if row[C.STATUS] == "approved" else ""
-            raise StrataError(
-                f"override {override_id} ({row[SKU_ID]} -> {row[C.SEGMENT]}) is already "
-                f"{row[C.STATUS]}{by}; only a requested override can be approved"
-            )
-        if who.casefold() == str(row[C.REQUESTED_BY]).casefold():
-            raise StrataError(
-                f"four-eyes rule: override {override_id} ({row[SKU_ID]} -> {row[C.SEGMENT]}) was "
-                f"requested by {row[C.REQUESTED_BY]}, so {who} cannot approve it; ask another "
-                f"planner to approve it"
-            )
-        until = pd.Timestamp(row[C.UNTIL]).date()
-        if until < today:
-            raise StrataError(
-                f"override {override_id} lapsed on {until.isoformat()} before anyone approved "
-                f"it; request it again with a later --until"
-            )
+        row = _approvable(con, override_id, who, today)
         now = _now()
-        previous = _rows(con, f"{SKU_ID} = ? AND {C.STATUS} = 'approved'", [str(row[SKU_ID])])
-        audit: list[dict[str, Any]] = []
-        for _, old in previous.iterrows():  # at most one: approval supersedes the one in force
-            why = f"superseded by override {override_id}"
-            con.execute(
-                f"UPDATE {OVERRIDES_TABLE} SET {C.STATUS} = 'superseded', {ENDED_AT} = ?, "
-                f"{ENDED_WHY} = ? WHERE {C.OVERRIDE_ID} = ?",
-                [now, why, int(old[C.OVERRIDE_ID])],
-            )
-            audit.append(
-                {
-                    C.EVENT: "override_expire",
-                    C.SUBJECT: str(old[SKU_ID]),
-                    C.FROM_VALUE: str(old[C.SEGMENT]),
-                    C.WHO: who,
-                    C.WHY: f"override {old[C.OVERRIDE_ID]} {why}",
-                }
-            )
+        audit = _supersede(con, str(row[SKU_ID]), override_id, who, now)
         con.execute(
             f"UPDATE {OVERRIDES_TABLE} SET {C.STATUS} = 'approved', {C.APPROVED_BY} = ?, "
             f"{C.APPROVED_AT} = ? WHERE {C.OVERRIDE_ID} = ?",
