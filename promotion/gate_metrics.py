@@ -21,15 +21,31 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import f1_score
 
+from features.snapshots import list_snapshots, load_features
 from ml import columns as C
+from ml.catalogue import assign_by_rules
 from ml.columns import SKU_ID
-from ml.config import Workspace
+from ml.config import Catalogue, PolicyConfig, Workspace
 from ml.drift import drift_metrics, psi_by_attribute
 from ml.errors import StrataError
+from planning.simulation import policy_impact
+from serving.explain import additivity_error
+from serving.predict import (
+    InputSpec,
+    at_model_grain,
+    check_snapshot,
+    input_spec,
+    load_pyfunc,
+    model_inputs,
+    model_segments,
+    predict_pandas,
+    prediction_params,
+)
 from store.registry import ModelVersionInfo
 
-__all__ = ["GateMeasurements", "measure", "policy_impact_fn", "segment_shares"]
+__all__ = ["GateMeasurements", "measure", "segment_shares"]
 
 RUN_METRICS = ("cv_macro_f1", "holdout_macro_f1", "noise_share")
 POLICY_METRICS = ("policy_inventory_value", "policy_fill_rate")
@@ -57,15 +73,6 @@ def segment_shares(segments: pd.Series, known: list[str]) -> dict[str, float]:
     return {s: float(counts.get(s, 0)) / n for s in known}
 
 
-def policy_impact_fn() -> Any | None:
-    """``planning.simulation.policy_impact(ws, candidate, champion)``, when the module is there."""
-    try:
-        from planning.simulation import policy_impact
-    except ImportError:
-        return None
-    return policy_impact
-
-
 def _policy_numbers(result: Any) -> tuple[dict[str, float], dict[str, float]]:
     """(candidate, champion) policy metrics of policy_impact's ``{"candidate": {...},
     "champion": {...}}``."""
@@ -79,11 +86,8 @@ def _policy_numbers(result: Any) -> tuple[dict[str, float], dict[str, float]]:
     )
 
 
-def _rule_macro_f1(frame: pd.DataFrame, predicted: pd.Series, catalogue: Any) -> float | None:
-    from sklearn.metrics import f1_score
-
-    from ml.catalogue import assign_by_rules
-
+def _rule_macro_f1(frame: pd.DataFrame, predicted: pd.Series, catalogue: Catalogue) -> float | None:
+    """Macro-F1 of a model's segments against the catalogue's rule segments (None: not comparable)."""
     if len(frame) != len(predicted):  # a family-grain model: its rows are families
         return None
     labels = assign_by_rules(frame, catalogue)[C.SEGMENT].astype("str").to_numpy()
@@ -94,134 +98,172 @@ def _rule_macro_f1(frame: pd.DataFrame, predicted: pd.Series, catalogue: Any) ->
     return float(f1_score(labels, pred, labels=names, average="macro", zero_division=0))
 
 
+@dataclass(frozen=True)
+class _Scored:
+    """One version scored on the newest snapshot (plain predictions, no reasons)."""
+
+    pyfunc: Any
+    spec: InputSpec
+    inputs: pd.DataFrame
+    predictions: pd.DataFrame
+
+
+def _score(info: ModelVersionInfo, frame: pd.DataFrame, where: str, threads: int) -> _Scored:
+    pyfunc = load_pyfunc(info.uri)
+    spec = input_spec(pyfunc)
+    rows = at_model_grain(pyfunc, frame)
+    check_snapshot(rows, spec, where, f"{info.model_name} v{info.version}")
+    inputs = model_inputs(rows, spec)
+    plain = prediction_params(explain=False, num_threads=threads)
+    return _Scored(pyfunc, spec, inputs, predict_pandas(pyfunc, inputs, plain))
+
+
+def _drift(
+    ws: Workspace, candidate: ModelVersionInfo, spec: InputSpec, newest: pd.DataFrame, out: _Out
+) -> None:
+    """PSI of every attribute the model reads, training snapshot against the newest."""
+    trained = candidate.trained_as_of
+    if not (trained and date.fromisoformat(trained) in list_snapshots(ws)):
+        out.notes.append(
+            f"drift not measured: the training snapshot ({trained or 'unknown'}) is not in "
+            f"workspace '{ws.name}'; rebuild it with `strata features build --as-of {trained}`"
+        )
+        return
+    old = load_features(date.fromisoformat(trained), workspace=ws)
+    attrs = [c for c in spec.numeric if c in old.columns and c in newest.columns]
+    psi = psi_by_attribute(old, newest, attrs)
+    out.metrics.update(drift_metrics(psi))
+    worst = sorted(psi.items(), key=lambda kv: -kv[1])[:5]
+    out.extras["psi_worst"] = {k: round(v, 4) for k, v in worst}
+
+
+def _stability(
+    candidate: pd.DataFrame,
+    current: pd.DataFrame | None,
+    scored_now: pd.DataFrame,
+    out: _Out,
+    champion: ModelVersionInfo,
+    newest: date,
+) -> None:
+    """Share of products the candidate would move against the champion's current assignments."""
+    if current is None or current.empty:
+        current = scored_now
+        out.notes.append(
+            f"stability: v{champion.version} has no assignments in the scoring sink; "
+            f"compared with v{champion.version} scored on {newest} now"
+        )
+    elif C.METHOD in current:
+        current = current[current[C.METHOD] != "override"]
+    both = current[[SKU_ID, C.SEGMENT]].merge(
+        candidate[[SKU_ID, C.SEGMENT]], on=SKU_ID, suffixes=("_now", "_new")
+    )
+    out.metrics["segment_change_share"] = (
+        float((both[f"{C.SEGMENT}_now"] != both[f"{C.SEGMENT}_new"]).mean()) if len(both) else None
+    )
+    out.extras["stability_compared"] = len(both)
+
+
+def _policy_impact(
+    ws: Workspace,
+    candidate: pd.DataFrame,
+    champion: pd.DataFrame,
+    catalogue: Catalogue | None,
+    policy: PolicyConfig | None,
+    out: _Out,
+) -> None:
+    """The policy simulation of both segmentations, by the same replay (n/a with the reason)."""
+    if catalogue is None or policy is None:
+        out.notes.append("policy impact not measured: no catalogue and policy config were given")
+        return
+    try:
+        result = policy_impact(
+            ws,
+            candidate[[SKU_ID, C.SEGMENT]],
+            champion[[SKU_ID, C.SEGMENT]],
+            catalogue=catalogue,
+            config=policy,
+        )
+    except StrataError as exc:  # no history to replay: the gates report n/a and say why
+        out.notes.append(f"policy impact not measured: {exc}")
+        return
+    cand_pol, champ_pol = _policy_numbers(result)
+    out.metrics.update(cand_pol)
+    out.champion.update(champ_pol)
+    out.extras["policy_impact"] = {
+        **{f"candidate_{k}": v for k, v in cand_pol.items()},
+        **{f"champion_{k}": v for k, v in champ_pol.items()},
+    }
+
+
+@dataclass
+class _Out:
+    """What measuring accumulates: candidate and champion metrics, extras, notes."""
+
+    metrics: dict[str, float | None]
+    champion: dict[str, float | None]
+    extras: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
 def measure(
     ws: Workspace,
     candidate: ModelVersionInfo,
     champion: ModelVersionInfo | None,
     *,
     champion_assignments: pd.DataFrame | None,
-    catalogue: Any = None,
-    policy: Any = None,
+    catalogue: Catalogue | None = None,
+    policy: PolicyConfig | None = None,
     sample: int = 2000,
     num_threads: int = 0,
 ) -> GateMeasurements:
-    """Measure every gate metric of `candidate` (and of `champion`) on the newest snapshot."""
-    from features.snapshots import list_snapshots, load_features
-    from serving.explain import additivity_error
-    from serving.predict import (
-        at_model_grain,
-        check_snapshot,
-        input_spec,
-        load_pyfunc,
-        model_inputs,
-        model_segments,
-        predict_pandas,
-        prediction_params,
-    )
+    """Measure every gate metric of `candidate` (and of `champion`) on the newest snapshot.
 
-    notes: list[str] = []
-    extras: dict[str, Any] = {}
+    Without `catalogue` and `policy` the policy impact and the rule agreement are not measured
+    (reported in the notes).
+    """
     newest = list_snapshots(ws)[-1] if list_snapshots(ws) else None
     frame = load_features(newest, workspace=ws)
     where = f"the newest snapshot ({newest}) of workspace '{ws.name}'"
-    plain = prediction_params(explain=False, num_threads=num_threads)
-
-    def scored(info: ModelVersionInfo) -> tuple[Any, Any, pd.DataFrame, pd.DataFrame]:
-        pyfunc = load_pyfunc(info.uri)
-        spec = input_spec(pyfunc)
-        rows = at_model_grain(pyfunc, frame)
-        check_snapshot(rows, spec, where, f"{info.model_name} v{info.version}")
-        inputs = model_inputs(rows, spec)
-        return pyfunc, spec, inputs, predict_pandas(pyfunc, inputs, plain)
-
-    pyfunc, spec, inputs, preds = scored(candidate)
-    segs = model_segments(pyfunc)
-    metrics: dict[str, float | None] = {k: candidate.run_metrics.get(k) for k in RUN_METRICS}
-    shares = segment_shares(preds[C.SEGMENT], segs)
-    metrics["min_segment_share"] = min(shares.values()) if shares else None
-    extras["segment_shares"] = shares
+    cand = _score(candidate, frame, where, num_threads)
+    segs = model_segments(cand.pyfunc)
+    out = _Out({k: candidate.run_metrics.get(k) for k in RUN_METRICS}, {})
+    shares = segment_shares(cand.predictions[C.SEGMENT], segs)
+    out.metrics["min_segment_share"] = min(shares.values()) if shares else None
+    out.extras["segment_shares"] = shares
     parked = 1.0 - sum(shares.values())
     if parked > 0:
-        extras["fallback_share"] = parked
-    metrics["shap_additivity_error"] = additivity_error(
-        pyfunc, inputs, preds[C.SEGMENT], sample=sample, num_threads=num_threads
+        out.extras["fallback_share"] = parked
+    out.metrics["shap_additivity_error"] = additivity_error(
+        cand.pyfunc,
+        cand.inputs,
+        cand.predictions[C.SEGMENT],
+        sample=sample,
+        num_threads=num_threads,
     )
+    _drift(ws, candidate, cand.spec, frame, out)
 
-    trained = candidate.trained_as_of
-    if trained and date.fromisoformat(trained) in list_snapshots(ws):
-        old = load_features(date.fromisoformat(trained), workspace=ws)
-        attrs = [c for c in spec.numeric if c in old.columns and c in frame.columns]
-        psi = psi_by_attribute(old, frame, attrs)
-        metrics.update(drift_metrics(psi))
-        worst = sorted(psi.items(), key=lambda kv: -kv[1])[:5]
-        extras["psi_worst"] = {k: round(v, 4) for k, v in worst}
-    else:
-        notes.append(
-            f"drift not measured: the training snapshot ({trained or 'unknown'}) is not in "
-            f"workspace '{ws.name}'; rebuild it with `strata features build --as-of {trained}`"
-        )
-
-    champion_metrics: dict[str, float | None] | None = None
-    champ_preds = None
+    champ = None
     if champion is not None:
-        champion_metrics = {k: champion.run_metrics.get(k) for k in RUN_METRICS}
-        champ_pyfunc, _, _, champ_preds = scored(champion)
-        c_shares = segment_shares(champ_preds[C.SEGMENT], model_segments(champ_pyfunc))
-        champion_metrics["min_segment_share"] = min(c_shares.values()) if c_shares else None
-        current = champion_assignments
-        if current is None or current.empty:
-            current = champ_preds
-            notes.append(
-                f"stability: v{champion.version} has no assignments in the scoring sink; "
-                f"compared with v{champion.version} scored on {newest} now"
-            )
-        elif C.METHOD in current:
-            current = current[current[C.METHOD] != "override"]
-        both = current[[SKU_ID, C.SEGMENT]].merge(
-            preds[[SKU_ID, C.SEGMENT]], on=SKU_ID, suffixes=("_now", "_new")
-        )
-        metrics["segment_change_share"] = (
-            float((both[f"{C.SEGMENT}_now"] != both[f"{C.SEGMENT}_new"]).mean())
-            if len(both)
-            else None
-        )
-        extras["stability_compared"] = len(both)
-
-    impact = policy_impact_fn()
-    if impact is None:
-        notes.append("policy impact n/a: the policy simulation (planning.simulation) is missing")
-    elif catalogue is None or policy is None:
-        notes.append("policy impact not measured: no catalogue and policy config were given")
-    elif champion is not None and champ_preds is not None:
-        try:
-            result = impact(
-                ws,
-                preds[[SKU_ID, C.SEGMENT]],
-                champ_preds[[SKU_ID, C.SEGMENT]],
-                catalogue=catalogue,
-                config=policy,
-            )
-        except StrataError as exc:  # no history to replay: the gates report n/a and say why
-            notes.append(f"policy impact not measured: {exc}")
-        else:
-            cand_pol, champ_pol = _policy_numbers(result)
-            metrics.update(cand_pol)
-            champion_metrics.update(champ_pol)
-            extras["policy_impact"] = {
-                **{f"candidate_{k}": v for k, v in cand_pol.items()},
-                **{f"champion_{k}": v for k, v in champ_pol.items()},
-            }
+        out.champion = {k: champion.run_metrics.get(k) for k in RUN_METRICS}
+        champ = _score(champion, frame, where, num_threads)
+        c_shares = segment_shares(champ.predictions[C.SEGMENT], model_segments(champ.pyfunc))
+        out.champion["min_segment_share"] = min(c_shares.values()) if c_shares else None
+        _stability(cand.predictions, champion_assignments, champ.predictions, out, champion, newest)
+        _policy_impact(ws, cand.predictions, champ.predictions, catalogue, policy, out)
 
     if catalogue is not None:
         try:
-            extras["rule_macro_f1"] = _rule_macro_f1(frame, preds[C.SEGMENT], catalogue)
-            if champ_preds is not None:
-                extras["champion_rule_macro_f1"] = _rule_macro_f1(
-                    frame, champ_preds[C.SEGMENT], catalogue
+            out.extras["rule_macro_f1"] = _rule_macro_f1(
+                frame, cand.predictions[C.SEGMENT], catalogue
+            )
+            if champ is not None:
+                out.extras["champion_rule_macro_f1"] = _rule_macro_f1(
+                    frame, champ.predictions[C.SEGMENT], catalogue
                 )
         except Exception as exc:  # a catalogue that does not fit this snapshot: report, go on
-            notes.append(f"rule agreement not measured: {exc}")
-    for k, v in list(metrics.items()):
+            out.notes.append(f"rule agreement not measured: {exc}")
+    for k, v in list(out.metrics.items()):
         if v is not None and not np.isfinite(v):
-            metrics[k] = None
-    return GateMeasurements(newest, metrics, champion_metrics, extras, notes)
+            out.metrics[k] = None
+    champion_metrics = out.champion if champion is not None else None
+    return GateMeasurements(newest, out.metrics, champion_metrics, out.extras, out.notes)
