@@ -16,6 +16,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
@@ -74,7 +75,6 @@ def predict_spark(
 ) -> pd.DataFrame:
     """The pyfunc's output for `inputs` computed by Spark, rows in the order of `inputs`."""
     _require_pyspark()
-    import mlflow.pyfunc
     from pyspark.sql.functions import struct
 
     if spark is None:

@@ -17,7 +17,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
+import mlflow
 import pandas as pd
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 
 from ml.config import Workspace
 from ml.config.gates import TARGETS
@@ -114,8 +117,6 @@ class ModelVersionInfo:
 
 def registry_client(ref: RegistryRef) -> Any:
     """An MlflowClient on the ref's store; also points mlflow's globals there (load_model)."""
-    import mlflow
-    from mlflow import MlflowClient
 
     mlflow.set_tracking_uri(ref.tracking_uri)
     mlflow.set_registry_uri(ref.tracking_uri)
@@ -135,7 +136,6 @@ def check_alias(alias: str) -> str:
 
 
 def _registered_model(client: Any, ref: RegistryRef) -> Any:
-    from mlflow.exceptions import MlflowException
 
     try:
         return client.get_registered_model(ref.model_name)
@@ -164,7 +164,6 @@ def resolve_version(
 
     Raises a StrataError naming the versions and aliases there are when it names none.
     """
-    from mlflow.exceptions import MlflowException
 
     client = client or registry_client(ref)
     holders = alias_holders(ref, client)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import sqlalchemy as sa
 
 from ml import columns as C
 from ml.columns import AS_OF
@@ -93,7 +94,6 @@ class _Db:
                 [table],
             ).fetchall()
             return [r[0] for r in rows] or None
-        import sqlalchemy as sa
 
         if not sa.inspect(self.con).has_table(table, schema=self.schema):
             return None
@@ -125,7 +125,6 @@ class _Db:
 
 
 def _text(sql: str, params: dict[str, Any] | None) -> Any:
-    import sqlalchemy as sa
 
     stmt = sa.text(sql)
     binds = [
@@ -172,8 +171,6 @@ def _sql_session(sink: DuckDBSink | SqlSink, write: bool, timeout: float) -> Ite
             con.execute("COMMIT")
         return
 
-    import sqlalchemy as sa
-
     engine = _engine(sink.url, timeout)
     try:
         with engine.begin() as conn:
@@ -189,7 +186,6 @@ def _sql_session(sink: DuckDBSink | SqlSink, write: bool, timeout: float) -> Ite
 
 
 def _engine(url: str, timeout: float) -> Any:
-    import sqlalchemy as sa
 
     try:
         parsed = sa.engine.make_url(url)

@@ -139,7 +139,7 @@ def gates_check(
     Exits 0 when every gate passes, 1 when one fails, 2 on an error.
     """
     ctx = serving_context(config, training_config)
-    from promotion.promote import check_gates
+    from promotion.gate_check import check_gates
     from store.registry import check_alias
 
     run(check_alias, to)
@@ -253,7 +253,7 @@ def models(
     ctx = serving_context(config, training_config)
     from rich.table import Table
 
-    from promotion.promote import models_overview
+    from promotion.overview import models_overview
 
     versions, moves = run(models_overview, ctx.ws, ctx.ref)
     if latest:

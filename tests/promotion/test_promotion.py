@@ -19,7 +19,8 @@ from ml.config import Gate, GatesConfig
 from ml.config.scoring import ScoringConfig
 from ml.drift import population_stability_index
 from ml.errors import StrataError
-from promotion.promote import check_gates, promote, rollback_alias
+from promotion.gate_check import check_gates
+from promotion.promote import promote, rollback_alias
 from serving.predict import input_spec, load_pyfunc, model_inputs, predict_pandas
 from serving.scoring import score
 from store.audit import read_audit
