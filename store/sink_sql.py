@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import re
-from collections.abc import Iterator
-from datetime import date, datetime
-from pathlib import Path
+from datetime import date
 from typing import Any
 
 import pandas as pd
-import sqlalchemy as sa
 
 from ml import columns as C
 from ml.columns import AS_OF
@@ -36,189 +31,17 @@ from store.sink_common import (
     sink_label,
     utc_now,
 )
+from store.sql_session import RUNS_DDL, SqlDb, sql_session, sql_type
 
 __all__ = ["list_runs", "read", "read_replaced", "rollback", "write"]
 
 
-def _sql_type(series: pd.Series) -> str:
-    """A portable SQL type (SQLite, PostgreSQL, DuckDB) for a pandas column."""
-    dtype = series.dtype
-    if pd.api.types.is_bool_dtype(dtype):
-        return "BOOLEAN"
-    if pd.api.types.is_integer_dtype(dtype):
-        return "BIGINT"
-    if pd.api.types.is_float_dtype(dtype):
-        return "DOUBLE PRECISION"
-    if pd.api.types.is_datetime64_any_dtype(dtype):
-        return "TIMESTAMP"
-    kind = pd.api.types.infer_dtype(series, skipna=True)
-    return {
-        "date": "DATE",
-        "datetime": "TIMESTAMP",
-        "datetime64": "TIMESTAMP",
-        "boolean": "BOOLEAN",
-        "integer": "BIGINT",
-        "floating": "DOUBLE PRECISION",
-        "mixed-integer-float": "DOUBLE PRECISION",
-    }.get(kind, "VARCHAR")
-
-
-class _Db:
-    """The few statements the run algorithm needs, on DuckDB (native) or a SQLAlchemy connection."""
-
-    def __init__(self, con: Any, kind: str, schema: str | None = None) -> None:
-        self.con, self.kind, self.schema = con, kind, schema
-
-    def q(self, name: str) -> str:
-        quoted = f'"{name}"'
-        return f'"{self.schema}".{quoted}' if self.schema else quoted
-
-    def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
-        if self.kind == "duckdb":
-            self.con.execute(re.sub(r"(?<!:):(\w+)", r"$\1", sql), params or {})
-        else:
-            self.con.execute(_text(sql, params), params or {})
-
-    def fetch(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
-        if self.kind == "duckdb":
-            return self.con.execute(re.sub(r"(?<!:):(\w+)", r"$\1", sql), params or {}).df()
-        result = self.con.execute(_text(sql, params), params or {})
-        return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
-
-    def columns(self, table: str) -> list[str] | None:
-        """The table's columns, or None when it does not exist."""
-        if self.kind == "duckdb":
-            rows = self.con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
-                "ORDER BY ordinal_position",
-                [table],
-            ).fetchall()
-            return [r[0] for r in rows] or None
-
-        if not sa.inspect(self.con).has_table(table, schema=self.schema):
-            return None
-        return list(self.con.execute(sa.text(f"SELECT * FROM {self.q(table)} WHERE 1 = 0")).keys())
-
-    def create(self, table: str, frame: pd.DataFrame) -> None:
-        cols = ", ".join(f'"{c}" {_sql_type(frame[c])}' for c in frame.columns)
-        self.execute(f"CREATE TABLE {self.q(table)} ({cols})")
-
-    def insert(self, table: str, frame: pd.DataFrame) -> None:
-        if frame.empty:
-            return
-        if self.kind == "duckdb":
-            self.con.register("_strata_rows", frame)
-            try:
-                self.con.execute(f"INSERT INTO {self.q(table)} BY NAME SELECT * FROM _strata_rows")
-            finally:
-                self.con.unregister("_strata_rows")
-        else:
-            frame.to_sql(
-                table,
-                self.con,
-                schema=self.schema,
-                if_exists="append",
-                index=False,
-                chunksize=max(1, 30_000 // max(1, len(frame.columns))),
-                method="multi",
-            )
-
-
-def _text(sql: str, params: dict[str, Any] | None) -> Any:
-
-    stmt = sa.text(sql)
-    binds = [
-        sa.bindparam(k, type_=sa.Date)
-        if isinstance(v, date) and not isinstance(v, datetime)
-        else sa.bindparam(k, type_=sa.DateTime)
-        for k, v in (params or {}).items()
-        if isinstance(v, date)
-    ]
-    return stmt.bindparams(*binds) if binds else stmt
-
-
-_RUNS_DDL = f"""CREATE TABLE IF NOT EXISTS {{runs}} (
-    {C.RUN_ID} VARCHAR NOT NULL,
-    {AS_OF} DATE NOT NULL,
-    {C.MODEL_VERSION} VARCHAR NOT NULL,
-    {C.STATUS} VARCHAR NOT NULL,
-    written_at TIMESTAMP NOT NULL,
-    replaced_run_id VARCHAR,
-    ended_at TIMESTAMP,
-    tables VARCHAR NOT NULL,
-    row_counts VARCHAR NOT NULL,
-    dtypes VARCHAR NOT NULL,
-    history_pruned BOOLEAN NOT NULL
-)"""
-
-
-@contextlib.contextmanager
-def _sql_session(sink: DuckDBSink | SqlSink, write: bool, timeout: float) -> Iterator[_Db | None]:
-    """One transaction on the sink's database (yields None when reading a missing DuckDB file)."""
-    if isinstance(sink, DuckDBSink):
-        from store.db import open_db
-
-        with open_db(Path(sink.path), write=write, timeout=timeout) as con:
-            if con is None:
-                yield None
-                return
-            con.execute("BEGIN TRANSACTION")
-            try:
-                yield _Db(con, "duckdb")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
-        return
-
-    engine = _engine(sink.url, timeout)
-    try:
-        with engine.begin() as conn:
-            if write and engine.dialect.name == "postgresql":
-                # writers of one database take turns: concurrent delete+insert of one
-                # partition under READ COMMITTED could otherwise leave both runs' rows
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('strata-sink'))"))
-            yield _Db(conn, "sql", sink.db_schema)
-    except sa.exc.OperationalError as exc:
-        raise StrataError(f"sink {sink_label(sink)}: {exc.orig}") from None
-    finally:
-        engine.dispose()
-
-
-def _engine(url: str, timeout: float) -> Any:
-
-    try:
-        parsed = sa.engine.make_url(url)
-    except sa.exc.ArgumentError as exc:
-        raise StrataError(
-            f"sink url {url!r} is not a SQLAlchemy URL ({exc}); write e.g. "
-            f"sqlite:///warehouse/outputs.db or postgresql+psycopg://user@host/db"
-        ) from None
-    if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(parsed)
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(parsed, connect_args={"timeout": timeout})
-
-    # pysqlite starts transactions lazily and only at the first write; BEGIN IMMEDIATE takes
-    # the write lock up front so two writers queue instead of failing (SQLAlchemy's recipe).
-    @sa.event.listens_for(engine, "connect")
-    def _autocommit_driver(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
-
-    @sa.event.listens_for(engine, "begin")
-    def _begin_immediate(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine
-
-
-def _runs_row(db: _Db, where: str, params: dict[str, Any]) -> pd.DataFrame:
+def _runs_row(db: SqlDb, where: str, params: dict[str, Any]) -> pd.DataFrame:
     return db.fetch(f"SELECT * FROM {db.q(RUNS_TABLE)} WHERE {where}", params)
 
 
 def _copy_to_history(
-    db: _Db, table: str, cols: list[str], where: str, params: dict[str, Any], by: str, how: str
+    db: SqlDb, table: str, cols: list[str], where: str, params: dict[str, Any], by: str, how: str
 ) -> None:
     history = f"{table}{HISTORY_SUFFIX}"
     names = ", ".join(f'"{c}"' for c in cols)
@@ -229,11 +52,11 @@ def _copy_to_history(
     )
 
 
-def _ensure_table(db: _Db, sink: AnySink, table: str, frame: pd.DataFrame) -> list[str]:
+def _ensure_table(db: SqlDb, sink: AnySink, table: str, frame: pd.DataFrame) -> list[str]:
     """The table's columns; a new table is created with its history twin (same types + 3)."""
     cols = db.columns(table)
     if cols is None:
-        types = {c: _sql_type(frame[c]) for c in frame.columns}
+        types = {c: sql_type(frame[c]) for c in frame.columns}
         types[AS_OF] = "DATE"
         history = {
             **types,
@@ -275,9 +98,9 @@ def write(
 ) -> WriteResult:
     part = {"_as_of": as_of, "_mv": model_version}
     in_part = f"{AS_OF} = :_as_of AND {C.MODEL_VERSION} = :_mv"
-    with _sql_session(sink, write=True, timeout=timeout) as db:
+    with sql_session(sink, write=True, timeout=timeout) as db:
         assert db is not None
-        db.execute(_RUNS_DDL.format(runs=db.q(RUNS_TABLE)))
+        db.execute(RUNS_DDL.format(runs=db.q(RUNS_TABLE)))
         elsewhere = _runs_row(
             db, f"{C.RUN_ID} = :_run AND NOT ({in_part})", {**part, "_run": run_id}
         )
@@ -342,12 +165,12 @@ def write(
     return WriteResult(sink_label(sink), as_of, model_version, run_id, rows, replaced)
 
 
-def _history_tables(db: _Db, runs: pd.DataFrame) -> set[str]:
+def _history_tables(db: SqlDb, runs: pd.DataFrame) -> set[str]:
     names = {t for blob in runs["tables"] for t in str(blob).split(",") if t}
     return {t for t in names if db.columns(f"{t}{HISTORY_SUFFIX}") is not None}
 
 
-def _prune_sql(db: _Db, part: dict[str, Any], in_part: str, keep: int) -> None:
+def _prune_sql(db: SqlDb, part: dict[str, Any], in_part: str, keep: int) -> None:
     old = _runs_row(
         db,
         f"{in_part} AND {C.STATUS} IN ('superseded', 'rolled_back') AND NOT history_pruned",
@@ -370,7 +193,7 @@ def _prune_sql(db: _Db, part: dict[str, Any], in_part: str, keep: int) -> None:
 
 
 def list_runs(sink: DuckDBSink | SqlSink, timeout: float) -> pd.DataFrame:
-    with _sql_session(sink, write=False, timeout=timeout) as db:
+    with sql_session(sink, write=False, timeout=timeout) as db:
         if db is None or db.columns(RUNS_TABLE) is None:
             return runs_frame([])
         frame = db.fetch(f"SELECT * FROM {db.q(RUNS_TABLE)} ORDER BY written_at")
@@ -380,7 +203,7 @@ def list_runs(sink: DuckDBSink | SqlSink, timeout: float) -> pd.DataFrame:
 def read(
     sink: DuckDBSink | SqlSink, table: str, as_of: date | None, mv: str | None, timeout: float
 ) -> pd.DataFrame:
-    with _sql_session(sink, write=False, timeout=timeout) as db:
+    with sql_session(sink, write=False, timeout=timeout) as db:
         runs = (
             db.fetch(f"SELECT * FROM {db.q(RUNS_TABLE)} WHERE {C.STATUS} = 'current'")
             if db is not None and db.columns(RUNS_TABLE) is not None
@@ -411,7 +234,7 @@ def read(
     return normalise(frame, json.loads(run["dtypes"]).get(table))
 
 
-def _sql_run(db: _Db | None, sink: AnySink, run_id: str) -> pd.Series:
+def _sql_run(db: SqlDb | None, sink: AnySink, run_id: str) -> pd.Series:
     runs = (
         db.fetch(f"SELECT * FROM {db.q(RUNS_TABLE)}")
         if db is not None and db.columns(RUNS_TABLE) is not None
@@ -427,7 +250,7 @@ def _sql_run(db: _Db | None, sink: AnySink, run_id: str) -> pd.Series:
 
 
 def rollback(sink: DuckDBSink | SqlSink, run_id: str, timeout: float) -> RollbackResult:
-    with _sql_session(sink, write=True, timeout=timeout) as db:
+    with sql_session(sink, write=True, timeout=timeout) as db:
         assert db is not None
         run = _sql_run(db, sink, run_id)
         if run[C.STATUS] != "current":
@@ -487,7 +310,7 @@ def rollback(sink: DuckDBSink | SqlSink, run_id: str, timeout: float) -> Rollbac
 def read_replaced(
     sink: DuckDBSink | SqlSink, table: str, run_id: str, timeout: float
 ) -> pd.DataFrame:
-    with _sql_session(sink, write=False, timeout=timeout) as db:
+    with sql_session(sink, write=False, timeout=timeout) as db:
         run = _sql_run(db, sink, run_id)
         previous_id = run["replaced_run_id"] if pd.notna(run["replaced_run_id"]) else None
         if previous_id is None or db.columns(f"{table}{HISTORY_SUFFIX}") is None:
