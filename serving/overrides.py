@@ -23,7 +23,7 @@ from ml.columns import SKU_ID
 from ml.config import Workspace
 from ml.errors import StrataError
 from store.audit import insert_audit
-from store.db import open_db
+from store.db import has_table, open_db
 from store.locks import DEFAULT_TIMEOUT_S, current_user
 
 __all__ = [
@@ -272,13 +272,7 @@ def list_overrides(
 ) -> pd.DataFrame:
     """Every override (or those with `status`: requested|approved|expired|superseded)."""
     with open_db(db, write=False, timeout=timeout) as con:
-        if (
-            con is None
-            or not con.execute(
-                "SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
-                [OVERRIDES_TABLE],
-            ).fetchone()[0]
-        ):
+        if not has_table(con, OVERRIDES_TABLE):
             return pd.DataFrame(columns=OVERRIDE_COLUMNS)
         if status is None:
             return _rows(con, "TRUE", [])

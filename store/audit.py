@@ -21,7 +21,7 @@ from ml import columns as C
 from ml.columns import SKU_ID
 from ml.config import Workspace
 from ml.errors import StrataError
-from store.db import open_db
+from store.db import has_table, open_db
 from store.locks import DEFAULT_TIMEOUT_S, current_user
 
 __all__ = [
@@ -185,12 +185,7 @@ def read_audit(
     if event is not None and event not in EVENTS:
         raise StrataError(f"audit event {event!r} is not one of {', '.join(EVENTS)}")
     with open_db(ws_or_path, write=False, timeout=timeout) as con:
-        if (
-            con is None
-            or not con.execute(
-                "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [AUDIT_TABLE]
-            ).fetchone()[0]
-        ):
+        if not has_table(con, AUDIT_TABLE):
             return _empty_audit()
         where, params = [], []
         if subject is not None:

@@ -18,7 +18,7 @@ from ml.config import Workspace
 from ml.errors import StrataError
 from store.locks import DEFAULT_TIMEOUT_S, workspace_lock
 
-__all__ = ["DB_FILE", "db_path", "open_db"]
+__all__ = ["DB_FILE", "db_path", "has_table", "open_db"]
 
 DB_FILE = "strata.duckdb"
 
@@ -63,3 +63,11 @@ def open_db(
             yield con
         finally:
             con.close()
+
+
+def has_table(con: duckdb.DuckDBPyConnection | None, table: str) -> bool:
+    """True when the (open) workspace database holds `table`."""
+    if con is None:
+        return False
+    query = "SELECT count(*) FROM information_schema.tables WHERE table_name = ?"
+    return bool(con.execute(query, [table]).fetchone()[0])

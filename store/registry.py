@@ -25,7 +25,7 @@ from mlflow.exceptions import MlflowException
 from ml.config import Workspace
 from ml.config.gates import TARGETS
 from ml.errors import StrataError
-from store.db import open_db
+from store.db import has_table, open_db
 from store.locks import DEFAULT_TIMEOUT_S
 
 __all__ = [
@@ -264,13 +264,7 @@ def read_alias_history(
 ) -> pd.DataFrame:
     """Alias moves recorded by Strata, oldest first (optionally of one model and/or alias)."""
     with open_db(ws, write=False, timeout=timeout) as con:
-        if (
-            con is None
-            or not con.execute(
-                "SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
-                [ALIAS_HISTORY_TABLE],
-            ).fetchone()[0]
-        ):
+        if not has_table(con, ALIAS_HISTORY_TABLE):
             return pd.DataFrame({c: pd.Series(dtype="str") for c in ALIAS_HISTORY_COLUMNS})
         where, params = [], []
         if model_name is not None:
