@@ -33,6 +33,9 @@ for cfg in configs/strata.yaml configs/scms.yaml; do
   $S models --config "$cfg"
 done
 
+step "README result tables from this run"
+.venv/bin/python scripts/readme_results.py
+
 step "a planner's questions"
 $S explain 85123A
 $S policy show 85123A

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -77,3 +78,29 @@ def test_online_retail_train_registers_a_version(retail):
     assert "cv_macro_f1" in out
     listed = invoke("runs", "list", "--config", str(retail))
     assert "rules" in listed
+
+
+@pytest.mark.slow
+def test_readme_tables_are_written_from_the_runs_outputs(retail):
+    sys.path.insert(0, str(REPO / "scripts"))
+    from readme_results import ingestion_table, training_table
+
+    from ml.config.files import load_workspace
+    from training.tracking import list_runs
+
+    ws = load_workspace(retail)
+    ingestion = ingestion_table([ws])
+    # the accounting the build printed, and an independent count of the raw file's lines
+    raw = sum(
+        len(pd.read_csv(REPO / f, usecols=[0], dtype=str))
+        for f in (
+            "data/online_retail/online_retail.csv.gz",
+            "data/online_retail_ii_2009_2010/online_retail_ii_2009_2010.csv.gz",
+        )
+    )
+    assert f"| rows in | {raw:,} |" in ingestion
+    assert "| accepted | 1,027,056 |" in ingestion and "| quarantined | 40,314 |" in ingestion
+    assert "| products in the snapshot | 5,070 |" in ingestion
+    runs = list_runs(ws, "strata-segmentation")
+    rules = runs[runs["labeller"] == "rules"].iloc[0]  # newest first
+    assert f"| cv_macro_f1 | {rules['cv_macro_f1']:.4f} |" in training_table([ws])

@@ -1,0 +1,199 @@
+"""Write the README's result tables from the outputs the last demo left, never by hand.
+
+Each table sits between `<!-- results:NAME -->` and `<!-- /results:NAME -->` in README.md and
+is rebuilt from the workspaces' outputs: the ingest report and the canonical demand lines
+(ingestion), the newest rules and clusters training runs in each workspace's MLflow store
+(training), the newest assignments (segment mix) and the newest backtest summary when there is
+one (decision value). `make demo` runs it last; `--check` exits 1 when the README differs.
+
+    .venv/bin/python scripts/readme_results.py [--check] [--readme README.md] [CONFIG ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+import pandas as pd
+from mlflow import MlflowClient
+
+from features.snapshots import read_manifest
+from ml import columns as C
+from ml.config import Workspace
+from ml.config.files import load_scoring_config, load_training_config, load_workspace
+from serving.runs import current_assignments, main_sinks
+from training.tracking import use_workspace_store
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CONFIGS = ("configs/strata.yaml", "configs/scms.yaml")
+TITLES = {"online_retail": "Online Retail", "scms": "SCMS"}
+MARKER = re.compile(r"(<!-- results:(\w+) -->\n)(.*?)(<!-- /results:\2 -->)", re.S)
+
+
+def _n(value: float | int | None, digits: int = 3) -> str:
+    if value is None or pd.isna(value):
+        return ""
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:.{digits}f}"
+
+
+def _title(ws: Workspace) -> str:
+    return TITLES.get(ws.name, ws.name)
+
+
+def _table(header: list[str], rows: list[list[str]], align: str = "l") -> str:
+    sep = ["---" if i == 0 or align == "l" else "---:" for i in range(len(header))]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(sep) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def ingestion_table(workspaces: list[Workspace]) -> str:
+    """Rows in, accepted, quarantined by reason, kept kinds and products per workspace."""
+    stats = []
+    for ws in workspaces:
+        tables = ws.warehouse / "tables"
+        report = json.loads((tables / "ingest_report.json").read_text(encoding="utf-8"))
+        sources = [s for s in report if s.get("path")]
+        reasons: dict[str, int] = {}
+        for s in sources:
+            for k, v in s["quarantined_by_reason"].items():
+                reasons[k] = reasons.get(k, 0) + v
+        kinds = pd.read_parquet(tables / "demand_lines.parquet", columns=[C.KIND])[C.KIND]
+        stats.append(
+            {
+                "rows in": sum(s["rows_in"] for s in sources),
+                "accepted": sum(s["rows_accepted"] for s in sources),
+                "quarantined": sum(s["rows_quarantined"] for s in sources),
+                **{f"quarantined: {k}": v for k, v in reasons.items()},
+                **{
+                    f"kept as their own rows: {k}": int((kinds == k).sum())
+                    for k in ("cancellation", "return", "write_off")
+                },
+                "products in the snapshot": read_manifest(ws, None)["products"],
+            }
+        )
+    labels = list(dict.fromkeys(k for s in stats for k in s))
+    rows = [[label] + [_n(s.get(label)) for s in stats] for label in labels]
+    return _table(["", *(_title(ws) for ws in workspaces)], rows, align="r")
+
+
+def _newest_runs(ws: Workspace) -> dict[str, dict[str, float]]:
+    """Metrics of the newest top-level training run per labeller in the workspace's store."""
+    use_workspace_store(ws)
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name(load_training_config(ws).experiment)
+    if experiment is None:
+        return {}
+    runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time DESC"])
+    newest: dict[str, dict[str, float]] = {}
+    for r in runs:
+        labeller = r.data.tags.get("labeller")
+        if labeller and "mlflow.parentRunId" not in r.data.tags and labeller not in newest:
+            newest[labeller] = {
+                **r.data.metrics,
+                "n_products": float(r.data.params.get("n_products", "nan")),
+            }
+    return newest
+
+
+def training_table(workspaces: list[Workspace]) -> str:
+    """The headline metrics of each workspace's newest rules and clusters runs."""
+    columns, runs = [], []
+    for ws in workspaces:
+        found = _newest_runs(ws)
+        for labeller in ("rules", "clusters"):
+            if labeller in found:
+                columns.append(f"{_title(ws)}, {labeller}")
+                runs.append(found[labeller])
+    metrics = [
+        ("products", "n_products"),
+        ("trained on (established products)", "n_trainable"),
+        ("cv_macro_f1", "cv_macro_f1"),
+        ("cv_balanced_accuracy", "cv_balanced_accuracy"),
+        ("holdout_macro_f1", "holdout_macro_f1"),
+        ("launch model cv_macro_f1", "launch_cv_macro_f1"),
+        ("HDBSCAN clusters", "n_clusters"),
+        ("noise share", "noise_share"),
+        ("DBCV", "dbcv"),
+        ("provisional (new products)", "provisional_share"),
+    ]
+    rows = []
+    for label, key in metrics:
+        digits = 4 if "f1" in key or "accuracy" in key else 3
+        values = [
+            f"{m[key]:.1%}" if key == "provisional_share" and key in m else _n(m.get(key), digits)
+            for m in runs
+        ]
+        if any(values):
+            rows.append([label, *values])
+    return _table(["", *columns], rows, align="r")
+
+
+def segment_mix_table(workspaces: list[Workspace]) -> str:
+    """Products per segment in each workspace's newest assignments (the champion's)."""
+    mixes = {}
+    for ws in workspaces:
+        a = current_assignments(main_sinks(ws, load_scoring_config(ws))[0])
+        if a is not None:
+            mixes[_title(ws)] = a[C.SEGMENT].value_counts()
+    names = list(dict.fromkeys(s for m in mixes.values() for s in m.index))
+    rows = []
+    for s in names:
+        cells = []
+        for m in mixes.values():
+            n = int(m.get(s, 0))
+            cells.append(f"{n:,} ({n / m.sum():.1%})" if n else "")
+        rows.append([s, *cells])
+    return _table(["segment", *mixes], rows, align="r")
+
+
+def results_tables(workspaces: list[Workspace]) -> dict[str, str]:
+    """Every README result table by its marker name."""
+    return {
+        "ingestion": ingestion_table(workspaces),
+        "training": training_table(workspaces),
+        "segment_mix": segment_mix_table(workspaces),
+    }
+
+
+def rewrite(text: str, tables: dict[str, str]) -> str:
+    """`text` with every known marker's content replaced; unknown markers are left alone."""
+
+    def body(match: re.Match[str]) -> str:
+        name = match.group(2)
+        new = tables.get(name, match.group(3))
+        return f"{match.group(1)}{new}{match.group(4)}"
+
+    return MARKER.sub(body, text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("configs", nargs="*", default=list(DEFAULT_CONFIGS))
+    parser.add_argument("--readme", type=Path, default=ROOT / "README.md")
+    parser.add_argument("--check", action="store_true", help="exit 1 when the README differs")
+    args = parser.parse_args(argv)
+    workspaces = [
+        load_workspace(ROOT / c if not Path(c).is_absolute() else c) for c in args.configs
+    ]
+    text = args.readme.read_text(encoding="utf-8")
+    new = rewrite(text, results_tables(workspaces))
+    if args.check:
+        if new != text:
+            print(
+                f"{args.readme}: result tables differ from the last demo's outputs", file=sys.stderr
+            )
+            return 1
+        return 0
+    args.readme.write_text(new, encoding="utf-8")
+    print(f"{args.readme}: result tables rewritten from the outputs of {', '.join(args.configs)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
