@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -27,10 +26,12 @@ from ml.config.files import load_scoring_config, load_training_config, load_work
 from serving.runs import current_assignments, main_sinks
 from training.tracking import use_workspace_store
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from markers import rewrite
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIGS = ("configs/strata.yaml", "configs/scms.yaml")
 TITLES = {"online_retail": "Online Retail", "scms": "SCMS"}
-MARKER = re.compile(r"(<!-- results:(\w+) -->\n)(.*?)(<!-- /results:\2 -->)", re.S)
 
 
 def _n(value: float | int | None, digits: int = 3) -> str:
@@ -159,17 +160,6 @@ def results_tables(workspaces: list[Workspace]) -> dict[str, str]:
         "training": training_table(workspaces),
         "segment_mix": segment_mix_table(workspaces),
     }
-
-
-def rewrite(text: str, tables: dict[str, str]) -> str:
-    """`text` with every known marker's content replaced; unknown markers are left alone."""
-
-    def body(match: re.Match[str]) -> str:
-        name = match.group(2)
-        new = tables.get(name, match.group(3))
-        return f"{match.group(1)}{new}{match.group(4)}"
-
-    return MARKER.sub(body, text)
 
 
 def main(argv: list[str] | None = None) -> int:

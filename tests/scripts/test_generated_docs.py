@@ -1,4 +1,4 @@
-"""The README's result tables are rewritten between their markers, and nowhere else."""
+"""Generated docs: the README result tables and the architecture contract tables stay in sync."""
 
 from __future__ import annotations
 
@@ -27,3 +27,11 @@ def test_the_readme_has_a_marker_pair_for_every_table_the_script_writes():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     for name in ("ingestion", "training", "segment_mix"):
         assert f"<!-- results:{name} -->\n" in readme and f"<!-- /results:{name} -->" in readme
+
+
+def test_architecture_doc_shows_the_contracts_as_the_code_declares_them():
+    from docs_contracts import DOC, contract_sections
+
+    text = DOC.read_text(encoding="utf-8")
+    assert rewrite(text, contract_sections()) == text, "run scripts/docs_contracts.py"
+    assert "| `probability` | float64 | allowed | in_range(0.0, 1.0) |" in text
