@@ -27,6 +27,7 @@ from store.audit import insert_audit
 from store.db import open_db
 from store.locks import DEFAULT_TIMEOUT_S, current_user, workspace_lock
 from store.registry import (
+    ModelVersionInfo,
     RegistryRef,
     alias_holders,
     check_alias,
@@ -109,6 +110,54 @@ def _move_alias(
     return AliasMove(ref.model_name, alias, from_version, to_version, event, who, why)
 
 
+def _passing_check(
+    ws: Workspace,
+    ref: RegistryRef,
+    info: ModelVersionInfo,
+    target: str,
+    gates: GatesConfig,
+    scoring: ScoringConfig,
+    catalogue: Any,
+    policy: Any,
+) -> GateCheck:
+    """The gate check of `info` for `target`; a StrataError naming the gates that fail."""
+    if info.aliases and target in info.aliases:
+        raise StrataError(f"{ref.model_name} v{info.version} already is {target}; nothing to do")
+    check = check_gates(
+        ws, ref, info.version, target, gates, scoring, catalogue=catalogue, policy=policy
+    )
+    if not check.report.passed:
+        failed = "; ".join(f"{r.gate}: {r.reason}" for r in check.report.failed)
+        raise StrataError(
+            f"{ref.model_name} v{info.version} is not promoted to {target}: "
+            f"{len(check.report.failed)} gate(s) fail — {failed}. `strata gates check "
+            f"{info.version} --to {target}` shows the report; `--force --reason TEXT` "
+            f"overrides it on record"
+        )
+    return check
+
+
+def _still_holding(
+    ref: RegistryRef,
+    info: ModelVersionInfo,
+    target: str,
+    expected: dict[str, str],
+    holders: dict[str, str],
+) -> None:
+    """Compare-and-set: the aliases the gates were judged against must not have moved."""
+    moved = [a for a in dict.fromkeys((target, "champion")) if holders.get(a) != expected.get(a)]
+    if moved:
+        shown = ", ".join(
+            f"{a} went from {expected.get(a) or 'none'} to {holders.get(a) or 'none'}"
+            for a in moved
+        )
+        raise StrataError(
+            f"{ref.model_name} v{info.version} is not promoted to {target}: another "
+            f"promotion happened while its gates were measured ({shown}); the gates were "
+            f"judged against the old holders. Run the promotion again"
+        )
+
+
 def promote(
     ws: Workspace,
     ref: RegistryRef,
@@ -137,52 +186,23 @@ def promote(
         )
     client = registry_client(ref)
     info = resolve_version(ref, version, client)
-    check = None
     if force:
-        expected = None
+        check, expected, event = None, None, "forced_promotion"
         last = info.tags.get(gate_tag(target))
         why = f"forced: {reason}" + (f" (last gate check: {last})" if last else "")
-        event = "forced_promotion"
     else:
-        if info.aliases and target in info.aliases:
-            raise StrataError(
-                f"{ref.model_name} v{info.version} already is {target}; nothing to do"
-            )
-        check = check_gates(
-            ws, ref, info.version, target, gates, scoring, catalogue=catalogue, policy=policy
-        )
-        if not check.report.passed:
-            failed = "; ".join(f"{r.gate}: {r.reason}" for r in check.report.failed)
-            raise StrataError(
-                f"{ref.model_name} v{info.version} is not promoted to {target}: "
-                f"{len(check.report.failed)} gate(s) fail — {failed}. `strata gates check "
-                f"{info.version} --to {target}` shows the report; `--force --reason TEXT` "
-                f"overrides it on record"
-            )
-        expected = check.holders
+        check = _passing_check(ws, ref, info, target, gates, scoring, catalogue, policy)
+        expected, event = check.holders, "promotion"
         counts = check.report.to_dict()["counts"]
         why = f"all gates pass ({counts['pass']} pass, {counts['n/a']} n/a)" + (
             f"; {reason}" if reason else ""
         )
-        event = "promotion"
 
     with workspace_lock(ws.warehouse, ref.lock_name, timeout=timeout):
         holders = alias_holders(ref, client)
         current = holders.get(target)
         if expected is not None:
-            moved = [
-                a for a in dict.fromkeys((target, "champion")) if holders.get(a) != expected.get(a)
-            ]
-            if moved:
-                shown = ", ".join(
-                    f"{a} went from {expected.get(a) or 'none'} to {holders.get(a) or 'none'}"
-                    for a in moved
-                )
-                raise StrataError(
-                    f"{ref.model_name} v{info.version} is not promoted to {target}: another "
-                    f"promotion happened while its gates were measured ({shown}); the gates were "
-                    f"judged against the old holders. Run the promotion again"
-                )
+            _still_holding(ref, info, target, expected, holders)
         if current == info.version:
             raise StrataError(
                 f"{ref.model_name} v{info.version} already is {target}; nothing to do"

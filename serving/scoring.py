@@ -200,12 +200,29 @@ def score(
         if len(rows):
             append_audit(ws, rows)
         audited = len(rows)
+    return _result(
+        ref, loaded, engine, run_id, tables, written, previous_label, expired, audited, comparison
+    )
+
+
+def _result(
+    ref: RegistryRef,
+    loaded: _Loaded,
+    engine: str,
+    run_id: str,
+    tables: ScoredTables,
+    written: list[str],
+    previous_label: str | None,
+    expired: pd.DataFrame,
+    audited: int,
+    comparison: ShadowComparison | None,
+) -> ScoreResult:
     a = tables.assignments
     return ScoreResult(
         run_id=run_id,
-        as_of=day,
+        as_of=loaded.day,
         model_name=ref.model_name,
-        model_version=info.version,
+        model_version=loaded.info.version,
         feature_set=loaded.feature_set,
         engine=engine,
         products=len(a),
