@@ -35,7 +35,6 @@ Reorder points are floored at 0 (sales are lost, so the inventory position never
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,7 +43,6 @@ from numpy.typing import NDArray
 
 from ml import columns as C
 from ml.columns import SEGMENT
-from ml.config import Catalogue
 from ml.policy import (
     compound_poisson_parameters,
     cost_based_service_level,
@@ -56,27 +54,19 @@ from ml.policy import (
     order_quantity,
     validate_policy_inputs,
 )
+from ml.policy.bootstrap import (
+    bootstrap_lead_time_demand,
+    empirical_fill_rate,
+    empirical_fill_rate_reorder_point,
+    empirical_quantile,
+)
 
 __all__ = [
-    "PERIOD_DAYS",
-    "POLICY_KINDS",
     "SegmentPolicies",
-    "bootstrap_lead_time_demand_samples",
-    "periods_per_year",
-    "policy_inputs",
-    "sample_fill_rate",
-    "sample_fill_rate_reorder_point",
     "segment_policies",
-    "with_uniform_service_level",
 ]
 
 Array = NDArray[np.float64]
-PERIOD_DAYS = {"week": 7.0, "month": 365.25 / 12.0}
-POLICY_KINDS = ("(s, Q)", "(R, S)", "(R, s, Q)")
-_DAYS_PER_YEAR = 365.25
-_SAMPLE_CELLS_PER_CHUNK = 4_000_000  # products x samples x periods drawn at once (memory)
-_BISECTION_STEPS = 60
-
 # where each formula input comes from in the snapshot, for reasons a planner can act on
 _SOURCES = {
     C.DEMAND_MEAN: "mean_qty",
@@ -84,139 +74,6 @@ _SOURCES = {
     C.LEAD_TIME: "lead_time_mean_days",
     C.LEAD_TIME_SD: "lead_time_sd_days",
 }
-
-_POLICY_FIELDS = [
-    C.TARGET_SERVICE_LEVEL,
-    C.SERVICE_LEVEL_TYPE,
-    C.REVIEW,
-    C.REVIEW_PERIOD_DAYS,
-    C.ORDER_RULE,
-    "order_periods",
-    "ordering_cost",
-    "holding_rate",
-    C.LTD_METHOD,
-    "cost_based_switch",
-]
-
-
-def periods_per_year(bucket: str) -> float:
-    """Calendar periods in a year: 52.18 weeks or 12 months."""
-    return _DAYS_PER_YEAR / PERIOD_DAYS[bucket]
-
-
-def _catalogue_policies(catalogue: Catalogue) -> pd.DataFrame:
-    """One row per segment with its policy's fields (the join table)."""
-    rows = []
-    for s in catalogue.segments:
-        p, q = s.policy, s.policy.order_quantity
-        rows.append(
-            {
-                SEGMENT: s.name,
-                C.TARGET_SERVICE_LEVEL: p.service_level,
-                C.SERVICE_LEVEL_TYPE: p.service_level_type,
-                C.REVIEW: p.review,
-                C.REVIEW_PERIOD_DAYS: float(p.review_period_days or 0),
-                C.ORDER_RULE: q.rule,
-                "order_periods": float(q.periods) if q.periods else np.nan,
-                "ordering_cost": q.ordering_cost if q.ordering_cost else np.nan,
-                "holding_rate": q.holding_rate if q.holding_rate else np.nan,
-                C.LTD_METHOD: p.lead_time_demand,
-                "cost_based_switch": p.cost_based_service_level,
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def _number(frame: pd.DataFrame, column: str) -> Array:
-    if column not in frame.columns:
-        return np.full(len(frame), np.nan)
-    return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-
-
-def _review_frequency(review: pd.Series, days: Array) -> NDArray[np.object_]:
-    """ "continuous", "weekly", "every 2 weeks", ... worded once per distinct review period."""
-    distinct, which = np.unique(np.nan_to_num(days, nan=0.0), return_inverse=True)
-    named = {7.0: "weekly", 14.0: "every 2 weeks", 28.0: "every 4 weeks"}
-    words = np.array([named.get(float(d), f"every {d:g} days") for d in distinct], dtype=object)
-    return np.where(review.to_numpy() == "continuous", "continuous", words[which.reshape(-1)])
-
-
-def policy_inputs(
-    features: pd.DataFrame,
-    catalogue: Catalogue,
-    *,
-    bucket: str,
-    default_margin: float,
-    margin_by_category: Mapping[str, float] | None = None,
-) -> pd.DataFrame:
-    """Per product: its segment's policy and every formula input, times in the demand's periods.
-
-    ``features`` is a snapshot with a ``segment`` column. A segment the catalogue does not hold
-    keeps missing policy fields (:func:`segment_policies` flags it, naming the segment).
-    Returns a new frame in the order of ``features``.
-    """
-    if bucket not in PERIOD_DAYS:
-        raise ValueError(f"bucket {bucket!r} is not one of {', '.join(PERIOD_DAYS)}")
-    days = PERIOD_DAYS[bucket]
-    per = _catalogue_policies(catalogue)
-    seg = features[SEGMENT].astype("str").reset_index(drop=True)
-    joined = pd.DataFrame({SEGMENT: seg}).merge(per, on=SEGMENT, how="left", sort=False)
-    out = pd.DataFrame({C.SKU_ID: features[C.SKU_ID].astype("str").to_numpy(), SEGMENT: seg})
-    for name in _POLICY_FIELDS:
-        out[name] = joined[name].to_numpy()
-    out["known_segment"] = seg.isin(per[SEGMENT]).to_numpy()
-    review_days = _number(out, C.REVIEW_PERIOD_DAYS)
-    out[C.REVIEW_PERIOD] = review_days / days
-    out[C.REVIEW_FREQUENCY] = _review_frequency(out[C.REVIEW].fillna(""), review_days)
-    out[C.REVIEWS_PER_YEAR] = np.where(
-        out[C.REVIEW].to_numpy() == "periodic",
-        _DAYS_PER_YEAR / np.where(review_days > 0, review_days, np.nan),
-        _DAYS_PER_YEAR,  # continuous review counted as a daily look
-    )
-    out[C.POLICY] = np.where(
-        out[C.REVIEW].to_numpy() == "continuous",
-        POLICY_KINDS[0],
-        np.where(out[C.ORDER_RULE].to_numpy() == "lot_for_lot", POLICY_KINDS[1], POLICY_KINDS[2]),
-    )
-    out[C.PERIOD] = bucket
-    out[C.PERIOD_DAYS] = days
-    out[C.PERIODS_PER_YEAR] = periods_per_year(bucket)
-    out[C.DEMAND_MEAN] = _number(features, "mean_qty")
-    out[C.DEMAND_SD] = _number(features, "std_qty")
-    out[C.LEAD_TIME_DAYS] = _number(features, "lead_time_mean_days")
-    out[C.LEAD_TIME_SD_DAYS] = _number(features, "lead_time_sd_days")
-    out[C.LEAD_TIME] = out[C.LEAD_TIME_DAYS] / days
-    out[C.LEAD_TIME_SD] = out[C.LEAD_TIME_SD_DAYS] / days
-    for name in ("adi", "cv2"):
-        out[name] = _number(features, name)
-    out[C.MOQ] = np.nan_to_num(_number(features, C.MOQ), nan=0.0)
-    out[C.PACK_SIZE] = _number(features, C.PACK_SIZE)
-    price = _number(features, C.UNIT_PRICE)
-    cost = _number(features, C.UNIT_COST)
-    margin = np.full(len(out), float(default_margin))
-    if margin_by_category and C.CATEGORY in features.columns:
-        by_cat = features[C.CATEGORY].map(dict(margin_by_category)).to_numpy(dtype=np.float64)
-        margin = np.where(np.isnan(by_cat), margin, by_cat)
-    has_cost = np.isfinite(cost) & (cost > 0)
-    out[C.UNIT_PRICE] = price
-    out[C.UNIT_VALUE] = np.where(has_cost, cost, price * (1.0 - margin))
-    out[C.UNIT_VALUE_SOURCE] = np.where(
-        has_cost,
-        "unit_cost",
-        np.where(np.isfinite(price), "unit_price less default margin", "missing"),
-    )
-    return out
-
-
-def with_uniform_service_level(inputs: pd.DataFrame, level: float, kind: str) -> pd.DataFrame:
-    """The same inputs with one service level of one type for every product, no cost switch."""
-    return inputs.assign(
-        **{
-            C.TARGET_SERVICE_LEVEL: float(level),
-            C.SERVICE_LEVEL_TYPE: kind,
-            "cost_based_switch": False,
-        }
-    )
 
 
 @dataclass(frozen=True)
@@ -297,95 +154,6 @@ def _input_reasons(inputs: pd.DataFrame, history_rows: NDArray[np.bool_]) -> NDA
         "in the window",
     )
     return reasons
-
-
-def bootstrap_lead_time_demand_samples(
-    history: Array,
-    lead_time: Array,
-    lead_time_sd: Array,
-    review_period: Array,
-    n_samples: int = 1000,
-    seed: int = 0,
-) -> Array:
-    """Samples (products x n_samples) of demand over a random lead time plus the review period.
-
-    For each sample a lead time is drawn from a gamma with the product's mean and sd (fixed when
-    the sd is 0); then ``floor(l + R)`` of the product's observed periods are drawn with
-    replacement, plus the fraction ``(l + R) mod 1`` of one more (Willemain, Smart & Schwarz 2004,
-    *Int. J. Forecasting* 20:375-387, without their Markov occurrence model and jitter; the same
-    resampling as :func:`ml.policy.bootstrap_lead_time_demand`, which keeps the lead time fixed).
-    ``history`` holds NaN for periods not observed (before launch). Seeded; chunked over products.
-    """
-    h = np.asarray(history, dtype=np.float64)
-    n = h.shape[0]
-    observed = ~np.isnan(h)
-    counts = observed.sum(axis=1)
-    order = np.argsort(~observed, axis=1, kind="stable")
-    values = np.nan_to_num(np.take_along_axis(h, order, axis=1), nan=0.0)
-    mean_l = np.broadcast_to(np.asarray(lead_time, dtype=np.float64), (n,))
-    sd_l = np.broadcast_to(np.asarray(lead_time_sd, dtype=np.float64), (n,))
-    review = np.broadcast_to(np.asarray(review_period, dtype=np.float64), (n,))
-    rng = np.random.default_rng(seed)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        shape = np.where(sd_l > 0, (mean_l / sd_l) ** 2, np.inf)
-        scale = np.where(sd_l > 0, sd_l**2 / mean_l, 0.0)
-    out = np.empty((n, n_samples))
-    # the longest horizon bounds the periods drawn per sample (gamma tail capped at mean + 8 sd)
-    cap = mean_l + 8.0 * sd_l + review
-    periods_max = int(np.ceil(cap.max(initial=0.0))) + 1
-    step = max(1, _SAMPLE_CELLS_PER_CHUNK // (n_samples * periods_max))
-    for start in range(0, n, step):
-        rows = slice(start, min(start + step, n))
-        c = values[rows].shape[0]
-        random_lt = np.isfinite(shape[rows])
-        lt = np.broadcast_to(mean_l[rows, None], (c, n_samples)).copy()
-        if random_lt.any():
-            lt[random_lt] = rng.gamma(
-                shape[rows][random_lt, None],
-                scale[rows][random_lt, None],
-                size=(int(random_lt.sum()), n_samples),
-            )
-        horizon = np.minimum(lt + review[rows, None], cap[rows, None])
-        whole = np.floor(horizon).astype(np.intp)
-        fraction = horizon - whole
-        width = int(whole.max(initial=0)) + 1
-        picks = (rng.random((c, n_samples, width)) * counts[rows, None, None]).astype(np.intp)
-        drawn = np.take_along_axis(values[rows, None, :], picks.reshape(c, 1, -1), axis=2)
-        drawn = drawn.reshape(c, n_samples, width)
-        j = np.arange(width)
-        weight = np.where(
-            j < whole[..., None], 1.0, np.where(j == whole[..., None], fraction[..., None], 0.0)
-        )
-        out[rows] = np.einsum("psj,psj->ps", drawn, weight)
-    return out
-
-
-def sample_fill_rate(samples: Array, reorder_point: Array, order_qty: Array) -> Array:
-    """1 - E[(X - r)^+ - (X - r - Q)^+] / Q over each row's samples X (Axsäter 2015, ch. 5)."""
-    r = np.asarray(reorder_point, dtype=np.float64)[:, None]
-    q = np.asarray(order_qty, dtype=np.float64)[:, None]
-    short = np.mean(np.maximum(samples - r, 0.0) - np.maximum(samples - r - q, 0.0), axis=1)
-    return np.clip(1.0 - short / q[:, 0], 0.0, 1.0)
-
-
-def sample_fill_rate_reorder_point(samples: Array, fill_rate: Array, order_qty: Array) -> Array:
-    """The lowest r >= 0 whose sample fill rate reaches the target (bisection; it rises in r)."""
-    low = np.zeros(samples.shape[0])
-    high = np.maximum(samples.max(axis=1), 0.0)
-    target = np.asarray(fill_rate, dtype=np.float64)
-    met_at_zero = sample_fill_rate(samples, low, order_qty) >= target
-    for _ in range(_BISECTION_STEPS):
-        mid = 0.5 * (low + high)
-        reached = sample_fill_rate(samples, mid, order_qty) >= target
-        high = np.where(reached, mid, high)
-        low = np.where(reached, low, mid)
-    return np.where(met_at_zero, 0.0, high)
-
-
-def _sample_quantile(samples: Array, level: Array) -> Array:
-    ordered = np.sort(samples, axis=1)
-    at = np.ceil(level * samples.shape[1]).astype(np.intp) - 1
-    return np.take_along_axis(ordered, np.clip(at, 0, samples.shape[1] - 1)[:, None], 1)[:, 0]
 
 
 @dataclass
@@ -485,20 +253,20 @@ def _compound(out: _Outputs, rows, inputs, level, q) -> None:
 def _bootstrap(out: _Outputs, rows, inputs, level, q, history, samples, seed) -> None:
     skus = inputs[C.SKU_ID].to_numpy()[rows]
     matrix = history.reindex(skus).to_numpy(dtype=np.float64)
-    x = bootstrap_lead_time_demand_samples(
+    x = bootstrap_lead_time_demand(
         matrix,
         inputs[C.LEAD_TIME].to_numpy()[rows],
-        inputs[C.LEAD_TIME_SD].to_numpy()[rows],
         inputs[C.REVIEW_PERIOD].to_numpy()[rows],
         samples,
         seed,
+        lead_time_sd=inputs[C.LEAD_TIME_SD].to_numpy()[rows],
     )
     fill = inputs[C.SERVICE_LEVEL_TYPE].to_numpy()[rows] == "fill_rate"
     r = np.empty(rows.size)
     if (~fill).any():
-        r[~fill] = _sample_quantile(x[~fill], level[~fill])
+        r[~fill] = empirical_quantile(x[~fill], level[~fill])
     if fill.any():
-        r[fill] = sample_fill_rate_reorder_point(x[fill], level[fill], q[fill])
+        r[fill] = empirical_fill_rate_reorder_point(x[fill], level[fill], q[fill])
     r = np.maximum(r, 0.0)
     mean, sd = x.mean(axis=1), x.std(axis=1)
     out.put(
@@ -509,7 +277,7 @@ def _bootstrap(out: _Outputs, rows, inputs, level, q, history, samples, seed) ->
             C.LEAD_TIME_DEMAND_MEAN: mean,
             C.LEAD_TIME_DEMAND_SD: sd,
             C.SAFETY_FACTOR: np.where(sd > 0, (r - mean) / np.where(sd > 0, sd, 1.0), 0.0),
-            C.EXPECTED_FILL_RATE: sample_fill_rate(x, r, q),
+            C.EXPECTED_FILL_RATE: empirical_fill_rate(x, r, q),
         },
     )
 

@@ -39,7 +39,8 @@ from ml.config.policy import PolicyBuildConfig, PolicyConfig
 from ml.config.scoring import ScoringConfig
 from ml.errors import StrataError
 from ml.periods import last_complete_period
-from ml.segment_policies import SegmentPolicies, policy_inputs, segment_policies
+from ml.policy_inputs import policy_inputs, with_uniform_service_level
+from ml.segment_policies import SegmentPolicies, segment_policies
 from planning.policy_data import (
     demand_history,
     workspace_sinks,
@@ -229,7 +230,6 @@ def compute_policies(
     In memory, no write: the simulation calls this on a past snapshot. ``uniform`` = (level,
     type) replaces every segment's service level (the uniform baseline).
     """
-    from ml.segment_policies import with_uniform_service_level
 
     seg = segments.drop_duplicates(C.SKU_ID, keep="last").set_index(C.SKU_ID)
     frame = features.assign(

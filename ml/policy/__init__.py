@@ -5,11 +5,19 @@
 - :mod:`ml.policy.fill_rate` — fill-rate (type 2) safety factor and expected fill rate
 - :mod:`ml.policy.order_quantity` — EOQ, periods of supply, lot-for-lot, MOQ and pack rounding
 - :mod:`ml.policy.newsvendor` — cost-based service level from the critical ratio
-- :mod:`ml.policy.intermittent` — lead-time demand for intermittent and lumpy products
+- :mod:`ml.policy.compound_poisson` — compound Poisson lead-time demand and its distributions
+- :mod:`ml.policy.intermittent` — reorder points and fill rates for intermittent and lumpy demand
+- :mod:`ml.policy.bootstrap` — lead-time demand resampled from a product's own history
+- :mod:`ml.policy.solvers` — vectorised root finders the distributions share
 - :mod:`ml.policy.inventory_policy` — the whole normal-demand policy per product (batch entry)
 - :mod:`ml.policy.validation` — allowed ranges; strict checks and per-row reasons (flag mode)
 """
 
+from ml.policy.bootstrap import (
+    bootstrap_fill_rate,
+    bootstrap_lead_time_demand,
+    bootstrap_reorder_point,
+)
 from ml.policy.fill_rate import (
     expected_fill_rate,
     expected_shortage_per_cycle,
@@ -18,9 +26,6 @@ from ml.policy.fill_rate import (
 )
 from ml.policy.intermittent import (
     INTERMITTENT_METHODS,
-    bootstrap_fill_rate,
-    bootstrap_lead_time_demand,
-    bootstrap_reorder_point,
     compound_poisson_parameters,
     intermittent_expected_shortage,
     intermittent_fill_rate,

@@ -12,13 +12,8 @@ from ml.policy import (
     intermittent_reorder_point,
     inventory_policy,
 )
-from ml.segment_policies import (
-    bootstrap_lead_time_demand_samples,
-    policy_inputs,
-    sample_fill_rate,
-    sample_fill_rate_reorder_point,
-    segment_policies,
-)
+from ml.policy_inputs import policy_inputs
+from ml.segment_policies import segment_policies
 
 
 def _policy(**kw):
@@ -234,19 +229,3 @@ def test_bootstrap_of_a_constant_history_is_that_constant_times_the_horizon():
     assert row[C.LEAD_TIME_DEMAND_MEAN] == pytest.approx(30.0)
     assert row[C.REORDER_POINT] == pytest.approx(30.0)
     assert row[C.EXPECTED_FILL_RATE] == pytest.approx(1.0)
-
-
-def test_bootstrap_samples_spread_with_a_random_lead_time():
-    history = np.full((1, 10), 5.0)
-    fixed = bootstrap_lead_time_demand_samples(history, 3.0, 0.0, 0.0, 500, seed=1)
-    random = bootstrap_lead_time_demand_samples(history, 3.0, 1.0, 0.0, 4000, seed=1)
-    assert np.allclose(fixed, 15.0)
-    assert random.mean() == pytest.approx(15.0, rel=0.03)
-    assert random.std() == pytest.approx(5.0, rel=0.1)  # d sigma_L = 5 x 1
-
-
-def test_sample_fill_rate_reorder_point_is_the_lowest_that_reaches_the_target():
-    samples = np.arange(100.0)[None, :]
-    r = sample_fill_rate_reorder_point(samples, np.array([0.95]), np.array([10.0]))
-    assert sample_fill_rate(samples, r, np.array([10.0]))[0] >= 0.95
-    assert sample_fill_rate(samples, r - 0.01, np.array([10.0]))[0] < 0.95

@@ -7,11 +7,13 @@ from stockpyl.loss_functions import gamma_loss, negative_binomial_loss, poisson_
 from stockpyl.newsvendor import newsvendor_poisson
 
 from ml.errors import StrataError
-from ml.policy.intermittent import (
-    INTERMITTENT_METHODS,
+from ml.policy.bootstrap import (
     bootstrap_fill_rate,
     bootstrap_lead_time_demand,
     bootstrap_reorder_point,
+)
+from ml.policy.intermittent import (
+    INTERMITTENT_METHODS,
     compound_poisson_parameters,
     intermittent_expected_shortage,
     intermittent_fill_rate,
