@@ -60,6 +60,7 @@ from ml.policy.bootstrap import (
     empirical_fill_rate_reorder_point,
     empirical_quantile,
 )
+from ml.policy.safety_stock import _implied_by_reorder_point
 
 __all__ = [
     "SegmentPolicies",
@@ -215,6 +216,22 @@ def _normal(out: _Outputs, rows, inputs, level, q, k_min, reasons) -> None:
     out.notes[capped] = "the order quantity alone meets the fill-rate target: no safety stock"
 
 
+def _put_reorder_point(out: _Outputs, rows, r: Array, mean: Array, sd: Array, rate: Array) -> None:
+    """Record a reorder point set from a distribution, with the safety stock it implies."""
+    safety, factor = _implied_by_reorder_point(r, mean, sd)
+    out.put(
+        rows,
+        **{
+            C.REORDER_POINT: r,
+            C.SAFETY_STOCK: safety,
+            C.LEAD_TIME_DEMAND_MEAN: mean,
+            C.LEAD_TIME_DEMAND_SD: sd,
+            C.SAFETY_FACTOR: factor,
+            C.EXPECTED_FILL_RATE: rate,
+        },
+    )
+
+
 def _compound(out: _Outputs, rows, inputs, level, q) -> None:
     d = inputs[C.DEMAND_MEAN].to_numpy()[rows]
     cp = compound_poisson_parameters(
@@ -235,19 +252,8 @@ def _compound(out: _Outputs, rows, inputs, level, q) -> None:
         )
     r = np.maximum(r, 0.0)
     mean, var = lead_time_demand_moments(*args)
-    sd = np.sqrt(var)
     rate = intermittent_fill_rate(r, q, *args, method="poisson_gamma")
-    out.put(
-        rows,
-        **{
-            C.REORDER_POINT: r,
-            C.SAFETY_STOCK: r - mean,
-            C.LEAD_TIME_DEMAND_MEAN: mean,
-            C.LEAD_TIME_DEMAND_SD: sd,
-            C.SAFETY_FACTOR: np.where(sd > 0, (r - mean) / np.where(sd > 0, sd, 1.0), 0.0),
-            C.EXPECTED_FILL_RATE: rate,
-        },
-    )
+    _put_reorder_point(out, rows, r, mean, np.sqrt(var), rate)
 
 
 def _bootstrap(out: _Outputs, rows, inputs, level, q, history, samples, seed) -> None:
@@ -268,18 +274,7 @@ def _bootstrap(out: _Outputs, rows, inputs, level, q, history, samples, seed) ->
     if fill.any():
         r[fill] = empirical_fill_rate_reorder_point(x[fill], level[fill], q[fill])
     r = np.maximum(r, 0.0)
-    mean, sd = x.mean(axis=1), x.std(axis=1)
-    out.put(
-        rows,
-        **{
-            C.REORDER_POINT: r,
-            C.SAFETY_STOCK: r - mean,
-            C.LEAD_TIME_DEMAND_MEAN: mean,
-            C.LEAD_TIME_DEMAND_SD: sd,
-            C.SAFETY_FACTOR: np.where(sd > 0, (r - mean) / np.where(sd > 0, sd, 1.0), 0.0),
-            C.EXPECTED_FILL_RATE: empirical_fill_rate(x, r, q),
-        },
-    )
+    _put_reorder_point(out, rows, r, x.mean(axis=1), x.std(axis=1), empirical_fill_rate(x, r, q))
 
 
 def _order_quantities(inputs: pd.DataFrame, rows: NDArray[np.intp]) -> Array:

@@ -92,6 +92,8 @@ def calc(
     Order quantity: --order-qty, else the EOQ, else (periodic review) the mean demand per review.
     --moq and --pack-size round it up.
     """
+    from ml.policy.calculator import policy_calculation
+
     result = run(
         policy_calculation,
         demand_mean=demand_mean,
@@ -113,133 +115,6 @@ def calc(
         typer.echo(json.dumps(result, indent=2))
     else:
         _print_table(result)
-
-
-def policy_calculation(
-    *,
-    demand_mean: float,
-    demand_sd: float,
-    lead_time: float,
-    lead_time_sd: float,
-    review_period: float,
-    service_level: float,
-    service_type: str,
-    order_qty: float | None,
-    annual_demand: float | None,
-    order_cost: float | None,
-    holding_cost: float | None,
-    moq: float,
-    pack_size: float | None,
-    k_min: float,
-) -> dict[str, Any]:
-    """The calculator's result as a plain dict (JSON-ready); raises StrataError on bad input."""
-    from ml.errors import StrataError
-    from ml.policy import (
-        check_policy_inputs,
-        cycle_service_level,
-        cycle_service_safety_stock,
-        eoq_with_moq_and_pack,
-        inventory_policy,
-        lead_time_demand_mean,
-        lead_time_demand_sd,
-        lot_for_lot_quantity,
-        rounded_order_quantity,
-        safety_factor,
-    )
-
-    # Every bad value in one message, before anything is computed.
-    check_policy_inputs(
-        service_level=service_level,
-        demand_mean=demand_mean,
-        demand_sd=demand_sd,
-        lead_time=lead_time,
-        lead_time_sd=lead_time_sd,
-        review_period=review_period,
-        order_qty=order_qty,
-        annual_demand=annual_demand,
-        order_cost=order_cost,
-        holding_cost=holding_cost,
-        moq=moq,
-        pack_size=pack_size,
-        k_min=k_min,
-    )
-
-    eoq_inputs = {
-        "--annual-demand": annual_demand,
-        "--order-cost": order_cost,
-        "--holding-cost": holding_cost,
-    }
-    given = [name for name, value in eoq_inputs.items() if value is not None]
-    if order_qty is not None and given:
-        raise StrataError(
-            f"give either --order-qty or the EOQ inputs ({', '.join(given)}), not both"
-        )
-    if given and len(given) < len(eoq_inputs):
-        missing = [name for name in eoq_inputs if name not in given]
-        raise StrataError(f"the EOQ needs {', '.join(missing)} as well as {', '.join(given)}")
-    if order_qty is not None:
-        qty, source = rounded_order_quantity(order_qty, moq, pack_size), "given"
-    elif given:
-        qty = eoq_with_moq_and_pack(annual_demand, order_cost, holding_cost, moq, pack_size)
-        source = "eoq"
-    elif review_period > 0:
-        need = lot_for_lot_quantity(demand_mean, review_period)
-        qty, source = rounded_order_quantity(need, moq, pack_size), "demand per review period"
-    else:
-        qty, source = None, None
-    fill_rate = service_type == ServiceType.fill_rate.value
-    if fill_rate and qty is None:
-        raise StrataError(
-            "a fill-rate target needs an order quantity: pass --order-qty, or --annual-demand, "
-            "--order-cost and --holding-cost for the EOQ, or a --review-period"
-        )
-
-    if qty is None:  # cycle service level without a lot size: no fill rate to report
-        sigma = lead_time_demand_sd(demand_mean, demand_sd, lead_time, lead_time_sd, review_period)
-        safety = cycle_service_safety_stock(
-            service_level, demand_mean, demand_sd, lead_time, lead_time_sd, review_period
-        )
-        factor = safety_factor(service_level)
-        mean = lead_time_demand_mean(demand_mean, lead_time, review_period)
-        rate, capped = None, False
-    else:
-        p = inventory_policy(
-            service_level,
-            demand_mean,
-            demand_sd,
-            lead_time,
-            lead_time_sd,
-            review_period,
-            service_type="fill_rate" if fill_rate else "csl",
-            order_qty=qty,
-            k_min=k_min,
-        )
-        sigma, safety, factor = (
-            float(p.lead_time_demand_sd),
-            float(p.safety_stock),
-            float(p.safety_factor),
-        )
-        mean, rate, capped = (
-            float(p.lead_time_demand_mean),
-            float(p.expected_fill_rate),
-            bool(p.safety_factor_capped),
-        )
-    return {
-        "service_type": service_type,
-        "service_level": service_level,
-        "review": "periodic" if review_period > 0 else "continuous",
-        "review_period": review_period,
-        "lead_time_demand_mean": mean,
-        "lead_time_demand_sd": sigma,
-        "k" if fill_rate else "z": factor,
-        "cycle_service_level": float(cycle_service_level(factor)),
-        "safety_stock": safety,
-        "reorder_point": mean + safety,
-        "order_qty": None if qty is None else float(qty),
-        "order_qty_source": source,
-        "expected_fill_rate": rate,
-        "safety_factor_capped": capped,
-    }
 
 
 _MEANINGS = {

@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ml.policy.normal import _inverse_loss, _loss, _result
-from ml.policy.safety_stock import _lead_time_demand_sd
+from ml.policy.safety_stock import _lead_time_demand_sd, _safety_stock
 from ml.policy.validation import check_policy_inputs
 
 __all__ = [
@@ -112,7 +112,7 @@ def fill_rate_safety_stock(
         a["demand_mean"], a["demand_sd"], a["lead_time"], a["lead_time_sd"], a["review_period"]
     )
     k = _fill_rate_safety_factor(a["fill_rate"], a["order_qty"], sigma, float(k_min))
-    return _result(k * sigma)
+    return _result(_safety_stock(k, sigma))
 
 
 def expected_shortage_per_cycle(

@@ -22,7 +22,12 @@ from scipy.special import ndtri
 from ml.errors import StrataError
 from ml.policy.fill_rate import DEFAULT_K_MIN, _expected_fill_rate, _fill_rate_safety_factor
 from ml.policy.order_quantity import ORDER_QUANTITY_RULES, order_quantity
-from ml.policy.safety_stock import _lead_time_demand_sd
+from ml.policy.safety_stock import (
+    _lead_time_demand_mean,
+    _lead_time_demand_sd,
+    _reorder_point,
+    _safety_stock,
+)
 from ml.policy.validation import (
     broadcast_inputs,
     check_policy_inputs,
@@ -197,8 +202,8 @@ def inventory_policy(
     elif fill.any():
         k[fill] = _fill_rate_safety_factor(level[fill], q[fill], sigma[fill], k_floor)
     capped = fill & (k <= k_floor) & (sigma > 0)
-    safety = k * sigma
-    mean_ltd = d * (lt + review)
+    safety = _safety_stock(k, sigma)
+    mean_ltd = _lead_time_demand_mean(d, lt, review)
     rate = _expected_fill_rate(k, sigma, np.where(q > 0, q, 1.0), exact=exact_fill_rate)
     rate[sigma == 0] = 1.0  # no uncertainty: nothing is ever short
 
@@ -215,7 +220,7 @@ def inventory_policy(
         lead_time_demand_mean=full(mean_ltd),
         lead_time_demand_sd=full(sigma),
         safety_stock=full(safety),
-        reorder_point=full(mean_ltd + safety),
+        reorder_point=full(_reorder_point(mean_ltd, safety)),
         order_qty=full(np.array(q, dtype=np.float64)),
         expected_fill_rate=full(rate),
         safety_factor_capped=full(capped, False),

@@ -26,9 +26,31 @@ __all__ = [
 Array = NDArray[np.float64]
 
 
+# The array kernels below are the one home of each formula: the public functions here, the batch
+# policy (:mod:`ml.policy.inventory_policy`) and the per-segment job all call them.
+
+
+def _lead_time_demand_mean(demand_mean, lead_time, review_period) -> Array:
+    return demand_mean * (lead_time + review_period)
+
+
 def _lead_time_demand_sd(demand_mean, demand_sd, lead_time, lead_time_sd, review_period) -> Array:
     protection = lead_time + review_period
     return np.sqrt(protection * demand_sd**2 + demand_mean**2 * lead_time_sd**2)
+
+
+def _safety_stock(safety_factor, lead_time_demand_sd) -> Array:
+    return safety_factor * lead_time_demand_sd
+
+
+def _reorder_point(lead_time_demand_mean, safety_stock) -> Array:
+    return lead_time_demand_mean + safety_stock
+
+
+def _implied_by_reorder_point(reorder_point, mean, sd) -> tuple[Array, Array]:
+    """Safety stock r - mean and safety factor (r - mean) / sd of a reorder point set otherwise."""
+    safety = reorder_point - mean
+    return safety, np.where(sd > 0, safety / np.where(sd > 0, sd, 1.0), 0.0)
 
 
 def lead_time_demand_mean(
@@ -42,7 +64,7 @@ def lead_time_demand_mean(
     a = check_policy_inputs(
         demand_mean=demand_mean, lead_time=lead_time, review_period=review_period
     )
-    return _result(a["demand_mean"] * (a["lead_time"] + a["review_period"]))
+    return _result(_lead_time_demand_mean(a["demand_mean"], a["lead_time"], a["review_period"]))
 
 
 def lead_time_demand_sd(
@@ -100,7 +122,7 @@ def cycle_service_safety_stock(
     sigma = _lead_time_demand_sd(
         a["demand_mean"], a["demand_sd"], a["lead_time"], a["lead_time_sd"], a["review_period"]
     )
-    return _result(ndtri(a["service_level"]) * sigma)
+    return _result(_safety_stock(ndtri(a["service_level"]), sigma))
 
 
 def reorder_point(
@@ -121,7 +143,8 @@ def reorder_point(
         safety_stock=safety_stock,
         review_period=review_period,
     )
-    return _result(a["demand_mean"] * (a["lead_time"] + a["review_period"]) + a["safety_stock"])
+    mean = _lead_time_demand_mean(a["demand_mean"], a["lead_time"], a["review_period"])
+    return _result(_reorder_point(mean, a["safety_stock"]))
 
 
 def order_up_to_level(
@@ -142,4 +165,5 @@ def order_up_to_level(
         review_period=review_period,
         safety_stock=safety_stock,
     )
-    return _result(a["demand_mean"] * (a["review_period"] + a["lead_time"]) + a["safety_stock"])
+    mean = _lead_time_demand_mean(a["demand_mean"], a["lead_time"], a["review_period"])
+    return _result(_reorder_point(mean, a["safety_stock"]))
