@@ -39,7 +39,7 @@ from planning.policy_data import (
     workspace_sinks,
 )
 from planning.policy_job import build_policies
-from planning.simulation import STEPS_PER_PERIOD, replenishment_policy
+from planning.replay import STEPS_PER_PERIOD, replenishment_policy
 from store.db import open_db
 from store.sinks import read_table
 

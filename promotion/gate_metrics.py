@@ -7,7 +7,7 @@ champion's current assignments — read from the scoring sink, else the champion
 overrides left out, since they hold whatever the model says), ``shap_additivity_error`` (on a
 sample; ``serving.explain.additivity_error``), ``psi.<attribute>`` for every attribute the model
 reads (training snapshot, run tag ``as_of``, against the newest) and the policy impact when the
-policy simulation (``planning.simulation.policy_impact``) can replay the demand history
+policy simulation (``planning.policy_impact.policy_impact``) can replay the demand history
 (n/a with the reason otherwise). The champion's numbers on the same snapshot go to
 ``champion_metrics`` for the comparison gates. Extra measurements that no gate judges (each
 model's macro-F1 against the catalogue's rule labels on the newest snapshot) are reported too.
@@ -30,7 +30,7 @@ from ml.columns import SKU_ID
 from ml.config import Catalogue, PolicyConfig, Workspace
 from ml.drift import drift_metrics, psi_by_attribute
 from ml.errors import StrataError
-from planning.simulation import policy_impact
+from planning.policy_impact import policy_impact
 from serving.explain import additivity_error
 from serving.predict import (
     InputSpec,

@@ -58,7 +58,9 @@ def simulate(
     from rich.console import Console
     from rich.table import Table
 
-    from planning.simulation import simulate_policies, simulation_window, write_simulation_report
+    from planning.replay import simulation_window
+    from planning.simulation import simulate_policies
+    from planning.simulation_report import write_simulation_report
 
     ws, cat, scoring, cfg = stage_configs(config, catalogue, scoring_config, policy_config)
     console = Console()

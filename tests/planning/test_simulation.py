@@ -11,12 +11,10 @@ from ml import columns as C
 from ml.config import Calendar, Source, Workspace
 from ml.config.files import load_catalogue, load_policy_config, load_scoring_config
 from ml.errors import StrataError
-from planning.simulation import (
-    policy_impact,
-    simulate_policies,
-    simulation_window,
-    write_simulation_report,
-)
+from planning.policy_impact import policy_impact
+from planning.replay import simulation_window
+from planning.simulation import simulate_policies
+from planning.simulation_report import write_simulation_report
 from strata.cli import app
 
 WEEKS = 80
@@ -78,7 +76,27 @@ def test_report_compares_with_both_uniform_rules_and_is_written(tiny):
         tiny.ws, scoring=load_scoring_config(tiny.ws, tiny.scoring), **configs(tiny)
     )
     assert set(report.baselines) == {"csl", "fill_rate"}
-    assert report.best in report.baselines
+    # the best rule, recomputed from the per-product outcomes: the uniform type whose sweep needs
+    # the least inventory at the segmented fill rate (linear interpolation along its curve)
+    seg = report.segmented.outcomes
+    target = seg[C.SALES_UNITS].sum() / seg[C.DEMAND_UNITS].sum()
+    at_target = {}
+    for kind, base in report.baselines.items():
+        curve = sorted(
+            (
+                p.outcomes[C.SALES_UNITS].sum() / p.outcomes[C.DEMAND_UNITS].sum(),
+                p.outcomes[C.AVG_INVENTORY_VALUE].sum(),
+            )
+            for p in base.sweep
+        )
+        rates, values = zip(*curve, strict=True)
+        if rates[0] <= target <= rates[-1]:
+            at_target[kind] = float(np.interp(target, rates, np.maximum.accumulate(values)))
+    assert at_target, "the tiny workspace's sweep must bracket the segmented fill rate"
+    assert report.best == min(at_target, key=at_target.get)
+    assert report.baselines[report.best].equal_fill_inventory == pytest.approx(
+        at_target[report.best]
+    )
     # the uniform level defaults to the demand-weighted average target of the segmented rows
     pol = report.segmented.policies
     expected = float(

@@ -1,0 +1,318 @@
+"""The point-in-time replay: the window, the snapshot before it, and demand through the policies.
+
+Lost sales, lead times drawn per order (:func:`ml.simulate.simulate_inventory`), the same random
+numbers for every policy set; outcomes per product, per segment and overall.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pyarrow.dataset as pads
+
+from features.snapshots import load_features, read_manifest
+from ml import columns as C
+from ml.columns import SEGMENT
+from ml.config import Workspace
+from ml.config.policy import PolicyConfig
+from ml.errors import StrataError
+from ml.periods import last_complete_period, shift_period
+from ml.segment_policies import SegmentPolicies
+from ml.simulate import ReplenishmentPolicy, SimulationResult, simulate_inventory
+from planning.policy_data import (
+    demand_matrix,
+    table_path,
+)
+
+__all__ = [
+    "STEPS_PER_PERIOD",
+    "PolicySet",
+    "Replayer",
+    "SimulationWindow",
+    "common_products",
+    "launched_in_window",
+    "outcome_frame",
+    "pit_features",
+    "replay",
+    "replayer",
+    "replenishment_policy",
+    "segment_outcomes",
+    "simulation_window",
+    "totals",
+    "window_demand",
+]
+
+
+_DEFAULT_PERIODS = {"week": 52, "month": 12}
+
+
+_DEFAULT_WARMUP = {"week": 13, "month": 3}
+
+
+STEPS_PER_PERIOD = {"week": 7, "month": 30}  # days, near enough for a month
+
+
+@dataclass(frozen=True)
+class SimulationWindow:
+    """The replayed periods and the snapshot the policies come from."""
+
+    bucket: str
+    first: date  # start of the first measured period
+    periods: int
+    warmup: int
+    data_as_of: date  # the newest snapshot: where the data ends
+
+    @property
+    def policy_as_of(self) -> date:
+        """The day before the window: the snapshot (and segments) the policies use."""
+        return self.first - timedelta(days=1)
+
+    @property
+    def last(self) -> date:
+        """Start of the last measured period."""
+        return shift_period(self.first, self.periods - 1, self.bucket)
+
+    @property
+    def warmup_first(self) -> date:
+        """Start of the first warm-up period."""
+        return shift_period(self.first, -self.warmup, self.bucket)
+
+    def describe(self) -> str:
+        """The window in words."""
+        unit = self.bucket + ("s" if self.periods != 1 else "")
+        return (
+            f"{self.periods} {unit} from {self.first.isoformat()} to "
+            f"{(shift_period(self.last, 1, self.bucket) - timedelta(days=1)).isoformat()}, "
+            f"policies as of {self.policy_as_of.isoformat()}, {self.warmup} warm-up "
+            f"{self.bucket}s before"
+        )
+
+
+def simulation_window(
+    ws: Workspace,
+    periods: int | None = None,
+    warmup: int | None = None,
+    data_as_of: date | None = None,
+) -> SimulationWindow:
+    """The last ``periods`` complete periods up to the newest snapshot (or ``data_as_of``)."""
+    from features.snapshots import list_snapshots
+
+    bucket = ws.calendar.bucket
+    if data_as_of is None:
+        dates = list_snapshots(ws)
+        if not dates:
+            raise StrataError(
+                f"workspace '{ws.name}' has no feature snapshot; run `strata features build "
+                f"--config <workspace yaml>` first"
+            )
+        data_as_of = dates[-1]
+    n = periods or _DEFAULT_PERIODS[bucket]
+    w = _DEFAULT_WARMUP[bucket] if warmup is None else warmup
+    if n < 1:
+        raise StrataError(f"--weeks {n} must be at least 1 period")
+    last = last_complete_period(data_as_of, bucket)
+    first = shift_period(last, -(n - 1), bucket)
+    return SimulationWindow(bucket, first, n, w, data_as_of)
+
+
+def replenishment_policy(policies: pd.DataFrame) -> ReplenishmentPolicy:
+    """The simulation's view of valid policy rows: (s, nQ), (R, s, nQ) or (R, S)."""
+    pack = policies[C.PACK_SIZE].to_numpy(dtype=np.float64)
+    return ReplenishmentPolicy.of(
+        policies[C.REORDER_POINT].to_numpy(dtype=np.float64),
+        policies[C.ORDER_QTY].to_numpy(dtype=np.float64),
+        policies[C.REVIEW_PERIOD].to_numpy(dtype=np.float64),
+        (policies[C.POLICY] == "(R, S)").to_numpy(),
+        policies[C.LEAD_TIME].to_numpy(dtype=np.float64),
+        policies[C.LEAD_TIME_SD].to_numpy(dtype=np.float64),
+        moq=policies[C.MOQ].to_numpy(dtype=np.float64),
+        pack_size=np.where(np.isfinite(pack) & (pack > 0), pack, 1.0),
+    )
+
+
+def outcome_frame(
+    policies: pd.DataFrame, result: SimulationResult, periods_per_year: float
+) -> pd.DataFrame:
+    """Per product: the achieved fill rate, cycle service, inventory value, turns, stockouts."""
+    value = policies[C.UNIT_VALUE].to_numpy(dtype=np.float64)
+    inv_value = result.avg_on_hand * value
+    sales_value = result.sales * value
+    annual = sales_value * periods_per_year / max(result.periods, 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        turns = np.where(inv_value > 0, annual / inv_value, np.nan)
+    return pd.DataFrame(
+        {
+            C.SKU_ID: policies[C.SKU_ID].to_numpy(),
+            SEGMENT: policies[SEGMENT].to_numpy(),
+            C.DEMAND_UNITS: result.demand,
+            C.SALES_UNITS: result.sales,
+            C.LOST_UNITS: result.lost,
+            C.FILL_RATE: result.fill_rate,
+            C.CYCLES: result.cycles,
+            C.CYCLE_SERVICE_LEVEL: result.cycle_service_level,
+            C.AVG_INVENTORY_UNITS: result.avg_on_hand,
+            C.AVG_INVENTORY_VALUE: inv_value,
+            C.SALES_VALUE: sales_value,
+            C.TURNS: turns,
+            C.STOCKOUT_PERIODS: result.stockout_periods,
+            C.LONGEST_STOCKOUT: result.longest_stockout,
+            C.ORDERS: result.orders,
+        }
+    )
+
+
+def totals(frame: pd.DataFrame, periods: int, periods_per_year: float) -> dict[str, float]:
+    demand = float(frame[C.DEMAND_UNITS].sum())
+    cycles = float(frame[C.CYCLES].sum())
+    inv = float(frame[C.AVG_INVENTORY_VALUE].sum())
+    annual_sales = float(frame[C.SALES_VALUE].sum()) * periods_per_year / max(periods, 1)
+    short = frame[C.CYCLES] * (1.0 - frame[C.CYCLE_SERVICE_LEVEL].fillna(1.0))
+    return {
+        C.PRODUCTS: len(frame),
+        C.DEMAND_UNITS: demand,
+        C.FILL_RATE: float(frame[C.SALES_UNITS].sum()) / demand if demand > 0 else np.nan,
+        C.CYCLE_SERVICE_LEVEL: 1.0 - float(short.sum()) / cycles if cycles > 0 else np.nan,
+        C.AVG_INVENTORY_VALUE: inv,
+        C.TURNS: annual_sales / inv if inv > 0 else np.nan,
+        C.STOCKOUT_PERIODS: float(frame[C.STOCKOUT_PERIODS].mean()) if len(frame) else np.nan,
+        C.LONGEST_STOCKOUT: float(frame[C.LONGEST_STOCKOUT].max()) if len(frame) else np.nan,
+    }
+
+
+def segment_outcomes(outcomes: pd.DataFrame, periods: int, periods_per_year: float) -> pd.DataFrame:
+    """Per segment and overall ("all"): fill rate and cycle service achieved, average inventory
+    value, turns, stockout periods per product (mean) and the longest stockout (max)."""
+    rows = [
+        {SEGMENT: name, **totals(part, periods, periods_per_year)}
+        for name, part in outcomes.groupby(SEGMENT, sort=True)
+    ]
+    rows.append({SEGMENT: "all", **totals(outcomes, periods, periods_per_year)})
+    return pd.DataFrame(rows)
+
+
+def replay(
+    policies: pd.DataFrame,
+    demand: np.ndarray,
+    warmup: np.ndarray | None,
+    *,
+    seed: int,
+    lead_time_distribution: str,
+    periods_per_year: float,
+    steps_per_period: int = 1,
+    groups: np.ndarray | None = None,
+) -> tuple[pd.DataFrame, SimulationResult]:
+    """Simulate valid policy rows against demand (rows aligned); the per-product outcomes."""
+    result = simulate_inventory(
+        demand,
+        replenishment_policy(policies),
+        warmup=warmup,
+        steps_per_period=steps_per_period,
+        seed=seed,
+        lead_time_distribution=lead_time_distribution,
+        groups=groups,
+        unit_value=policies[C.UNIT_VALUE].to_numpy(dtype=np.float64),
+    )
+    return outcome_frame(policies, result, periods_per_year), result
+
+
+def pit_features(ws: Workspace, day: date) -> pd.DataFrame:
+    try:
+        read_manifest(ws, day)
+    except StrataError:
+        raise StrataError(
+            f"no snapshot as of {day.isoformat()} for the point-in-time replay: the policies must "
+            f"come from what was known the day before the window. Build it with `strata features "
+            f"build --config <workspace yaml> --as-of {day.isoformat()}` (`strata simulate` does "
+            f"this itself)"
+        ) from None
+    return load_features(day, workspace=ws)
+
+
+def window_demand(ws: Workspace, window: SimulationWindow, skus: list[str]):
+    both = demand_matrix(
+        ws, skus, window.warmup_first, window.warmup + window.periods, window.bucket
+    )
+    return both[:, window.warmup :], both[:, : window.warmup]
+
+
+def common_products(sets: list[SegmentPolicies]) -> tuple[list[pd.DataFrame], int]:
+    """Each set's valid rows restricted to the products every set has, in one order."""
+    keep = set(sets[0].policies[C.SKU_ID])
+    for s in sets[1:]:
+        keep &= set(s.policies[C.SKU_ID])
+    order = sorted(keep)
+    out = [s.policies.set_index(C.SKU_ID).loc[order].reset_index() for s in sets]
+    flagged = len(set().union(*[set(s.flagged[C.SKU_ID]) for s in sets]) - keep)
+    return out, flagged
+
+
+def launched_in_window(ws: Workspace, window: SimulationWindow, known: set[str]) -> int:
+    """Products selling in the window that the point-in-time snapshot does not know."""
+    cond = (
+        (pads.field(C.KIND) == "sale")
+        & (pads.field(C.PERIOD_START) >= pd.Timestamp(window.first))
+        & (pads.field(C.PERIOD_START) < pd.Timestamp(shift_period(window.last, 1, window.bucket)))
+    )
+    skus = pads.dataset(table_path(ws, "demand")).to_table(columns=[C.SKU_ID], filter=cond)
+    return len(set(skus.column(0).to_pylist()) - known)
+
+
+@dataclass(frozen=True)
+class PolicySet:
+    """One set of policies replayed: its label, uniform level (None = segmented), outcomes."""
+
+    label: str
+    level: float | None
+    outcomes: pd.DataFrame
+    by_segment: pd.DataFrame
+    policies: pd.DataFrame  # the rows replayed (inputs and numbers)
+
+    @property
+    def overall(self) -> pd.Series:
+        """The "all" row of by_segment."""
+        return self.by_segment.set_index(SEGMENT).loc["all"]
+
+
+@dataclass(frozen=True)
+class Replayer:
+    """Replays policy frames on one window's demand with one seed: same numbers for every set."""
+
+    demand: np.ndarray
+    warm: np.ndarray
+    periods: int
+    periods_per_year: float
+    steps: int
+    seed: int
+    distribution: str
+
+    def __call__(self, frame: pd.DataFrame, label: str, level: float | None) -> PolicySet:
+        outcomes, _ = replay(
+            frame,
+            self.demand,
+            self.warm,
+            seed=self.seed,
+            lead_time_distribution=self.distribution,
+            periods_per_year=self.periods_per_year,
+            steps_per_period=self.steps,
+        )
+        by_segment = segment_outcomes(outcomes, self.periods, self.periods_per_year)
+        return PolicySet(label, level, outcomes, by_segment, frame)
+
+
+def replayer(
+    ws: Workspace, window: SimulationWindow, config: PolicyConfig, first: pd.DataFrame
+) -> Replayer:
+    sim = config.simulation
+    demand, warm = window_demand(ws, window, first[C.SKU_ID].tolist())
+    return Replayer(
+        demand=demand,
+        warm=warm,
+        periods=window.periods,
+        periods_per_year=float(first[C.PERIODS_PER_YEAR].iloc[0]) if len(first) else 52.0,
+        steps=sim.steps_per_period or STEPS_PER_PERIOD[window.bucket],
+        seed=sim.seed,
+        distribution=sim.lead_time_distribution,
+    )
