@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ml.policy import (
+    InventoryPolicy,
     cycle_service_safety_stock,
     eoq_with_moq_and_pack,
     expected_fill_rate,
@@ -152,19 +153,11 @@ def bench_formulas(args: argparse.Namespace) -> list[Row]:
     return rows
 
 
-def bench_simulation(args: argparse.Namespace) -> list[Row]:
-    """Replay seeded gamma demand through each product's policy: (s, Q) with the EOQ for the
-    continuous half, (R, S) for the periodic half, lead times drawn from gammas, lost sales, 13 warm-up weeks,
-    then 52 measured weeks in daily steps; the achieved fill rate is checked against the
-    formula's expectation."""
-    from ml.simulate import ReplenishmentPolicy, simulate_inventory
-
-    n, weeks, warm = args.sim_products, args.sim_weeks, 13
-    p = synthetic_products(n)
-    periodic = p["review_period"] > 0
+def _benchmark_policies(p: dict[str, np.ndarray], periodic: np.ndarray) -> InventoryPolicy:
+    """(s, Q) with the EOQ for the continuous products, (R, S) lot for lot for the periodic."""
     # (R, S) orders what was sold since the last review: its Q is d R (lot for lot)
     rule = np.where(periodic, "lot_for_lot", "eoq").astype(object)
-    policy = inventory_policy(
+    return inventory_policy(
         p["service_level"],
         p["demand_mean"],
         p["demand_sd"],
@@ -180,6 +173,19 @@ def bench_simulation(args: argparse.Namespace) -> list[Row]:
         pack_size=p["pack_size"],
         errors="flag",
     )
+
+
+def bench_simulation(args: argparse.Namespace) -> list[Row]:
+    """Replay seeded gamma demand through each product's policy: (s, Q) with the EOQ for the
+    continuous half, (R, S) for the periodic half, lead times drawn from gammas, lost sales, 13 warm-up weeks,
+    then 52 measured weeks in daily steps; the achieved fill rate is checked against the
+    formula's expectation."""
+    from ml.simulate import ReplenishmentPolicy, simulate_inventory
+
+    n, weeks, warm = args.sim_products, args.sim_weeks, 13
+    p = synthetic_products(n)
+    periodic = p["review_period"] > 0
+    policy = _benchmark_policies(p, periodic)
     rows: list[Row] = []
     rng = np.random.default_rng(20261126)
     shape = (p["demand_mean"] / p["demand_sd"]) ** 2

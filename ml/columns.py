@@ -245,5 +245,6 @@ POLICIES = "policies"
 POLICY_FLAGS = "policy_flags"
 POLICY_SEGMENTS = "policy_segments"
 KPI_ALERTS = "kpi_alerts"
+SIMULATION_SEGMENTS = "simulation_segments"
 
 __all__ = [name for name in dir() if name.isupper()]

@@ -205,6 +205,172 @@ def _round_orders(need: Array, moq: Array | None, pack: Array | None) -> Array:
     return need
 
 
+def _checked_demand(
+    demand: ArrayLike, warmup: ArrayLike | None, n: int, steps_per_period: int
+) -> tuple[Array, int]:
+    """Warm-up and window demand side by side (products x periods), and the warm-up length."""
+    window = np.asarray(demand, dtype=np.float64)
+    if window.ndim != 2 or window.shape[0] != n:
+        raise StrataError(
+            f"demand must be products x periods with {n} rows (one per policy), got shape "
+            f"{window.shape}"
+        )
+    before = np.zeros((n, 0)) if warmup is None else np.asarray(warmup, dtype=np.float64)
+    if before.ndim != 2 or before.shape[0] != n:
+        raise StrataError(f"warmup must be products x periods with {n} rows, got {before.shape}")
+    if steps_per_period < 1:
+        raise StrataError(f"steps_per_period = {steps_per_period} must be at least 1, e.g. 7")
+    both = np.concatenate([before, window], axis=1)
+    if not np.isfinite(both).all() or (both < 0).any():
+        raise StrataError(
+            "demand must be finite and non-negative (units sold per period; fill periods without "
+            "a sale with 0 and net returns out before replaying)"
+        )
+    return both, before.shape[1]
+
+
+class _Replay:
+    """The state of one replay: stock, pipeline, counters; stepped period by period."""
+
+    def __init__(
+        self,
+        policy: ReplenishmentPolicy,
+        k: int,
+        n_total: int,
+        n_measured: int,
+        lead_time_distribution: str,
+        groups: ArrayLike | None,
+        unit_value: ArrayLike | None,
+        record: bool,
+    ) -> None:
+        n = policy.n
+        self.policy, self.k, self.n, self.n_total = policy, k, n, n_total
+        self.distribution = lead_time_distribution
+        self.review_steps = np.maximum(np.rint(policy.review_period * k), 1).astype(np.int64)
+        self.lead_mean, self.lead_sd = policy.lead_time * k, policy.lead_time_sd * k
+        s, q, up = policy.reorder_point, policy.order_qty, policy.order_up_to
+        self.on_hand = np.where(up, s, s + q)
+        self.on_order = np.zeros(n)
+        self.due: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+        self.short_since_receipt = np.zeros(n, dtype=bool)
+        self.totals = {name: np.zeros(n) for name in ("demand", "sales", "on_hand")}
+        self.counts = {
+            name: np.zeros(n, dtype=np.int64)
+            for name in ("stockouts", "run", "longest", "cycles", "short_cycles", "orders")
+        }
+        self.code = None if groups is None else np.asarray(groups, dtype=np.int64)
+        self.n_groups = 0 if self.code is None else int(self.code.max(initial=-1)) + 1
+        self.value = np.ones(n) if unit_value is None else np.asarray(unit_value, dtype=np.float64)
+        self.series = {
+            name: np.zeros((n_measured, self.n_groups))
+            for name in ("demand", "sales", "value", "short")
+        }
+        self.record = record
+        self.kept = {
+            name: np.zeros((n, n_measured if record else 0), dtype=dtype)
+            for name, dtype in (("sales", np.float64), ("on_hand", np.float64), ("short", bool))
+        }
+
+    def receive(self, step: int, measured: bool) -> None:
+        """Orders due at this step arrive; a replenishment cycle ends at each arrival."""
+        arrived = np.zeros(self.n, dtype=bool)
+        for who, qty in self.due.pop(step, ()):  # one product at most once per list entry
+            self.on_hand[who] += qty
+            self.on_order[who] -= qty
+            arrived[who] = True
+        if measured:
+            self.counts["cycles"] += arrived
+            self.counts["short_cycles"] += arrived & self.short_since_receipt
+        self.short_since_receipt &= ~arrived
+
+    def sell(self, d: Array) -> tuple[Array, NDArray[np.bool_]]:
+        """Sales from stock (the rest is lost) and which products ran short."""
+        sales = np.minimum(self.on_hand, d)
+        self.on_hand -= sales
+        short = d - sales > 1e-9 * np.maximum(d, 1.0)
+        self.short_since_receipt |= short
+        return sales, short
+
+    def order(self, step: int, u: Array, measured: bool) -> None:
+        """Review: order what the policy asks, with a lead time drawn per order."""
+        p = self.policy
+        s, q, up = p.reorder_point, p.order_qty, p.order_up_to
+        review = (step + 1) % self.review_steps == 0
+        position = self.on_hand + self.on_order
+        need = np.zeros(self.n)
+        topping = review & up & (s > position)
+        need[topping] = s[topping] - position[topping]
+        need = _round_orders(need, p.moq, p.pack_size)
+        lots = review & ~up & (position <= s) & (q > 0)
+        need[lots] = (np.floor((s[lots] - position[lots]) / q[lots]) + 1.0) * q[lots]
+        who = np.flatnonzero(need > 0)
+        if who.size == 0:
+            return
+        lead = lead_time_quantile(
+            u[0, who], self.lead_mean[who], self.lead_sd[who], self.distribution
+        )
+        arrival = step + 1 + np.floor(lead + u[1, who]).astype(np.int64)
+        self.on_order[who] += need[who]
+        if measured:
+            self.counts["orders"][who] += 1
+        # orders due after the last step stay on order; they never arrive in the window
+        inside = arrival < self.n_total * self.k
+        if not inside.any():
+            return
+        who, arrival = who[inside], arrival[inside]
+        order = np.argsort(arrival, kind="stable")
+        who, arrival = who[order], arrival[order]
+        cuts = np.flatnonzero(np.diff(arrival)) + 1
+        for part, when in zip(np.split(who, cuts), arrival[np.r_[0, cuts]], strict=True):
+            self.due.setdefault(int(when), []).append((part, need[part]))
+
+    def measure(self, row: int, demand: Array, sold: Array, short: NDArray[np.bool_]) -> None:
+        """Add one measured period to the totals, the records and the group series."""
+        self.totals["demand"] += demand
+        self.totals["sales"] += sold
+        self.totals["on_hand"] += self.on_hand
+        c = self.counts
+        c["stockouts"] += short
+        c["run"] = np.where(short, c["run"] + 1, 0)
+        np.maximum(c["longest"], c["run"], out=c["longest"])
+        if self.record:
+            self.kept["sales"][:, row] = sold
+            self.kept["on_hand"][:, row] = self.on_hand
+            self.kept["short"][:, row] = short
+        if self.code is not None:
+            code, g = self.code, self.n_groups
+            self.series["demand"][row] = np.bincount(code, demand, g)
+            self.series["sales"][row] = np.bincount(code, sold, g)
+            self.series["value"][row] = np.bincount(code, self.on_hand * self.value, g)
+            self.series["short"][row] = np.bincount(code, short, g)
+
+    def result(self, n_measured: int) -> SimulationResult:
+        """The replay's totals per product (and per group when groups were given)."""
+        group_series = None
+        if self.code is not None:
+            sr = self.series
+            group_series = GroupSeries(
+                sr["demand"], sr["sales"], sr["value"], sr["short"].astype(np.int64)
+            )
+        t, c, kept = self.totals, self.counts, self.kept
+        return SimulationResult(
+            periods=n_measured,
+            demand=t["demand"],
+            sales=t["sales"],
+            lost=t["demand"] - t["sales"],
+            avg_on_hand=t["on_hand"] / max(n_measured, 1),
+            stockout_periods=c["stockouts"],
+            longest_stockout=c["longest"],
+            cycles=c["cycles"],
+            cycles_with_stockout=c["short_cycles"],
+            orders=c["orders"],
+            groups=group_series,
+            period_sales=kept["sales"] if self.record else None,
+            period_on_hand=kept["on_hand"] if self.record else None,
+            period_short=kept["short"] if self.record else None,
+        )
+
+
 def simulate_inventory(
     demand: ArrayLike,
     policy: ReplenishmentPolicy,
@@ -226,49 +392,14 @@ def simulate_inventory(
     sales, on hand at its end and stockout flag per product (products x periods arrays).
     """
     n = policy.n
-    window = np.asarray(demand, dtype=np.float64)
-    if window.ndim != 2 or window.shape[0] != n:
-        raise StrataError(
-            f"demand must be products x periods with {n} rows (one per policy), got shape "
-            f"{window.shape}"
-        )
-    before = np.zeros((n, 0)) if warmup is None else np.asarray(warmup, dtype=np.float64)
-    if before.ndim != 2 or before.shape[0] != n:
-        raise StrataError(f"warmup must be products x periods with {n} rows, got {before.shape}")
-    if steps_per_period < 1:
-        raise StrataError(f"steps_per_period = {steps_per_period} must be at least 1, e.g. 7")
-    both = np.concatenate([before, window], axis=1)
-    if not np.isfinite(both).all() or (both < 0).any():
-        raise StrataError(
-            "demand must be finite and non-negative (units sold per period; fill periods without "
-            "a sale with 0 and net returns out before replaying)"
-        )
+    both, n_warm = _checked_demand(demand, warmup, n, steps_per_period)
     k = int(steps_per_period)
     per_step = np.ascontiguousarray(both.T) / k  # period-major: one contiguous row per period
-    n_warm, n_total = before.shape[1], both.shape[1]
+    n_total = both.shape[1]
     n_measured = n_total - n_warm
-    s, q, up = policy.reorder_point, policy.order_qty, policy.order_up_to
-    review_steps = np.maximum(np.rint(policy.review_period * k), 1).astype(np.int64)
-    lead_mean, lead_sd = policy.lead_time * k, policy.lead_time_sd * k
-    on_hand = np.where(up, s, s + q)
-    on_order = np.zeros(n)
-    due: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
-    short_since_receipt = np.zeros(n, dtype=bool)
-    totals = {name: np.zeros(n) for name in ("demand", "sales", "on_hand")}
-    counts = {
-        name: np.zeros(n, dtype=np.int64)
-        for name in ("stockouts", "run", "longest", "cycles", "short_cycles", "orders")
-    }
-    code = None if groups is None else np.asarray(groups, dtype=np.int64)
-    n_groups = 0 if code is None else int(code.max(initial=-1)) + 1
-    value = np.ones(n) if unit_value is None else np.asarray(unit_value, dtype=np.float64)
-    series = {
-        name: np.zeros((n_measured, n_groups)) for name in ("demand", "sales", "value", "short")
-    }
-    kept = {
-        name: np.zeros((n, n_measured if record else 0), dtype=dtype)
-        for name, dtype in (("sales", np.float64), ("on_hand", np.float64), ("short", bool))
-    }
+    state = _Replay(
+        policy, k, n_total, n_measured, lead_time_distribution, groups, unit_value, record
+    )
     rng = np.random.default_rng(seed)
     for period in range(n_total):
         measured = period >= n_warm
@@ -277,87 +408,12 @@ def simulate_inventory(
         sold_in_period = np.zeros(n)
         for sub in range(k):
             step = period * k + sub
-            arrived = np.zeros(n, dtype=bool)
-            for who, qty in due.pop(step, ()):  # one product at most once per list entry
-                on_hand[who] += qty
-                on_order[who] -= qty
-                arrived[who] = True
-            if measured:
-                counts["cycles"] += arrived
-                counts["short_cycles"] += arrived & short_since_receipt
-            short_since_receipt &= ~arrived
-            sales = np.minimum(on_hand, d)
-            on_hand -= sales
+            state.receive(step, measured)
+            sales, short = state.sell(d)
             sold_in_period += sales
-            short = d - sales > 1e-9 * np.maximum(d, 1.0)
-            short_since_receipt |= short
             short_in_period |= short
             u = rng.random((2, n))  # drawn every step for every product: common random numbers
-            review = (step + 1) % review_steps == 0
-            position = on_hand + on_order
-            need = np.zeros(n)
-            topping = review & up & (s > position)
-            need[topping] = s[topping] - position[topping]
-            need = _round_orders(need, policy.moq, policy.pack_size)
-            lots = review & ~up & (position <= s) & (q > 0)
-            need[lots] = (np.floor((s[lots] - position[lots]) / q[lots]) + 1.0) * q[lots]
-            who = np.flatnonzero(need > 0)
-            if who.size == 0:
-                continue
-            lead = lead_time_quantile(
-                u[0, who], lead_mean[who], lead_sd[who], lead_time_distribution
-            )
-            arrival = step + 1 + np.floor(lead + u[1, who]).astype(np.int64)
-            on_order[who] += need[who]
-            if measured:
-                counts["orders"][who] += 1
-            # orders due after the last step stay on order; they never arrive in the window
-            inside = arrival < n_total * k
-            if not inside.any():
-                continue
-            who, arrival = who[inside], arrival[inside]
-            order = np.argsort(arrival, kind="stable")
-            who, arrival = who[order], arrival[order]
-            cuts = np.flatnonzero(np.diff(arrival)) + 1
-            for part, when in zip(np.split(who, cuts), arrival[np.r_[0, cuts]], strict=True):
-                due.setdefault(int(when), []).append((part, need[part]))
-        if not measured:
-            continue
-        demand_p = d * k
-        totals["demand"] += demand_p
-        totals["sales"] += sold_in_period
-        totals["on_hand"] += on_hand
-        counts["stockouts"] += short_in_period
-        counts["run"] = np.where(short_in_period, counts["run"] + 1, 0)
-        np.maximum(counts["longest"], counts["run"], out=counts["longest"])
-        if record:
-            kept["sales"][:, period - n_warm] = sold_in_period
-            kept["on_hand"][:, period - n_warm] = on_hand
-            kept["short"][:, period - n_warm] = short_in_period
-        if code is not None:
-            row = period - n_warm
-            series["demand"][row] = np.bincount(code, demand_p, n_groups)
-            series["sales"][row] = np.bincount(code, sold_in_period, n_groups)
-            series["value"][row] = np.bincount(code, on_hand * value, n_groups)
-            series["short"][row] = np.bincount(code, short_in_period, n_groups)
-    group_series = None
-    if code is not None:
-        group_series = GroupSeries(
-            series["demand"], series["sales"], series["value"], series["short"].astype(np.int64)
-        )
-    return SimulationResult(
-        periods=n_measured,
-        demand=totals["demand"],
-        sales=totals["sales"],
-        lost=totals["demand"] - totals["sales"],
-        avg_on_hand=totals["on_hand"] / max(n_measured, 1),
-        stockout_periods=counts["stockouts"],
-        longest_stockout=counts["longest"],
-        cycles=counts["cycles"],
-        cycles_with_stockout=counts["short_cycles"],
-        orders=counts["orders"],
-        groups=group_series,
-        period_sales=kept["sales"] if record else None,
-        period_on_hand=kept["on_hand"] if record else None,
-        period_short=kept["short"] if record else None,
-    )
+            state.order(step, u, measured)
+        if measured:
+            state.measure(period - n_warm, d * k, sold_in_period, short_in_period)
+    return state.result(n_measured)

@@ -29,6 +29,7 @@ from ml.columns import SEGMENT
 from ml.config import Catalogue, Workspace
 from ml.config.policy import PolicyConfig
 from ml.config.scoring import ScoringConfig
+from ml.contracts import check_output
 from ml.errors import StrataError
 from ml.kpis import judge_kpis, kpi_history, plan_targets
 from ml.periods import last_complete_period, shift_period
@@ -40,7 +41,7 @@ from planning.policy_data import (
 )
 from planning.policy_job import build_policies
 from planning.replay import STEPS_PER_PERIOD, replenishment_policy
-from store.db import open_db
+from store.db import has_table, open_db
 from store.sinks import read_table
 
 __all__ = ["KpiReport", "read_alerts", "segment_kpis", "write_alerts"]
@@ -228,6 +229,7 @@ CREATE TABLE IF NOT EXISTS {C.KPI_ALERTS} (
 def write_alerts(ws: Workspace, alerts: pd.DataFrame) -> int:
     """Replace the alerts of the same evaluation dates and sources in ``kpi_alerts`` (one
     transaction); returns the rows written."""
+    alerts = check_output(C.KPI_ALERTS, alerts, "KPI job")
     with open_db(ws) as con:
         assert con is not None
         con.execute(_DDL)
@@ -251,12 +253,7 @@ def write_alerts(ws: Workspace, alerts: pd.DataFrame) -> int:
 def read_alerts(ws: Workspace) -> pd.DataFrame:
     """Every alert written so far, newest first (empty when none)."""
     with open_db(ws, write=False) as con:
-        if con is None:
-            return pd.DataFrame(columns=_ALERT_COLUMNS)
-        found = con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [C.KPI_ALERTS]
-        ).fetchone()
-        if not found or not found[0]:
+        if not has_table(con, C.KPI_ALERTS):
             return pd.DataFrame(columns=_ALERT_COLUMNS)
         return con.execute(
             f"SELECT * FROM {C.KPI_ALERTS} ORDER BY raised_at DESC, {SEGMENT}, {C.KPI}"

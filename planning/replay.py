@@ -18,6 +18,7 @@ from ml import columns as C
 from ml.columns import SEGMENT
 from ml.config import Workspace
 from ml.config.policy import PolicyConfig
+from ml.contracts import check_output
 from ml.errors import StrataError
 from ml.periods import last_complete_period, shift_period
 from ml.segment_policies import SegmentPolicies
@@ -190,7 +191,7 @@ def segment_outcomes(outcomes: pd.DataFrame, periods: int, periods_per_year: flo
         for name, part in outcomes.groupby(SEGMENT, sort=True)
     ]
     rows.append({SEGMENT: "all", **totals(outcomes, periods, periods_per_year)})
-    return pd.DataFrame(rows)
+    return check_output(C.SIMULATION_SEGMENTS, pd.DataFrame(rows), "simulation")
 
 
 def replay(

@@ -42,7 +42,7 @@ from ml.segment_policies import SegmentPolicies
 from planning.policy_data import (
     workspace_sinks,
 )
-from planning.policy_job import SegmentSource, compute_policies, segment_assignments
+from planning.policy_job import compute_policies
 from planning.replay import (
     PolicySet,
     Replayer,
@@ -53,6 +53,7 @@ from planning.replay import (
     replayer,
     simulation_window,
 )
+from planning.segment_source import SegmentSource, segment_assignments
 
 __all__ = [
     "Baseline",

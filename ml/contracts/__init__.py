@@ -12,7 +12,12 @@ from ml.contracts.inputs import (
     empty_table,
     table_dtypes,
 )
-from ml.contracts.outputs import OUTPUT_CONTRACTS, check_output, output_problems
+from ml.contracts.outputs import (
+    OUTPUT_CONTRACTS,
+    check_output,
+    check_run_output,
+    output_problems,
+)
 
 __all__ = [
     "CONTRACTS",
@@ -24,6 +29,7 @@ __all__ = [
     "FieldType",
     "SourceFields",
     "check_output",
+    "check_run_output",
     "contract_failures",
     "empty_table",
     "output_problems",

@@ -11,6 +11,8 @@ as well, so their contracts fix the columns the next stages read and allow more.
 
 from __future__ import annotations
 
+from datetime import date
+
 import pandas as pd
 import pandera.pandas as pa
 
@@ -18,7 +20,7 @@ from ml import columns as C
 from ml.contracts.base import column, key
 from ml.errors import StrataError
 
-__all__ = ["OUTPUT_CONTRACTS", "check_output", "output_problems"]
+__all__ = ["OUTPUT_CONTRACTS", "check_output", "check_run_output", "output_problems"]
 
 _PROBABILITY = pa.Check.in_range(0.0, 1.0)
 _SHARE = pa.Check.in_range(0.0, 1.0)
@@ -131,7 +133,12 @@ POLICY_FLAGS = pa.DataFrameSchema(
 POLICY_SEGMENTS = pa.DataFrameSchema(
     {
         C.SEGMENT: key("text"),
-        C.TARGET_SERVICE_LEVEL: key("number", pa.Check.gt(0), pa.Check.lt(1)),
+        C.TARGET_SERVICE_LEVEL: column(
+            "number",
+            pa.Check.gt(0),
+            pa.Check.lt(1),
+            description="the catalogue's target; missing for a segment the catalogue lacks",
+        ),
         C.PRODUCTS: key("count", pa.Check.ge(0), description="products with a policy"),
         C.EXPECTED_FILL_RATE: column("number", _SHARE, description="demand-weighted, planned"),
         C.AS_OF: key("date"),
@@ -166,7 +173,7 @@ SIMULATION_SEGMENTS = pa.DataFrameSchema(
     },
     unique=[C.SEGMENT],
     strict=False,
-    name="simulation_segments",
+    name=C.SIMULATION_SEGMENTS,
 )
 
 OUTPUT_CONTRACTS: dict[str, pa.DataFrameSchema] = {
@@ -235,4 +242,18 @@ def check_output(table: str, frame: pd.DataFrame, stage: str) -> pd.DataFrame:
             f"nothing was written. {len(problems)} problem(s):\n{listed}\nThis is a bug: report it "
             f"with the command you ran"
         )
+    return frame
+
+
+def check_run_output(
+    table: str, frame: pd.DataFrame, stage: str, *, as_of: date, model_version: str, run_id: str
+) -> pd.DataFrame:
+    """`frame` unchanged when, with the provenance a sink adds (as readers see it), it holds
+    `table`'s contract; else the StrataError of :func:`check_output`."""
+    provenance = {
+        C.AS_OF: pd.Series(pd.Timestamp(as_of).as_unit("us"), index=frame.index),
+        C.MODEL_VERSION: str(model_version),
+        C.RUN_ID: str(run_id),
+    }
+    check_output(table, frame.assign(**provenance), stage)
     return frame

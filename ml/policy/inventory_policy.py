@@ -96,14 +96,7 @@ def inventory_policy(
       carried over from the previous cycle, Axsäter 2015 ch. 5). A product with no demand
       uncertainty (sigma = 0) gets no safety stock and fill rate 1.
     """
-    if errors not in ("raise", "flag"):
-        raise StrataError(f"errors={errors!r} must be 'raise' or 'flag'")
-    if order_qty is None and order_rule is None:
-        raise StrataError(
-            "inventory_policy needs an order quantity: pass order_qty, or order_rule ("
-            + ", ".join(ORDER_QUANTITY_RULES)
-            + ") with its inputs"
-        )
+    _check_call(errors, order_qty, order_rule)
     fill_rows = label_masks(
         service_type, SERVICE_TYPES, "service type", "use csl (cycle service) or fill_rate"
     )["fill_rate"]
@@ -122,107 +115,183 @@ def inventory_policy(
     eoq_inputs = {"annual_demand": annual_demand, "order_cost": order_cost}
     eoq_inputs["holding_cost"] = holding_cost
     if order_rule is not None:
-        rule_rows = label_masks(
-            order_rule, ORDER_QUANTITY_RULES, "order quantity rule", "fix the segment's policy"
-        )
-        # EOQ inputs matter only where the rule is eoq: elsewhere a stand-in keeps them valid.
-        if np.ndim(rule_rows["eoq"]) and not np.all(rule_rows["eoq"]):
-            eoq_inputs = {
-                k: None if v is None else np.where(rule_rows["eoq"], v, 1.0)
-                for k, v in eoq_inputs.items()
-            }
-        if periods_of_supply is not None and np.ndim(rule_rows["periods_of_supply"]):
-            periods_of_supply = np.where(rule_rows["periods_of_supply"], periods_of_supply, 1.0)
+        eoq_inputs, periods_of_supply = _rule_inputs(order_rule, eoq_inputs, periods_of_supply)
         inputs.update(eoq_inputs, periods_of_supply=periods_of_supply)
     shape = np.broadcast_shapes(
         *(np.shape(v) for v in inputs.values() if v is not None),
         np.shape(service_type),
         np.shape(order_rule),
     )
-    if errors == "raise":
-        check_policy_inputs(**inputs)
-        reasons = np.full(math.prod(shape), "", dtype=object)
-    else:
-        reasons = np.array(
-            np.broadcast_to(validate_policy_inputs(**inputs), shape), dtype=object
-        ).reshape(-1)
+    rows = _Rows(shape, _reasons(inputs, shape, errors))
     # Flat rows from here; reshaped to the inputs' shape at the end.
     a = {k: np.broadcast_to(v, shape).reshape(-1) for k, v in broadcast_inputs(**inputs).items()}
-    ok = reasons == ""
-    every = bool(ok.all())  # the usual case: no copies of the inputs
-
-    def rows(values: np.ndarray) -> np.ndarray:
-        return values if every else values[ok]
-
-    d, lt, review = rows(a["demand_mean"]), rows(a["lead_time"]), rows(a["review_period"])
-    sigma = _lead_time_demand_sd(d, rows(a["demand_sd"]), lt, rows(a["lead_time_sd"]), review)
-    pack = rows(a["pack_size"]) if "pack_size" in a else None
+    d, lt, review = (
+        rows.take(a["demand_mean"]),
+        rows.take(a["lead_time"]),
+        rows.take(a["review_period"]),
+    )
+    sigma = _lead_time_demand_sd(
+        d, rows.take(a["demand_sd"]), lt, rows.take(a["lead_time_sd"]), review
+    )
     if order_qty is not None:
-        q = rows(a["order_qty"])
+        q = rows.take(a["order_qty"])
     else:
-        rules = np.broadcast_to(np.asarray(order_rule, dtype=object), shape).reshape(-1)
-        q = np.asarray(
-            order_quantity(
-                order_rule if np.ndim(order_rule) == 0 else rows(rules),
-                d,
-                **{k: None if v is None else rows(a[k]) for k, v in eoq_inputs.items()},
-                periods_of_supply=rows(a["periods_of_supply"])
-                if "periods_of_supply" in a
-                else None,
-                review_period=review,
-                moq=rows(a["moq"]),
-                pack_size=pack,
-            ),
-            dtype=np.float64,
-        ).reshape(-1)
-
-    # A zero lot for an uncertain product leaves the fill rate undefined: a reason, not a NaN.
-    no_lot = (q <= 0) & (sigma > 0)
-    if no_lot.any():
-        message = (
-            "order_qty = 0 with uncertain demand: the fill rate is undefined; set an order cost, "
-            "MOQ or pack size, or pass order_qty"
-        )
-        bad_rows = np.flatnonzero(ok)[no_lot]
-        if errors == "raise":
-            where = f"row {int(bad_rows[0])}: " if shape else ""
-            raise StrataError(f"bad policy input: {where}{message}")
-        reasons[bad_rows] = message
-        ok[bad_rows] = False
-        every = False
-        keep = ~no_lot
+        q = _lot_sizes(order_rule, rows, a, eoq_inputs, d, review)
+    keep = _drop_undefined_lots(rows, q, sigma, errors)
+    if keep is not None:
         d, lt, review, sigma, q = d[keep], lt[keep], review[keep], sigma[keep], q[keep]
+    level = rows.take(a["service_level"])
+    fill = rows.take(np.broadcast_to(fill_rows, shape).reshape(-1))
+    return _policy(rows, level, q, sigma, d, lt, review, fill, float(k_min), exact_fill_rate)
 
-    level = rows(a["service_level"])
-    k = ndtri(level)
-    fill = rows(np.broadcast_to(fill_rows, shape).reshape(-1))
-    k_floor = float(k_min)
-    if fill.all():
-        k = _fill_rate_safety_factor(level, q, sigma, k_floor)
-    elif fill.any():
-        k[fill] = _fill_rate_safety_factor(level[fill], q[fill], sigma[fill], k_floor)
-    capped = fill & (k <= k_floor) & (sigma > 0)
+
+def _check_call(errors: str, order_qty: ArrayLike | None, order_rule: object) -> None:
+    if errors not in ("raise", "flag"):
+        raise StrataError(f"errors={errors!r} must be 'raise' or 'flag'")
+    if order_qty is None and order_rule is None:
+        raise StrataError(
+            "inventory_policy needs an order quantity: pass order_qty, or order_rule ("
+            + ", ".join(ORDER_QUANTITY_RULES)
+            + ") with its inputs"
+        )
+
+
+def _policy(
+    rows: _Rows,
+    level: Array,
+    q: Array,
+    sigma: Array,
+    d: Array,
+    lt: Array,
+    review: Array,
+    fill: NDArray[np.bool_],
+    k_min: float,
+    exact_fill_rate: bool,
+) -> InventoryPolicy:
+    """Safety factor, stock, reorder point and fill rate of the valid rows, put back in shape."""
+    k = _safety_factors(level, q, sigma, fill, k_min)
+    capped = fill & (k <= k_min) & (sigma > 0)
     safety = _safety_stock(k, sigma)
     mean_ltd = _lead_time_demand_mean(d, lt, review)
     rate = _expected_fill_rate(k, sigma, np.where(q > 0, q, 1.0), exact=exact_fill_rate)
     rate[sigma == 0] = 1.0  # no uncertainty: nothing is ever short
-
-    def full(values: np.ndarray, fill_value: float | bool = np.nan) -> np.ndarray:
-        if every:
-            return values.reshape(shape)
-        out = np.full(ok.size, fill_value, dtype=values.dtype)
-        out[ok] = values
-        return out.reshape(shape)
-
     return InventoryPolicy(
-        service_level=full(level.copy()),
-        safety_factor=full(k),
-        lead_time_demand_mean=full(mean_ltd),
-        lead_time_demand_sd=full(sigma),
-        safety_stock=full(safety),
-        reorder_point=full(_reorder_point(mean_ltd, safety)),
-        order_qty=full(np.array(q, dtype=np.float64)),
-        expected_fill_rate=full(rate),
-        safety_factor_capped=full(capped, False),
-        reason=reasons.reshape(shape),
+        service_level=rows.full(level.copy()),
+        safety_factor=rows.full(k),
+        lead_time_demand_mean=rows.full(mean_ltd),
+        lead_time_demand_sd=rows.full(sigma),
+        safety_stock=rows.full(safety),
+        reorder_point=rows.full(_reorder_point(mean_ltd, safety)),
+        order_qty=rows.full(np.array(q, dtype=np.float64)),
+        expected_fill_rate=rows.full(rate),
+        safety_factor_capped=rows.full(capped, False),
+        reason=rows.reasons.reshape(rows.shape),
     )
+
+
+class _Rows:
+    """Which flat rows are valid, with their reasons; takes valid rows and puts them back."""
+
+    def __init__(self, shape: tuple[int, ...], reasons: NDArray[np.object_]) -> None:
+        self.shape, self.reasons = shape, reasons
+        self.ok = reasons == ""
+        self.every = bool(self.ok.all())  # the usual case: no copies of the inputs
+
+    def take(self, values: np.ndarray) -> np.ndarray:
+        return values if self.every else values[self.ok]
+
+    def full(self, values: np.ndarray, fill_value: float | bool = np.nan) -> np.ndarray:
+        if self.every:
+            return values.reshape(self.shape)
+        out = np.full(self.ok.size, fill_value, dtype=values.dtype)
+        out[self.ok] = values
+        return out.reshape(self.shape)
+
+
+def _rule_inputs(
+    order_rule: str | Sequence[str], eoq_inputs: dict, periods_of_supply: ArrayLike | None
+) -> tuple[dict, ArrayLike | None]:
+    """EOQ inputs matter only where the rule is eoq: elsewhere a stand-in keeps them valid."""
+    rule_rows = label_masks(
+        order_rule, ORDER_QUANTITY_RULES, "order quantity rule", "fix the segment's policy"
+    )
+    if np.ndim(rule_rows["eoq"]) and not np.all(rule_rows["eoq"]):
+        eoq_inputs = {
+            k: None if v is None else np.where(rule_rows["eoq"], v, 1.0)
+            for k, v in eoq_inputs.items()
+        }
+    if periods_of_supply is not None and np.ndim(rule_rows["periods_of_supply"]):
+        periods_of_supply = np.where(rule_rows["periods_of_supply"], periods_of_supply, 1.0)
+    return eoq_inputs, periods_of_supply
+
+
+def _reasons(inputs: dict, shape: tuple[int, ...], errors: str) -> NDArray[np.object_]:
+    """One reason per flat row ("" = valid); raise mode raises on the first bad input instead."""
+    if errors == "raise":
+        check_policy_inputs(**inputs)
+        return np.full(math.prod(shape), "", dtype=object)
+    return np.array(np.broadcast_to(validate_policy_inputs(**inputs), shape), dtype=object).reshape(
+        -1
+    )
+
+
+def _lot_sizes(
+    order_rule: str | Sequence[str] | None,
+    rows: _Rows,
+    a: dict,
+    eoq_inputs: dict,
+    d: Array,
+    review: Array,
+) -> Array:
+    """Each valid row's order quantity by its rule, rounded to MOQ and packs."""
+    rules = np.broadcast_to(np.asarray(order_rule, dtype=object), rows.shape).reshape(-1)
+    return np.asarray(
+        order_quantity(
+            order_rule if np.ndim(order_rule) == 0 else rows.take(rules),
+            d,
+            **{k: None if v is None else rows.take(a[k]) for k, v in eoq_inputs.items()},
+            periods_of_supply=rows.take(a["periods_of_supply"])
+            if "periods_of_supply" in a
+            else None,
+            review_period=review,
+            moq=rows.take(a["moq"]),
+            pack_size=rows.take(a["pack_size"]) if "pack_size" in a else None,
+        ),
+        dtype=np.float64,
+    ).reshape(-1)
+
+
+def _drop_undefined_lots(
+    rows: _Rows, q: Array, sigma: Array, errors: str
+) -> NDArray[np.bool_] | None:
+    """A zero lot for an uncertain product leaves the fill rate undefined: a reason, not a NaN.
+
+    Returns the mask of valid rows to keep (None when none is dropped); updates ``rows``.
+    """
+    no_lot = (q <= 0) & (sigma > 0)
+    if not no_lot.any():
+        return None
+    message = (
+        "order_qty = 0 with uncertain demand: the fill rate is undefined; set an order cost, "
+        "MOQ or pack size, or pass order_qty"
+    )
+    bad_rows = np.flatnonzero(rows.ok)[no_lot]
+    if errors == "raise":
+        where = f"row {int(bad_rows[0])}: " if rows.shape else ""
+        raise StrataError(f"bad policy input: {where}{message}")
+    rows.reasons[bad_rows] = message
+    rows.ok[bad_rows] = False
+    rows.every = False
+    return ~no_lot
+
+
+def _safety_factors(
+    level: Array, q: Array, sigma: Array, fill: NDArray[np.bool_], k_min: float
+) -> Array:
+    """z = Phi⁻¹(level) for cycle-service rows, the fill-rate k (floored at k_min) for the rest."""
+    k = ndtri(level)
+    if fill.all():
+        return _fill_rate_safety_factor(level, q, sigma, k_min)
+    if fill.any():
+        k[fill] = _fill_rate_safety_factor(level[fill], q[fill], sigma[fill], k_min)
+    return k

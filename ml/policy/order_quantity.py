@@ -157,6 +157,36 @@ def lot_for_lot_quantity(demand_mean: ArrayLike, review_period: ArrayLike = 0.0)
     return _result(a["demand_mean"] * np.maximum(a["review_period"], 1.0))
 
 
+def _eoq_rows(
+    needed: dict[str, ArrayLike | None],
+    mask: ArrayLike | None,
+    eoq: slice | NDArray[np.intp],
+    shape: tuple[int, ...],
+    moq: Array,
+    pack: Array | None,
+) -> Array:
+    """The EOQ in packs for the eoq rows; only those rows need valid EOQ inputs."""
+    missing = [name for name, value in needed.items() if value is None]
+    if missing:
+        raise StrataError(
+            f"the eoq rule needs {', '.join(missing)}; pass them, or use periods_of_supply "
+            "or lot_for_lot for these segments"
+        )
+    if mask is not None:
+        needed = {k: np.where(mask, v, 1.0) for k, v in needed.items()}
+    e = {
+        k: np.broadcast_to(v, shape).reshape(-1)[eoq]
+        for k, v in check_policy_inputs(**needed).items()
+    }
+    return _eoq_in_packs(
+        e["annual_demand"],
+        e["order_cost"],
+        e["holding_cost"],
+        moq,
+        None if pack is None else pack[eoq],
+    )
+
+
 def order_quantity(
     rule: str | Sequence[str] | NDArray[np.str_],
     demand_mean: ArrayLike,
@@ -202,25 +232,8 @@ def order_quantity(
     if eoq is not None:
         needed = {"annual_demand": annual_demand, "order_cost": order_cost}
         needed["holding_cost"] = holding_cost
-        missing = [name for name, value in needed.items() if value is None]
-        if missing:
-            raise StrataError(
-                f"the eoq rule needs {', '.join(missing)}; pass them, or use periods_of_supply "
-                "or lot_for_lot for these segments"
-            )
-        if not isinstance(eoq, slice):  # only the eoq rows need valid EOQ inputs
-            needed = {k: np.where(masks["eoq"], v, 1.0) for k, v in needed.items()}
-        e = {
-            k: np.broadcast_to(v, shape).reshape(-1)[eoq]
-            for k, v in check_policy_inputs(**needed).items()
-        }
-        qty[eoq] = _eoq_in_packs(
-            e["annual_demand"],
-            e["order_cost"],
-            e["holding_cost"],
-            flat["moq"][eoq],
-            None if pack is None else pack[eoq],
-        )
+        mask = None if isinstance(eoq, slice) else masks["eoq"]
+        qty[eoq] = _eoq_rows(needed, mask, eoq, shape, flat["moq"][eoq], pack)
     supply = rows("periods_of_supply")
     if supply is not None:
         if periods_of_supply is None:

@@ -37,7 +37,7 @@ def test_family_model_scores_one_assignment_per_family(tmp_path):
 
     # the policy job applies each family's segment to every product of the family
     from features.snapshots import load_features
-    from planning.policy_job import segment_assignments
+    from planning.segment_source import segment_assignments
 
     products = load_features(workspace=ws)
     got, source = segment_assignments(ws, products, catalogue, main_sinks(ws, scoring), out.as_of)
