@@ -162,7 +162,8 @@ class SimulationResult:
     def fill_rate(self) -> Array:
         """Sales / demand per product (1 where nothing was demanded)."""
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(self.demand > 0, self.sales / self.demand, 1.0)
+            # sales summed per step can exceed demand by a rounding error: a share stays <= 1
+            return np.where(self.demand > 0, np.minimum(self.sales / self.demand, 1.0), 1.0)
 
     @property
     def cycle_service_level(self) -> Array:

@@ -174,7 +174,8 @@ def totals(frame: pd.DataFrame, periods: int, periods_per_year: float) -> dict[s
     return {
         C.PRODUCTS: len(frame),
         C.DEMAND_UNITS: demand,
-        C.FILL_RATE: float(frame[C.SALES_UNITS].sum()) / demand if demand > 0 else np.nan,
+        # summed per step, sales can exceed demand by a rounding error: a share stays <= 1
+        C.FILL_RATE: min(float(frame[C.SALES_UNITS].sum()) / demand, 1.0) if demand > 0 else np.nan,
         C.CYCLE_SERVICE_LEVEL: 1.0 - float(short.sum()) / cycles if cycles > 0 else np.nan,
         C.AVG_INVENTORY_VALUE: inv,
         C.TURNS: annual_sales / inv if inv > 0 else np.nan,

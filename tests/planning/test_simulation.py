@@ -157,3 +157,23 @@ def test_cli_simulate_prints_the_verdict_and_writes_the_report(tiny):
     assert r.exit_code == 0, r.output
     assert "segments" in r.output and "report:" in r.output
     assert (tiny.ws.warehouse / "reports" / f"simulation_{BEFORE.isoformat()}.md").is_file()
+
+
+def test_fill_rate_stays_a_share_when_sales_exceed_demand_by_rounding():
+    import pandas as pd
+
+    from planning.replay import totals
+
+    frame = pd.DataFrame(
+        {
+            C.DEMAND_UNITS: [0.1 + 0.2],
+            C.SALES_UNITS: [0.30000000000000016],  # 0.1 + 0.2 summed in another order
+            C.CYCLES: [1],
+            C.CYCLE_SERVICE_LEVEL: [1.0],
+            C.AVG_INVENTORY_VALUE: [1.0],
+            C.SALES_VALUE: [1.0],
+            C.STOCKOUT_PERIODS: [0],
+            C.LONGEST_STOCKOUT: [0],
+        }
+    )
+    assert totals(frame, 1, 52.0)[C.FILL_RATE] == 1.0
