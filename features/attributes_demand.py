@@ -2,7 +2,7 @@
 
 Definitions (formulas and sources in `ml/demand_stats.py`):
 
-- Window: the last `calendar.window_periods` complete periods (see `features/demand_matrix.py`).
+- Window: the last `calendar.window_periods` complete periods (see `features/period_grid.py`).
   Observation starts at the later of the window start and the first-ever sale (all history up
   to as_of), so `periods_observed = window - max(0, first sale - window start)`; 0 if the key
   never sold. `adi = periods_observed / nonzero_periods`.
@@ -33,7 +33,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from features.demand_matrix import SEASON, DemandHistory, PeriodGrid, for_row_blocks
+from features.demand_accumulator import DemandHistory
+from features.dense_ops import for_row_blocks
+from features.period_grid import SEASON, PeriodGrid
 from ml import demand_stats as ds
 from ml.attributes import attribute_names
 from ml.config import Calendar, Cleansing, FeaturesConfig

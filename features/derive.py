@@ -36,14 +36,11 @@ from features.attributes_customers import CUSTOMER_ATTRIBUTES, customer_attribut
 from features.attributes_demand import demand_attributes
 from features.attributes_supply import EVENT_ATTRIBUTES, MASTER_ATTRIBUTES, supply_attributes
 from features.attributes_value import MasterValues, unit_cost_from_price, value_attributes
-from features.demand_matrix import (
-    DemandHistory,
-    KeyIndex,
-    PeriodGrid,
-    demand_history_from_frame,
-    history_periods,
-)
+from features.demand_accumulator import DemandHistory
+from features.demand_matrix import demand_history_from_frame
 from features.impute import LEVELS, Imputation, fill_by_hierarchy
+from features.key_index import KeyIndex
+from features.period_grid import PeriodGrid, history_periods
 from ml import columns as C
 from ml.attributes import DESCRIPTORS, attribute_names, imputable_names, imputed_column
 from ml.config import Calendar, FeaturesConfig
