@@ -23,13 +23,14 @@ import yaml
 
 from ml.config import Workspace
 from ml.errors import StrataError
-from synth.erp import EU_STYLE, US_STYLE, RegionStyle, extract_lines
+from synth.erp import extract_lines
 from synth.erp import extract_table as region_extract_table
 from synth.files import HISTORY_END, HistoryCalendar, history_calendar, write_csv, write_table
 from synth.layout import REPORTING_CURRENCY, synthetic_workspace_config
 from synth.master_files import MasterFiles, ProductCodes, master_files, product_codes
 from synth.patterns import PlantedDemand, weekly_demand
 from synth.plan import Lines, Plan, fx_rates, planted_plan, regional_lines, unit_prices
+from synth.styles import EU_STYLE, US_STYLE, RegionStyle
 from synth.supply import supplier_assignment
 from synth.supply_files import Suppliers, SupplyFile, inventory_file, supply_file
 from synth.truth import RegionResult, file_counts, ground_truth

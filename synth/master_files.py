@@ -29,9 +29,9 @@ from ml.columns import (
     UNIT_PRICE,
     UOM,
 )
-from synth.erp import EU_STYLE, US_STYLE
 from synth.files import HistoryCalendar, codes, supplier_codes, write_csv
 from synth.plan import Plan
+from synth.styles import EU_STYLE, US_STYLE
 
 __all__ = ["MasterFiles", "ProductCodes", "master_files", "product_codes"]
 

@@ -23,9 +23,9 @@ from ml.columns import (
     SUPPLIER_COUNTRY,
     SUPPLIER_ID,
 )
-from synth.erp import EU_STYLE, US_STYLE
 from synth.files import HistoryCalendar, codes, supplier_codes, write_csv
 from synth.plan import Plan
+from synth.styles import EU_STYLE, US_STYLE
 from synth.supply import inventory_on_hand, purchase_orders
 
 __all__ = ["Suppliers", "SupplyFile", "inventory_file", "supply_file"]
