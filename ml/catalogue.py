@@ -11,7 +11,7 @@ import pandas as pd
 
 from ml.catalogue_checks import validate_catalogue
 from ml.columns import AS_OF, FAMILY, LOCATION_ID, MATCHED_CONDITIONS, SEGMENT, SKU_ID
-from ml.config.catalogue import ArchetypeCondition, Catalogue
+from ml.config.catalogue import ArchetypeCondition, Catalogue, Segment
 from ml.errors import StrataError
 from ml.segment_rules import rule_classes
 
@@ -47,6 +47,26 @@ def assign_by_rules(
     )
     order = sorted(range(len(catalogue.segments)), key=lambda i: catalogue.segments[i].priority)
     segments = [catalogue.segments[i] for i in order]
+    _check_archetype_columns(segments, data)
+    masks = np.ones((len(segments), len(data)), dtype=bool)
+    for row, s in enumerate(segments):
+        for key, cond in s.archetype.items():
+            masks[row] &= cond.mask(data[key])
+    _check_every_product_matched(masks, data)
+    first = masks.argmax(axis=0)
+    names = np.array([s.name for s in segments], dtype=object)[first]
+    matched = _matched_conditions(data, segments, first)
+    entity = SKU_ID if SKU_ID in frame.columns else FAMILY  # family grain: one row per family
+    keys = [c for c in (entity, LOCATION_ID, AS_OF) if c in frame.columns]
+    out = frame[keys].copy()
+    out[SEGMENT] = pd.Series(names, index=data.index, dtype="str")
+    out[MATCHED_CONDITIONS] = matched
+    for c in classes.columns:
+        out[c] = classes[c]
+    return out
+
+
+def _check_archetype_columns(segments: list[Segment], data: pd.DataFrame) -> None:
     missing = sorted({(s.name, k) for s in segments for k in s.archetype if k not in data.columns})
     if missing:
         listed = ", ".join(f"'{k}' (segment '{n}')" for n, k in missing)
@@ -54,10 +74,27 @@ def assign_by_rules(
             f"the frame lacks columns the catalogue's archetypes test: {listed}; build the "
             f"snapshot with these attributes or change the archetypes in configs/segments.yaml"
         )
-    masks = np.ones((len(segments), len(data)), dtype=bool)
+
+
+def _matched_conditions(
+    data: pd.DataFrame, segments: list[Segment], first: np.ndarray
+) -> pd.Series:
+    """Per product, the conditions of its winning segment in words ("abc=A; pattern=smooth")."""
+    matched = pd.Series(_CATCH_ALL_TEXT, index=data.index, dtype="str")
     for row, s in enumerate(segments):
-        for key, cond in s.archetype.items():
-            masks[row] &= cond.mask(data[key])
+        rows = first == row
+        if not rows.any() or s.is_catch_all:
+            continue
+        part = data.loc[rows]
+        texts = [_condition_text(k, c, part[k]) for k, c in s.archetype.items()]
+        joined = texts[0]
+        for t in texts[1:]:
+            joined = joined + "; " + t
+        matched.loc[rows] = joined
+    return matched
+
+
+def _check_every_product_matched(masks: np.ndarray, data: pd.DataFrame) -> None:
     matched_any = masks.any(axis=0)
     if not matched_any.all():
         bad = data.loc[~matched_any]
@@ -71,24 +108,3 @@ def assign_by_rules(
             f"catch-all segment (archetype: {{}}) to configs/segments.yaml or widen an archetype "
             f"(validate_catalogue names the uncovered region)"
         )
-    first = masks.argmax(axis=0)
-    names = np.array([s.name for s in segments], dtype=object)[first]
-    matched = pd.Series(_CATCH_ALL_TEXT, index=data.index, dtype="str")
-    for row, s in enumerate(segments):
-        rows = first == row
-        if not rows.any() or s.is_catch_all:
-            continue
-        part = data.loc[rows]
-        texts = [_condition_text(k, c, part[k]) for k, c in s.archetype.items()]
-        joined = texts[0]
-        for t in texts[1:]:
-            joined = joined + "; " + t
-        matched.loc[rows] = joined
-    entity = SKU_ID if SKU_ID in frame.columns else FAMILY  # family grain: one row per family
-    keys = [c for c in (entity, LOCATION_ID, AS_OF) if c in frame.columns]
-    out = frame[keys].copy()
-    out[SEGMENT] = pd.Series(names, index=data.index, dtype="str")
-    out[MATCHED_CONDITIONS] = matched
-    for c in classes.columns:
-        out[c] = classes[c]
-    return out
