@@ -131,8 +131,9 @@ def _cpu_s() -> float:
 def derive_child(path: Path) -> dict[str, float]:
     """Read the parquet and derive every demand and value attribute (run in a fresh process)."""
     t0 = time.perf_counter()
-    from features.demand_matrix import PeriodGrid, demand_history_from_parquet, history_periods
+    from features.demand_matrix import demand_history_from_parquet
     from features.derive import attribute_frame, derivation_workers, history_attributes
+    from features.period_grid import PeriodGrid, history_periods
     from ml import columns as C
     from ml.config import Calendar, FeaturesConfig
 

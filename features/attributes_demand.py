@@ -2,7 +2,7 @@
 
 Definitions (formulas and sources in `ml/demand_stats.py`):
 
-- Window: the last `calendar.window_periods` complete periods (see `features/demand_matrix.py`).
+- Window: the last `calendar.window_periods` complete periods (see `features/period_grid.py`).
   Observation starts at the later of the window start and the first-ever sale (all history up
   to as_of), so `periods_observed = window - max(0, first sale - window start)`; 0 if the key
   never sold. `adi = periods_observed / nonzero_periods`.
@@ -33,7 +33,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from features.demand_matrix import SEASON, DemandHistory, PeriodGrid, for_row_blocks
+from features.demand_accumulator import DemandHistory
+from features.dense_ops import for_row_blocks
+from features.period_grid import SEASON, PeriodGrid
 from ml import demand_stats as ds
 from ml.attributes import attribute_names
 from ml.config import Calendar, Cleansing, FeaturesConfig
@@ -116,23 +118,9 @@ def _block_attributes(
     nonzero = positive.sum(axis=1)
 
     raw = _shape(x, start_span, nonzero, grid, calendar, config)
-    screen = spike_screen(raw_window, positive, nonzero, config.cleansing)
-    spikes = x > screen.fence.astype(np.float32)[:, None]
-    promo = _promotional(x, promo_qty, config.cleansing)
-    flagged = spikes if promo is None else spikes | promo
-    outliers = spikes[:, w0:] if promo is None else spikes[:, w0:] & ~promo[:, w0:]
-    outlier_units = _masked_total(raw_window, outliers)
-    del spikes, outliers
-    # a key without flagged periods has cleansed = raw history: recompute only the others
-    hit = np.flatnonzero(flagged.any(axis=1))
-    clean = {k: v.copy() for k, v in raw.items()}
-    if len(hit):
-        cap = np.where(np.isnan(screen.median[hit]), np.inf, screen.median[hit])
-        cleansed_rows = ds.cleansed(x[hit], flagged[hit], cap)
-        part = _shape(cleansed_rows, start_span[hit], nonzero[hit], grid, calendar, config)
-        for k, v in part.items():
-            clean[k][hit] = v
-    del flagged
+    clean, outlier_units = _cleansed_shape(
+        x, promo_qty, raw, start_span, nonzero, positive, grid, calendar, config
+    )
 
     latest = span - 1
     promo_units = (
@@ -161,6 +149,39 @@ def _block_attributes(
         "promo_share": ds.row_mean(promo_units, total_raw),
         "outlier_share": ds.row_mean(outlier_units, total_raw),
     }
+
+
+def _cleansed_shape(
+    x: NDArray[np.float32],
+    promo_qty: NDArray[np.float32] | None,
+    raw: dict[str, F64],
+    start_span: NDArray[np.int64],
+    nonzero: NDArray[np.int64],
+    positive: NDArray[np.bool_],
+    grid: PeriodGrid,
+    calendar: Calendar,
+    config: FeaturesConfig,
+) -> tuple[dict[str, F64], F64]:
+    """The shape statistics after spikes and promotions are cleansed, and the outlier units."""
+    w0 = grid.n_periods - grid.window_periods
+    raw_window = x[:, w0:]
+    screen = spike_screen(raw_window, positive, nonzero, config.cleansing)
+    spikes = x > screen.fence.astype(np.float32)[:, None]
+    promo = _promotional(x, promo_qty, config.cleansing)
+    flagged = spikes if promo is None else spikes | promo
+    outliers = spikes[:, w0:] if promo is None else spikes[:, w0:] & ~promo[:, w0:]
+    outlier_units = _masked_total(raw_window, outliers)
+    del spikes, outliers
+    # a key without flagged periods has cleansed = raw history: recompute only the others
+    hit = np.flatnonzero(flagged.any(axis=1))
+    clean = {k: v.copy() for k, v in raw.items()}
+    if len(hit):
+        cap = np.where(np.isnan(screen.median[hit]), np.inf, screen.median[hit])
+        cleansed_rows = ds.cleansed(x[hit], flagged[hit], cap)
+        part = _shape(cleansed_rows, start_span[hit], nonzero[hit], grid, calendar, config)
+        for k, v in part.items():
+            clean[k][hit] = v
+    return clean, outlier_units
 
 
 def _shape(

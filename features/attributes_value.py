@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from features.demand_matrix import DemandHistory
+from features.demand_accumulator import DemandHistory
 from ml.config import FeaturesConfig
 
 __all__ = ["MasterValues", "ValueAttributes", "ranked_cum_share", "value_attributes"]

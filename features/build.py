@@ -6,6 +6,7 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from features.derive import derive_attributes
 from features.ingest import ingest, write_tables
 from features.snapshots import write_snapshot
 from ml import columns as C
+from ml.attributes import attribute_names
 from ml.config import Workspace
 from ml.errors import StrataError
 
@@ -57,8 +59,6 @@ def code_version() -> str:
             return sha + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         pass
-    from importlib.metadata import version
-
     return f"strata {version('strata')}"
 
 
@@ -73,8 +73,6 @@ def _default_as_of(lines: pd.DataFrame) -> date:
 def _manifest(
     ws: Workspace, as_of: date, frame: pd.DataFrame, sources: list[dict[str, Any]], imputation: Any
 ) -> dict[str, Any]:
-    from ml.attributes import attribute_names
-
     attrs = [c for c in attribute_names() if c in frame.columns]
     totals = {
         k: int(sum(s[k] for s in sources)) for k in ("rows_in", "rows_accepted", "rows_quarantined")

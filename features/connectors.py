@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import sqlalchemy as sa
 
 from ml.config import Source, Workspace
 from ml.errors import StrataError
@@ -275,8 +276,6 @@ def _read_parquet(path: Path, label: str, shown: str) -> pd.DataFrame:
 
 
 def _read_sql(ws: Workspace, source: Source, position: int) -> Extract:
-    import sqlalchemy as sa
-
     label = source_label(source, position)
     assert source.url is not None
     try:

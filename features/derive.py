@@ -36,14 +36,11 @@ from features.attributes_customers import CUSTOMER_ATTRIBUTES, customer_attribut
 from features.attributes_demand import demand_attributes
 from features.attributes_supply import EVENT_ATTRIBUTES, MASTER_ATTRIBUTES, supply_attributes
 from features.attributes_value import MasterValues, unit_cost_from_price, value_attributes
-from features.demand_matrix import (
-    DemandHistory,
-    KeyIndex,
-    PeriodGrid,
-    demand_history_from_frame,
-    history_periods,
-)
+from features.demand_accumulator import DemandHistory
+from features.demand_matrix import demand_history_from_frame
 from features.impute import LEVELS, Imputation, fill_by_hierarchy
+from features.key_index import KeyIndex
+from features.period_grid import PeriodGrid, history_periods
 from ml import columns as C
 from ml.attributes import DESCRIPTORS, attribute_names, imputable_names, imputed_column
 from ml.config import Calendar, FeaturesConfig
@@ -186,14 +183,8 @@ def derive_attributes(
     products = _products(tables)
     key_names = [C.SKU_ID] if config.grain == "product" else [C.SKU_ID, C.LOCATION_ID]
     keys = _key_index(tables, products, config.grain)
-    demand = tables.get("demand")
-    if demand is None:
-        raise StrataError(
-            f"derive_attributes needs the bucketed 'demand' table; got tables "
-            f"{', '.join(sorted(tables))}. Build it with `strata features build`"
-        )
     history = demand_history_from_frame(
-        demand, grid, keys, config.cleansing.use_promo_flag, derivation_workers(config)
+        _demand(tables), grid, keys, config.cleansing.use_promo_flag, derivation_workers(config)
     )
     sku = pd.Index(history.keys[0])
     master = products.reindex(sku)
@@ -203,34 +194,85 @@ def derive_attributes(
         history, calendar, config, MasterValues(num[C.UNIT_PRICE], num[C.UNIT_COST], category)
     )
     frame = attribute_frame(history.keys, key_names, found.values)
-    notes: list[str] = []
-
-    lines = tables.get("demand_lines")
-    if lines is None:
-        notes.append("no demand_lines table: n_customers, top_customer_share, n_countries missing")
-        for name in CUSTOMER_ATTRIBUTES:
-            frame[name] = np.nan
-    else:
-        cust = customer_attributes(lines, key_names, grid.window_start, grid.window_end)
-        at = (
-            pd.MultiIndex.from_frame(frame[key_names])
-            if len(key_names) > 1
-            else pd.Index(frame[C.SKU_ID])
-        )
-        cust = cust.reindex(at)
-        frame["n_customers"] = cust["n_customers"].fillna(0.0).to_numpy()
-        frame["top_customer_share"] = cust["top_customer_share"].to_numpy()
-        frame["n_countries"] = cust["n_countries"].fillna(0.0).to_numpy()
-
+    notes = _add_customer_attributes(frame, tables.get("demand_lines"), key_names, grid)
     supply = supply_attributes(tables.get("supply"), as_of, config).reindex(sku)
     if tables.get("supply") is None:
         notes.append("no supply table: lead-time and supplier attributes come from fallbacks")
+    _add_supply_attributes(frame, supply, num)
+    filled = _fill_missing(frame, master, num, category, found.margin_level, config)
+    frame = _snapshot_frame(frame, filled.flags, as_of, master, key_names)
+    unresolved = _unresolved(history.keys, key_names, filled.imputation.unresolved)
+    report = _report(as_of, grid, config, len(frame), filled.imputation, found.margin_level, supply)
+    report["notes"] = notes
+    if filled.cost_from_price.any():
+        report["imputed"].setdefault(C.UNIT_COST, {})["price_at_default_margin"] = int(
+            filled.cost_from_price.sum()
+        )
+        report["imputed_values"] += int(filled.cost_from_price.sum())
+    report["unresolved"] = _unresolved_report(unresolved, key_names)
+    return DerivedAttributes(frame, report, unresolved)
+
+
+def _demand(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    demand = tables.get("demand")
+    if demand is None:
+        raise StrataError(
+            f"derive_attributes needs the bucketed 'demand' table; got tables "
+            f"{', '.join(sorted(tables))}. Build it with `strata features build`"
+        )
+    return demand
+
+
+def _add_customer_attributes(
+    frame: pd.DataFrame, lines: pd.DataFrame | None, key_names: Sequence[str], grid: PeriodGrid
+) -> list[str]:
+    """Fill the customer attributes into `frame` (the frame derivation builds); returns notes."""
+    if lines is None:
+        for name in CUSTOMER_ATTRIBUTES:
+            frame[name] = np.nan
+        return ["no demand_lines table: n_customers, top_customer_share, n_countries missing"]
+    cust = customer_attributes(lines, key_names, grid.window_start, grid.window_end)
+    at = (
+        pd.MultiIndex.from_frame(frame[key_names])
+        if len(key_names) > 1
+        else pd.Index(frame[C.SKU_ID])
+    )
+    cust = cust.reindex(at)
+    frame["n_customers"] = cust["n_customers"].fillna(0.0).to_numpy()
+    frame["top_customer_share"] = cust["top_customer_share"].to_numpy()
+    frame["n_countries"] = cust["n_countries"].fillna(0.0).to_numpy()
+    return []
+
+
+def _add_supply_attributes(
+    frame: pd.DataFrame, supply: pd.DataFrame, num: Mapping[str, np.ndarray]
+) -> None:
+    """Fill the supply-event and product-master attributes into `frame`."""
     for name in EVENT_ATTRIBUTES:
         frame[name] = supply[name].to_numpy(dtype=np.float64)
     frame["n_suppliers"] = supply["n_suppliers"].fillna(0.0).to_numpy(dtype=np.float64)
     for name in MASTER_ATTRIBUTES:
         frame[name] = num[name]
 
+
+@dataclass(frozen=True)
+class _Filled:
+    """What the fallbacks filled: the imputation, the final flags, costs implied by price."""
+
+    imputation: Imputation
+    flags: pd.DataFrame
+    cost_from_price: np.ndarray
+
+
+def _fill_missing(
+    frame: pd.DataFrame,
+    master: pd.DataFrame,
+    num: Mapping[str, np.ndarray],
+    category: np.ndarray,
+    margin_level: np.ndarray,
+    config: FeaturesConfig,
+) -> _Filled:
+    """Fill missing attributes in `frame` by the fallbacks and flag every filled value."""
     # A product without a master cost gets the cost its own price implies at the default
     # margin: closer to the product than a family median, and flagged imputed like one.
     cost_from_price = frame[C.UNIT_COST].isna().to_numpy() & ~np.isnan(num[C.UNIT_PRICE])
@@ -242,30 +284,29 @@ def derive_attributes(
     for name in imputable_names():
         frame[name] = imputation.values[name].to_numpy()
     flags = imputation.flags.copy()
-    margin_filled = pd.notna(found.margin_level)
+    margin_filled = pd.notna(margin_level)
     flags[imputed_column(C.UNIT_COST)] = (
         flags[imputed_column(C.UNIT_COST)].to_numpy() | cost_from_price
     )
     for name in MARGIN_FLAGGED:
         flags[imputed_column(name)] = flags[imputed_column(name)].to_numpy() | margin_filled
+    return _Filled(imputation, flags, cost_from_price)
 
+
+def _snapshot_frame(
+    frame: pd.DataFrame,
+    flags: pd.DataFrame,
+    as_of: date,
+    master: pd.DataFrame,
+    key_names: Sequence[str],
+) -> pd.DataFrame:
+    """The snapshot's columns in their order (keys, as_of, descriptors, attributes, flags)."""
     frame[C.AS_OF] = pd.Timestamp(as_of).as_unit("us")
     for name in DESCRIPTORS:
         frame[name] = pd.array(_text(master, name), dtype="str")
     frame = pd.concat([frame, flags.set_axis(frame.index)], axis=1)
     columns = [*key_names, C.AS_OF, *DESCRIPTORS, *attribute_names(), *flags.columns]
-    frame = frame[columns].sort_values(key_names, kind="stable").reset_index(drop=True)
-
-    unresolved = _unresolved(history.keys, key_names, imputation.unresolved)
-    report = _report(as_of, grid, config, len(frame), imputation, found.margin_level, supply)
-    report["notes"] = notes
-    if cost_from_price.any():
-        report["imputed"].setdefault(C.UNIT_COST, {})["price_at_default_margin"] = int(
-            cost_from_price.sum()
-        )
-        report["imputed_values"] += int(cost_from_price.sum())
-    report["unresolved"] = _unresolved_report(unresolved, key_names)
-    return DerivedAttributes(frame, report, unresolved)
+    return frame[columns].sort_values(list(key_names), kind="stable").reset_index(drop=True)
 
 
 def _float(frame: pd.DataFrame, column: str) -> np.ndarray:

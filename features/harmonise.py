@@ -31,6 +31,7 @@ reporting currency.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -298,6 +299,33 @@ def _column(rows: pd.DataFrame, field: str, table: str) -> pd.Series:
     return typed_missing(SOURCE_FIELDS[table].types.get(field, "text"), rows.index)
 
 
+def _demand_line_values(
+    rows: pd.DataFrame,
+    get: Callable[[str], pd.Series],
+    source: Source,
+    factor: pd.Series,
+    rate: pd.Series,
+    source_file: str,
+    source_rows: pd.Series,
+) -> dict[str, pd.Series]:
+    """Quantity in base units, revenue and cost in reporting currency, and each line's origin."""
+    qty = get(C.QTY)
+    revenue = (
+        get(C.REVENUE).fillna(qty * get(C.UNIT_PRICE))
+        if C.REVENUE in rows
+        else qty * get(C.UNIT_PRICE)
+    )
+    cost = get(C.COST).fillna(qty * get(C.UNIT_COST)) if C.COST in rows else qty * get(C.UNIT_COST)
+    return {
+        C.QTY: qty * factor,
+        C.REVENUE: revenue * rate,
+        C.COST: cost * rate,
+        C.SOURCE: pd.Series(source.name, index=rows.index, dtype="str"),
+        C.SOURCE_FILE: pd.Series(source_file, index=rows.index, dtype="str"),
+        C.SOURCE_ROW: pd.Series(source_rows.to_numpy()[rows.index.to_numpy()], index=rows.index),
+    }
+
+
 def _canonical(
     rows: pd.DataFrame,
     source: Source,
@@ -311,25 +339,7 @@ def _canonical(
     table = source.table
     get = lambda field: _column(rows, field, table)  # noqa: E731
     if table == "demand":
-        qty = get(C.QTY)
-        revenue = (
-            get(C.REVENUE).fillna(qty * get(C.UNIT_PRICE))
-            if C.REVENUE in rows
-            else qty * get(C.UNIT_PRICE)
-        )
-        cost = (
-            get(C.COST).fillna(qty * get(C.UNIT_COST)) if C.COST in rows else qty * get(C.UNIT_COST)
-        )
-        derived = {
-            C.QTY: qty * factor,
-            C.REVENUE: revenue * rate,
-            C.COST: cost * rate,
-            C.SOURCE: pd.Series(source.name, index=rows.index, dtype="str"),
-            C.SOURCE_FILE: pd.Series(source_file, index=rows.index, dtype="str"),
-            C.SOURCE_ROW: pd.Series(
-                source_rows.to_numpy()[rows.index.to_numpy()], index=rows.index
-            ),
-        }
+        derived = _demand_line_values(rows, get, source, factor, rate, source_file, source_rows)
         columns = [*CONTRACTS["demand_lines"].columns, C.DESCRIPTION]
     elif table == "products":
         fallback = settings.product_master

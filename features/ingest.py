@@ -142,16 +142,7 @@ def ingest(ws: Workspace) -> IngestResult:
     for source in ws.sources:
         extract, result = extracts[source.name], done[source.name]
         rows = products_kept.get(source.name, result.rows)
-        found = pd.concat([result.problems, products_extra.get(source.name)], ignore_index=True)
-        quarantine = pd.concat(
-            [
-                _ragged_quarantine(source, extract),
-                quarantine_rows(
-                    found, source.table, source.name, extract.path, extract.source_rows
-                ),
-            ],
-            ignore_index=True,
-        )
+        quarantine = _source_quarantine(source, extract, result, products_extra)
         quarantine_parts.append(quarantine)
         accepted = pd.Series(extract.source_rows.to_numpy()[rows.index.to_numpy()])
         if source.table == "demand":  # descriptions only feed the product master fallback
@@ -173,10 +164,40 @@ def ingest(ws: Workspace) -> IngestResult:
         )
         report.append(check_accounting(entry))
 
+    tables = _canonical_tables(ws, by_table, descriptions, bool(product_sources), report)
+    quarantine = pd.concat(quarantine_parts, ignore_index=True)[list(QUARANTINE_COLUMNS)]
+    return IngestResult(tables=tables, quarantine=quarantine, report=report)
+
+
+def _source_quarantine(
+    source: Source,
+    extract: Extract,
+    result: Harmonised,
+    products_extra: dict[str, pd.DataFrame],
+) -> pd.DataFrame:
+    """Every quarantined row of one source: ragged rows, then harmonisation's problems."""
+    found = pd.concat([result.problems, products_extra.get(source.name)], ignore_index=True)
+    return pd.concat(
+        [
+            _ragged_quarantine(source, extract),
+            quarantine_rows(found, source.table, source.name, extract.path, extract.source_rows),
+        ],
+        ignore_index=True,
+    )
+
+
+def _canonical_tables(
+    ws: Workspace,
+    by_table: dict[str, list[pd.DataFrame]],
+    descriptions: list[pd.Series],
+    has_product_source: bool,
+    report: list[dict[str, Any]],
+) -> dict[str, pd.DataFrame]:
+    """The canonical tables from the accepted rows (appends the product fallback to `report`)."""
     tables = {name: _concat(name, by_table[name]) for name in TABLES if name != "demand"}
     tables["demand"] = bucketed_demand(tables["demand_lines"], ws.calendar.bucket)
     fallback = ws.harmonisation.product_master
-    if not product_sources and fallback.enabled and len(tables["demand_lines"]):
+    if not has_product_source and fallback.enabled and len(tables["demand_lines"]):
         tables["products"] = products_from_lines(
             tables["demand_lines"],
             pd.concat(descriptions, ignore_index=True),
@@ -187,8 +208,7 @@ def ingest(ws: Workspace) -> IngestResult:
     tables = {name: tables[name].reset_index(drop=True) for name in TABLES}
     for name in ("demand", "products"):
         _assert_contract(name, tables[name])
-    quarantine = pd.concat(quarantine_parts, ignore_index=True)[list(QUARANTINE_COLUMNS)]
-    return IngestResult(tables=tables, quarantine=quarantine, report=report)
+    return tables
 
 
 def _concat(table: str, parts: list[pd.DataFrame]) -> pd.DataFrame:

@@ -14,6 +14,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from ml.config import Workspace
+from ml.config.files import load_workspace
 from ml.errors import StrataError
 
 __all__ = ["list_snapshots", "load_features", "read_manifest", "snapshot_dir", "write_snapshot"]
@@ -114,8 +115,6 @@ def _resolve_as_of(ws: Workspace, as_of: date | None) -> date:
 def _workspace(workspace: Workspace | str | Path) -> Workspace:
     if isinstance(workspace, Workspace):
         return workspace
-    from ml.config.files import load_workspace
-
     return load_workspace(workspace)
 
 

@@ -9,7 +9,7 @@ from features.fields import field_inputs
 from features.harmonise import default_date_field
 from features.rules import condition_problems
 from ml.config import Source, Workspace
-from ml.contracts import SOURCE_FIELDS
+from ml.contracts import SOURCE_FIELDS, SourceFields
 
 __all__ = ["source_problems"]
 
@@ -39,13 +39,24 @@ def source_problems(ws: Workspace) -> list[str]:
 
 def _problems(ws: Workspace, source: Source) -> list[str]:
     spec = SOURCE_FIELDS[source.table]
+    provided = set(field_inputs(source))
+    return [
+        *_field_problems(source, spec, provided),
+        *_mapping_problems(source, spec, provided),
+        *_date_range_problems(source, spec, provided),
+        *_xref_problems(ws, provided),
+        *_conversion_problems(ws, source),
+    ]
+
+
+def _field_problems(source: Source, spec: SourceFields, provided: set[str]) -> list[str]:
+    """Fields the table does not have, or that the option cannot apply to."""
     known = ", ".join(sorted(spec.types))
     out = []
     for key in ("columns", "constants", "date_formats", "extract", "recode"):
         for field in getattr(source, key):
             if field not in spec.types:
                 out.append(f"{key}.{field} is not a field of table {source.table}; fields: {known}")
-    provided = set(field_inputs(source))
     for field in source.date_formats:
         if field in spec.types and spec.types[field] != "date":
             out.append(f"date_formats.{field}: '{field}' is a {spec.types[field]}, not a date")
@@ -66,6 +77,12 @@ def _problems(ws: Workspace, source: Source) -> list[str]:
             continue
         if groups < 1:
             out.append(f"extract.{field}: {pattern!r} has no group; wrap the part to keep in (...)")
+    return out
+
+
+def _mapping_problems(source: Source, spec: SourceFields, provided: set[str]) -> list[str]:
+    """Required fields not mapped, options for another table, bad rule conditions."""
+    out = []
     missing = [f for f in spec.required if f not in provided]
     if missing:
         out.append(
@@ -82,6 +99,12 @@ def _problems(ws: Workspace, source: Source) -> list[str]:
     for rule in [*source.kind_rules, *source.exclude]:
         for cond in rule.when:
             out += condition_problems(cond, spec.types, provided)
+    return out
+
+
+def _date_range_problems(source: Source, spec: SourceFields, provided: set[str]) -> list[str]:
+    """A date field that is not a date, or a date range with no date to test."""
+    out = []
     if source.date_field is not None and spec.types.get(source.date_field) != "date":
         dates = [f for f, t in spec.types.items() if t == "date"]
         out.append(
@@ -95,12 +118,16 @@ def _problems(ws: Workspace, source: Source) -> list[str]:
             f"date_from/date_to need a date to test: map {by or 'a date field'} in 'columns' "
             f"or name a mapped one in 'date_field'"
         )
+    return out
+
+
+def _xref_problems(ws: Workspace, provided: set[str]) -> list[str]:
+    out = []
     if "source_sku" in provided and "sku_id" not in provided and ws.harmonisation.sku_xref is None:
         out.append(
             "source_sku needs a cross-reference to global codes, and none is declared; add a "
             "source with table: sku_xref and name it in harmonisation.sku_xref (or map sku_id)"
         )
-    out += _conversion_problems(ws, source)
     return out
 
 

@@ -141,64 +141,21 @@ def aggregate_attributes(
     rule raises, naming it, rather than being silently dropped. Returns a new frame.
     """
     rules = {**FAMILY_RULES, **(rules or {})}
-    missing_keys = [k for k in by if k not in frame.columns]
-    if missing_keys:
-        raise StrataError(
-            f"cannot aggregate by {', '.join(missing_keys)}: the frame has no such column; "
-            f"it has {', '.join(map(str, frame.columns[:30]))}"
-        )
+    _check_group_keys(frame, by)
     keys = ([AS_OF] if AS_OF in frame.columns and AS_OF not in by else []) + list(by)
-    skip = {*keys, SKU_ID, LOCATION_ID, FAMILY, *_DESCRIPTORS}
-    flags = [c for c in frame.columns if c.endswith(IMPUTED_SUFFIX) and c not in skip]
-    attrs = [c for c in frame.columns if c not in skip and c not in flags]
-    unknown = [c for c in attrs if c not in rules]
-    if unknown:
-        raise StrataError(
-            f"no aggregation rule for attribute(s) {', '.join(unknown)}; pass "
-            f"rules={{'{unknown[0]}': 'sum' | 'weighted' | 'max' | ...}} or drop the column"
-        )
-    # the largest-volume member first, so "first" picks its descriptors
-    volume = frame["total_qty"].astype("float64") if "total_qty" in frame.columns else None
-    ordered = (
-        frame
-        if volume is None
-        else frame.assign(_v=volume.fillna(0)).sort_values("_v", ascending=False, kind="stable")
-    )
+    attrs, flags = _attribute_columns(frame, keys, rules)
+    ordered = _largest_volume_first(frame)
     group_keys = [ordered[k] for k in keys]
-    g = ordered.groupby(group_keys, dropna=False, sort=True)
-    out = pd.DataFrame(index=g.size().index)
-    out[N_PRODUCTS] = (
-        ordered[SKU_ID].groupby(group_keys, dropna=False).nunique()
-        if SKU_ID in ordered
-        else g.size()
-    )
-    for d in _DESCRIPTORS:
-        if d in ordered.columns and d not in keys:
-            out[d] = g[d].first()
+    out = _group_descriptors(ordered, keys, group_keys)
     w = (
         ordered["total_qty"].astype("float64").clip(lower=0).fillna(0)
         if "total_qty" in ordered
         else pd.Series(1.0, index=ordered.index)
     )
     for c in attrs:
-        rule = rules[c]
-        x = ordered[c].astype("float64")
-        if rule == "sum":
-            out[c] = x.groupby(group_keys, dropna=False).sum(min_count=1)
-        elif rule == "rss":
-            out[c] = np.sqrt((x**2).groupby(group_keys, dropna=False).sum(min_count=1))
-        elif rule == "max":
-            out[c] = x.groupby(group_keys, dropna=False).max()
-        elif rule == "min":
-            out[c] = x.groupby(group_keys, dropna=False).min()
-        elif rule == "product":
-            out[c] = x.groupby(group_keys, dropna=False).prod(min_count=1)
-        elif rule == "weighted":
-            out[c] = _weighted_mean(x, w, group_keys)
-        elif rule != "recomputed":
-            raise StrataError(
-                f"aggregation rule {rule!r} for {c!r} is unknown; use one of {AggregationRule}"
-            )
+        combined = _combined(ordered[c].astype("float64"), rules[c], w, group_keys, c)
+        if combined is not None:
+            out[c] = combined
     if SUPPLIER_ID in ordered.columns and "n_suppliers" in out.columns:
         distinct = ordered[SUPPLIER_ID].groupby(group_keys, dropna=False).nunique()
         out["n_suppliers"] = np.fmax(out["n_suppliers"], distinct.astype("float64"))
@@ -215,6 +172,80 @@ def aggregate_attributes(
             *flags,
         ]
     ]
+
+
+def _check_group_keys(frame: pd.DataFrame, by: Sequence[str]) -> None:
+    missing_keys = [k for k in by if k not in frame.columns]
+    if missing_keys:
+        raise StrataError(
+            f"cannot aggregate by {', '.join(missing_keys)}: the frame has no such column; "
+            f"it has {', '.join(map(str, frame.columns[:30]))}"
+        )
+
+
+def _attribute_columns(
+    frame: pd.DataFrame, keys: Sequence[str], rules: Mapping[str, AggregationRule]
+) -> tuple[list[str], list[str]]:
+    """(attributes to combine, imputed flags); an attribute without a rule raises."""
+    skip = {*keys, SKU_ID, LOCATION_ID, FAMILY, *_DESCRIPTORS}
+    flags = [c for c in frame.columns if c.endswith(IMPUTED_SUFFIX) and c not in skip]
+    attrs = [c for c in frame.columns if c not in skip and c not in flags]
+    unknown = [c for c in attrs if c not in rules]
+    if unknown:
+        raise StrataError(
+            f"no aggregation rule for attribute(s) {', '.join(unknown)}; pass "
+            f"rules={{'{unknown[0]}': 'sum' | 'weighted' | 'max' | ...}} or drop the column"
+        )
+    return attrs, flags
+
+
+def _largest_volume_first(frame: pd.DataFrame) -> pd.DataFrame:
+    """The members by volume, largest first, so "first" picks its descriptors."""
+    if "total_qty" not in frame.columns:
+        return frame
+    volume = frame["total_qty"].astype("float64")
+    return frame.assign(_v=volume.fillna(0)).sort_values("_v", ascending=False, kind="stable")
+
+
+def _group_descriptors(
+    ordered: pd.DataFrame, keys: Sequence[str], group_keys: list[pd.Series]
+) -> pd.DataFrame:
+    """One row per group: the member count and the largest member's descriptors."""
+    g = ordered.groupby(group_keys, dropna=False, sort=True)
+    out = pd.DataFrame(index=g.size().index)
+    out[N_PRODUCTS] = (
+        ordered[SKU_ID].groupby(group_keys, dropna=False).nunique()
+        if SKU_ID in ordered
+        else g.size()
+    )
+    for d in _DESCRIPTORS:
+        if d in ordered.columns and d not in keys:
+            out[d] = g[d].first()
+    return out
+
+
+def _combined(
+    x: pd.Series, rule: AggregationRule, w: pd.Series, group_keys: list[pd.Series], name: str
+) -> pd.Series | None:
+    """One attribute combined per group by its rule; None for a recomputed attribute."""
+    grouped = x.groupby(group_keys, dropna=False)
+    if rule == "sum":
+        return grouped.sum(min_count=1)
+    if rule == "rss":
+        return np.sqrt((x**2).groupby(group_keys, dropna=False).sum(min_count=1))
+    if rule == "max":
+        return grouped.max()
+    if rule == "min":
+        return grouped.min()
+    if rule == "product":
+        return grouped.prod(min_count=1)
+    if rule == "weighted":
+        return _weighted_mean(x, w, group_keys)
+    if rule != "recomputed":
+        raise StrataError(
+            f"aggregation rule {rule!r} for {name!r} is unknown; use one of {AggregationRule}"
+        )
+    return None
 
 
 def _recompute(

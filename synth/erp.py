@@ -15,16 +15,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = [
-    "DEFECT_RATES",
-    "EU_STYLE",
-    "KIND",
-    "US_STYLE",
-    "ExtractLines",
-    "RegionStyle",
-    "extract_lines",
-    "extract_table",
-]
+from synth.styles import RegionStyle
+
+__all__ = ["DEFECT_RATES", "KIND", "ExtractLines", "extract_lines", "extract_table"]
 
 # Row kinds inside the generator (not written): one code per planted row type.
 KIND = {
@@ -51,111 +44,6 @@ DEFECT_RATES: dict[str, tuple[float, int]] = {
     "duplicate": (0.0005, 3),
     "lowercase_code": (0.0002, 2),
 }
-
-
-@dataclass(frozen=True)
-class RegionStyle:
-    """How one regional ERP spells its extract: column names, prefixes, codes, formats."""
-
-    source: str
-    # document_id, date, customer_id, state (None: no such column), country, source_sku, qty,
-    # unit_price
-    columns: tuple[str, str, str, str | None, str, str, str, str]
-    doc_prefix: tuple[str, str, str]  # sale, cancellation, return
-    doc_base: int
-    freight_code: str
-    fee_code: str
-    unknown_codes: tuple[str, ...]
-    bad_dates: tuple[str, ...]
-    bad_qtys: tuple[str, ...] | None  # None: qty is numeric in the file, a bad qty is missing
-    date_format: str
-    lowercase_codes: bool
-    file_name: str
-    delimiter: str | None  # csv delimiter; None: a parquet file
-    customer_prefix: str
-    geography: tuple[tuple[str | None, str, float], ...]  # (state, country, share of customers)
-    uom: str
-    currency: str
-    region: str
-    business_unit: str
-    location_id: str
-
-
-EU_STYLE = RegionStyle(
-    source="erp_eu",
-    columns=("Belegnr", "Datum", "Kunde", None, "Land", "Artikel", "Menge", "Preis"),
-    doc_prefix=("", "ST", "GS"),  # Storno = cancellation, Gutschrift = credit note (return)
-    doc_base=10_000_000,
-    freight_code="FRACHT",
-    fee_code="GEBUEHR",
-    unknown_codes=("9900001", "9900002", "9900003"),
-    bad_dates=("31.02.2026", "2026-03-14", "32.13.2025", "00.00.0000"),
-    bad_qtys=("zwölf", "1O", "12 KAR", "ca. 5"),
-    date_format="%d.%m.%Y",
-    lowercase_codes=False,
-    file_name="erp_eu.csv",
-    delimiter=";",
-    customer_prefix="K",
-    geography=(
-        (None, "DE", 0.30),
-        (None, "FR", 0.18),
-        (None, "NL", 0.12),
-        (None, "IT", 0.10),
-        (None, "ES", 0.10),
-        (None, "BE", 0.06),
-        (None, "AT", 0.05),
-        (None, "PL", 0.05),
-        (None, "SE", 0.04),
-    ),
-    uom="CS",
-    currency="EUR",
-    region="EU",
-    business_unit="Europe",
-    location_id="DC-EU",
-)
-US_STYLE = RegionStyle(
-    source="erp_us",
-    columns=(
-        "order_no",
-        "order_date",
-        "customer",
-        "ship_state",
-        "ship_country",
-        "item_code",
-        "qty_each",
-        "unit_price_usd",
-    ),
-    doc_prefix=("SO", "CX", "RMA"),
-    doc_base=5_000_000,
-    freight_code="FREIGHT",
-    fee_code="FEE-HANDLING",
-    unknown_codes=("IT-099001", "IT-099002", "IT-099003"),
-    bad_dates=("2026-02-30", "2025-13-05", "12/31/2025", "0000-00-00"),
-    bad_qtys=None,
-    date_format="%Y-%m-%d",
-    lowercase_codes=True,
-    file_name="erp_us.parquet",
-    delimiter=None,
-    customer_prefix="C",
-    geography=(
-        ("CA", "US", 0.1),
-        ("TX", "US", 0.1),
-        ("NY", "US", 0.1),
-        ("FL", "US", 0.1),
-        ("IL", "US", 0.1),
-        ("PA", "US", 0.1),
-        ("OH", "US", 0.1),
-        ("GA", "US", 0.1),
-        ("WA", "US", 0.1),
-        ("ON", "CA", 0.05),
-        ("BC", "CA", 0.05),
-    ),
-    uom="EA",
-    currency="USD",
-    region="US",
-    business_unit="North America",
-    location_id="DC-US",
-)
 
 
 @dataclass(frozen=True)
@@ -210,7 +98,50 @@ def extract_lines(
     `price_per_unit[sku]` is the reporting-currency price of one source unit and
     `rate_by_day[day]` the reporting-currency value of one unit of the source currency.
     """
-    n_days = rate_by_day.size
+    sales = _sale_lines(
+        week, sku, qty, price_per_unit, rate_by_day, n_customers, key_customer, key_share, rng
+    )
+    counts = _planted_counts(sales.n, lowercase_codes)
+    rows = _PlantedRows(sales)
+    _plant_reversals(rows, counts, rate_by_day.size, n_customers, rng)
+    _plant_extra_positions(rows, counts, n_skus, n_unknown_codes, rng)
+    rows.add("bad_date", _pick(rng, sales.n, counts["bad_date"]))
+    rows.add("bad_qty", _pick(rng, sales.n, counts["bad_qty"]))
+    # Exact duplicates and lower-cased codes come from disjoint clean sale lines.
+    chosen = rng.choice(sales.n, counts["duplicate"] + counts["lowercase_code"], replace=False)
+    rows.add("duplicate", np.sort(chosen[: counts["duplicate"]]))
+    return _merged(sales, rows.parts, chosen[counts["duplicate"] :], counts)
+
+
+@dataclass(frozen=True)
+class _Sales:
+    """The clean sale lines of one extract, sorted by week, then product."""
+
+    week: np.ndarray
+    sku: np.ndarray
+    qty: np.ndarray
+    day: np.ndarray
+    cust: np.ndarray
+    price: np.ndarray  # source currency per source unit
+    doc: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return self.week.size
+
+
+def _sale_lines(
+    week: np.ndarray,
+    sku: np.ndarray,
+    qty: np.ndarray,
+    price_per_unit: np.ndarray,
+    rate_by_day: np.ndarray,
+    n_customers: int,
+    key_customer: np.ndarray,
+    key_share: np.ndarray,
+    rng: np.random.Generator,
+) -> _Sales:
+    """Each sale line's customer, day, price and document."""
     n_sales = week.size
     # Customers: a product's key account takes its share, the rest are skewed towards low
     # customer numbers (P(customer < k) = (k / n) ** 0.4: the top 1 % buy about 16 % of lines).
@@ -222,45 +153,78 @@ def extract_lines(
     day = (week * 7 + weekday[week, cust]).astype(np.int32)
     price = np.maximum(0.01, np.round(price_per_unit[sku] / rate_by_day[day], 2))
     doc = day.astype(np.int64) * n_customers + cust
+    return _Sales(week, sku, qty, day, cust, price, doc)
 
+
+def _planted_counts(n_sales: int, lowercase_codes: bool) -> dict[str, int]:
+    """How many rows of each defect to plant."""
     # Each planted row copies a different sale line, so a tiny extract gets fewer of them.
     counts = {reason: min(_planted_count(n_sales, reason), n_sales) for reason in DEFECT_RATES}
     if not lowercase_codes:
         counts["lowercase_code"] = 0
     counts["duplicate"] = min(counts["duplicate"], n_sales // 2)
     counts["lowercase_code"] = min(counts["lowercase_code"], n_sales - counts["duplicate"])
-    last_day = n_days - 1
+    return counts
 
-    parts: list[dict[str, np.ndarray]] = []
 
-    def part(kind: str, src: np.ndarray, **fields: np.ndarray) -> None:
+class _PlantedRows:
+    """The planted rows of one extract, each a copy of a sale line with some fields changed."""
+
+    def __init__(self, sales: _Sales) -> None:
+        self.sales = sales
+        self.parts: list[dict[str, np.ndarray]] = []
+
+    def add(self, kind: str, src: np.ndarray, **fields: np.ndarray) -> None:
+        """Rows of `kind` copied from sale lines `src`, with `fields` replaced."""
+        s = self.sales
         row = {
             "kind": np.full(src.size, KIND[kind], dtype=np.int8),
-            "day": day[src],
-            "customer": cust[src],
-            "code": sku[src].astype(np.int32),
-            "qty": qty[src],
-            "price": price[src],
-            "doc": doc[src],
+            "day": s.day[src],
+            "customer": s.cust[src],
+            "code": s.sku[src].astype(np.int32),
+            "qty": s.qty[src],
+            "price": s.price[src],
+            "doc": s.doc[src],
         }
         row.update(fields)
-        parts.append(row)
+        self.parts.append(row)
 
+
+def _plant_reversals(
+    rows: _PlantedRows,
+    counts: dict[str, int],
+    n_days: int,
+    n_customers: int,
+    rng: np.random.Generator,
+) -> None:
+    """Cancellations (within days) and returns (weeks later), each on a document of its own."""
+    day, qty, n_sales = rows.sales.day, rows.sales.qty, rows.sales.n
+    last_day = n_days - 1
     n_special = counts["cancellation"] + counts["return"]
     special_doc = n_days * n_customers + np.arange(n_special, dtype=np.int64)
     src = _pick(rng, n_sales, counts["cancellation"])
     c_day = np.minimum(day[src] + rng.integers(0, 3, src.size), last_day).astype(np.int32)
-    part("cancellation", src, day=c_day, qty=-qty[src], doc=special_doc[: src.size])
+    rows.add("cancellation", src, day=c_day, qty=-qty[src], doc=special_doc[: src.size])
     src = _pick(rng, n_sales, counts["return"])
     r_day = np.minimum(day[src] + rng.integers(7, 29, src.size), last_day).astype(np.int32)
     r_qty = -np.maximum(1, np.floor(qty[src] * rng.uniform(0.1, 0.6, src.size))).astype(qty.dtype)
-    part("return", src, day=r_day, qty=r_qty, doc=special_doc[counts["cancellation"] :])
-    # Freight, fees and unknown codes are extra positions on existing sale documents, at most
-    # one per document, so no two of them can be the same raw row by chance.
+    rows.add("return", src, day=r_day, qty=r_qty, doc=special_doc[counts["cancellation"] :])
+
+
+def _plant_extra_positions(
+    rows: _PlantedRows,
+    counts: dict[str, int],
+    n_skus: int,
+    n_unknown_codes: int,
+    rng: np.random.Generator,
+) -> None:
+    """Freight, fee and unknown-code positions on sale documents (updates `counts`)."""
+    doc, qty, n_sales = rows.sales.doc, rows.sales.qty, rows.sales.n
+    # At most one per document, so no two of them can be the same raw row by chance.
     for kind, code in (("freight", n_skus), ("fee", n_skus + 1)):
         src = _one_per_doc(_pick(rng, n_sales, counts[kind]), doc)
         counts[kind] = src.size
-        part(
+        rows.add(
             kind,
             src,
             code=np.full(src.size, code, dtype=np.int32),
@@ -269,24 +233,25 @@ def extract_lines(
         )
     src = _one_per_doc(_pick(rng, n_sales, counts["unknown_sku"]), doc)
     counts["unknown_sku"] = src.size
-    part(
+    rows.add(
         "unknown_sku",
         src,
         code=(n_skus + 2 + np.arange(src.size) % n_unknown_codes).astype(np.int32),
     )
-    part("bad_date", _pick(rng, n_sales, counts["bad_date"]))
-    part("bad_qty", _pick(rng, n_sales, counts["bad_qty"]))
 
-    # Exact duplicates and lower-cased codes come from disjoint clean sale lines.
-    chosen = rng.choice(n_sales, counts["duplicate"] + counts["lowercase_code"], replace=False)
-    part("duplicate", np.sort(chosen[: counts["duplicate"]]))
-    lower_src = chosen[counts["duplicate"] :]
 
+def _merged(
+    sales: _Sales,
+    parts: list[dict[str, np.ndarray]],
+    lower_src: np.ndarray,
+    counts: dict[str, int],
+) -> ExtractLines:
+    """The planted rows merged into the week-sorted sale lines, after the sales of their week."""
+    n_sales = sales.n
     extra = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     order = np.argsort(extra["day"] // 7, kind="stable")
     extra = {k: v[order] for k, v in extra.items()}
-    # Merge the extra rows into the week-sorted sale lines, after the sales of their week.
-    at = np.searchsorted(week, extra["day"] // 7, side="right") + np.arange(order.size)
+    at = np.searchsorted(sales.week, extra["day"] // 7, side="right") + np.arange(order.size)
     n_rows = n_sales + order.size
     is_extra = np.zeros(n_rows, dtype=bool)
     is_extra[at] = True
@@ -302,15 +267,15 @@ def extract_lines(
     lower[sale_at[lower_src]] = True
     return ExtractLines(
         kind=merged(np.zeros(n_sales, dtype=np.int8), extra["kind"]),
-        day=merged(day, extra["day"]),
-        customer=merged(cust, extra["customer"]),
-        code=merged(sku.astype(np.int32), extra["code"]),
-        qty=merged(qty, extra["qty"]),
-        price=merged(price, extra["price"]),
-        doc=merged(doc, extra["doc"]),
+        day=merged(sales.day, extra["day"]),
+        customer=merged(sales.cust, extra["customer"]),
+        code=merged(sales.sku.astype(np.int32), extra["code"]),
+        qty=merged(sales.qty, extra["qty"]),
+        price=merged(sales.price, extra["price"]),
+        doc=merged(sales.doc, extra["doc"]),
         lower=lower,
-        sale_day=day,
-        sale_price=price,
+        sale_day=sales.day,
+        sale_price=sales.price,
         counts={"sale": n_sales, **counts},
     )
 

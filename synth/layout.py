@@ -39,7 +39,7 @@ from ml.columns import (
     UNIT_PRICE,
     UOM,
 )
-from synth.erp import EU_STYLE, US_STYLE, RegionStyle
+from synth.styles import EU_STYLE, US_STYLE, RegionStyle
 
 __all__ = [
     "FX_COLUMNS",

@@ -4,7 +4,7 @@ An archetype is a conjunction of conditions, one per key: a rule-class key (abc,
 risk) takes a class or a list of classes; an attribute key takes an interval
 {gt|ge: lower, lt|le: upper}. An empty archetype matches every product (a catch-all). Each
 segment has a priority: the matching segment with the lowest priority number wins. Validation
-against the attribute space is ``ml.catalogue.validate_catalogue``.
+against the attribute space is ``ml.catalogue_checks.validate_catalogue``.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from ml.attributes import attribute_names as registry_attribute_names
-from ml.catalogue import validate_catalogue
+from ml.catalogue_checks import validate_catalogue
 from ml.config.catalogue import Catalogue
 from ml.config.gates import GatesConfig
 from ml.config.policy import PolicyConfig

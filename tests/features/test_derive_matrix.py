@@ -13,13 +13,13 @@ from derive_tables import demand, demand_row
 from features.attributes_demand import demand_attributes
 from features.attributes_value import MasterValues, value_attributes
 from features.demand_matrix import (
-    KeyIndex,
-    PeriodGrid,
     demand_history_from_batches,
     demand_history_from_frame,
     demand_history_from_parquet,
-    scatter_add,
 )
+from features.dense_ops import scatter_add
+from features.key_index import KeyIndex
+from features.period_grid import PeriodGrid
 from ml.config import Calendar, FeaturesConfig
 
 CAL = Calendar(window_periods=6, recent_periods=2)

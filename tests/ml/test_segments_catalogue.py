@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from ml.attributes import attribute_names
-from ml.catalogue import assign_by_rules, validate_catalogue
+from ml.catalogue import assign_by_rules
+from ml.catalogue_checks import validate_catalogue
 from ml.config import Catalogue
 from ml.errors import StrataError
 from ml.segment_rules import RULE_CLASSES
