@@ -2,7 +2,7 @@
 
 Two steps, both vectorised over products (loops run over methods and segments only):
 
-1. :func:`policy_inputs` joins a snapshot (one row per product, with its ``segment``) to the
+1. :func:`ml.policy_inputs.policy_inputs` joins a snapshot (one row per product, with its ``segment``) to the
    catalogue's policy of that segment and converts every time into the demand's periods: lead
    time ``L = lead_time_mean_days / period_days``, ``sigma_L = lead_time_sd_days /
    period_days``, review period ``R = review_period_days / period_days`` (0 for continuous

@@ -1,1 +1,1 @@
-"""Inventory planning: policies per segment, service-level optimisation, the backtest, KPIs."""
+"""Inventory planning: policies per segment, the point-in-time replay and simulation, KPIs."""

@@ -1,4 +1,4 @@
-"""Write the contract tables of docs/architecture.md from the pandera contracts in ml/contracts/.
+"""Write docs/architecture.md's generated parts: the module map and the contract tables.
 
     .venv/bin/python scripts/docs_contracts.py [--check]
 
@@ -8,6 +8,7 @@ A test runs `--check`'s comparison, so a contract that changes without its docum
 from __future__ import annotations
 
 import argparse
+import ast
 import sys
 from pathlib import Path
 
@@ -18,7 +19,36 @@ from ml.contracts import CONTRACTS, OUTPUT_CONTRACTS
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from markers import rewrite
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "architecture.md"
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "architecture.md"
+PACKAGES = (
+    "ml",
+    "store",
+    "features",
+    "synth",
+    "training",
+    "serving",
+    "planning",
+    "promotion",
+    "strata",
+)
+
+
+def _first_line(path: Path) -> str:
+    doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+    return doc.strip().split("\n")[0].replace("|", "\\|")
+
+
+def module_map() -> str:
+    """Every module of every package with the first line of its docstring, package by package."""
+    lines = []
+    for package in PACKAGES:
+        lines += [f"**{package}/**", "", "| module | job |", "|---|---|"]
+        for path in sorted((ROOT / package).rglob("*.py")):
+            name = path.relative_to(ROOT).with_suffix("").as_posix().replace("/", ".")
+            lines.append(f"| `{name.removesuffix('.__init__')}` | {_first_line(path)} |")
+        lines.append("")
+    return "\n".join(lines)
 
 
 def _checks(col: pa.Column) -> str:
@@ -48,8 +78,9 @@ def contract_table(schema: pa.DataFrameSchema) -> str:
 
 
 def contract_sections() -> dict[str, str]:
-    """The generated sections: input contracts and output contracts."""
+    """The generated sections: the module map, input contracts and output contracts."""
     return {
+        "module_map": module_map(),
         "input_contracts": "\n".join(contract_table(s) for s in CONTRACTS.values()),
         "output_contracts": "\n".join(contract_table(s) for s in OUTPUT_CONTRACTS.values()),
     }
