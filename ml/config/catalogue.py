@@ -170,6 +170,30 @@ class Policy(Frozen):
         description="derive the target from costs (newsvendor critical ratio) for low-volume, "
         "high-margin items; service_level is then the cap",
     )
+    service_level_floor: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="the lowest fill-rate target `strata policy optimise` may propose "
+        "(strategic segments keep a minimum); default configs/policy.yaml optimise.default_floor",
+    )
+    service_level_ceiling: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="the highest fill-rate target the optimiser may propose; default "
+        "optimise.default_ceiling",
+    )
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Policy:
+        floor, ceiling = self.service_level_floor, self.service_level_ceiling
+        if floor is not None and ceiling is not None and floor > ceiling:
+            raise ValueError(
+                f"service_level_floor {floor} is above service_level_ceiling {ceiling}; lower "
+                "the floor or raise the ceiling"
+            )
+        return self
 
     @model_validator(mode="after")
     def _review(self) -> Policy:

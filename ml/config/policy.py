@@ -16,6 +16,7 @@ from ml.config.base import Frozen
 __all__ = [
     "KpiConfig",
     "KpiTolerance",
+    "OptimiseConfig",
     "PolicyBuildConfig",
     "PolicyConfig",
     "SimulationConfig",
@@ -140,9 +141,40 @@ class KpiConfig(Frozen):
         return self.segments.get(segment, self.default)
 
 
+class OptimiseConfig(Frozen):
+    """`strata policy optimise`: fill-rate targets per segment that minimise safety stock."""
+
+    target_fill_rate: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="aggregate demand-weighted fill rate to hold; default: what the catalogue "
+        "plans today, so the proposal saves inventory at the same service",
+    )
+    default_floor: float = Field(
+        0.5, gt=0, lt=1, description="a segment's lowest fill-rate target unless it sets one"
+    )
+    default_ceiling: float = Field(
+        0.995, gt=0, lt=1, description="a segment's highest fill-rate target unless it sets one"
+    )
+    levels: int = Field(
+        64, ge=4, le=1000, description="fill-rate levels tried per segment (the exchange curve)"
+    )
+
+    @model_validator(mode="after")
+    def _bounds(self) -> OptimiseConfig:
+        if self.default_floor > self.default_ceiling:
+            raise ValueError(
+                f"default_floor {self.default_floor} is above default_ceiling "
+                f"{self.default_ceiling}; lower the floor or raise the ceiling"
+            )
+        return self
+
+
 class PolicyConfig(Frozen):
     """configs/policy.yaml."""
 
     build: PolicyBuildConfig = PolicyBuildConfig()
     simulation: SimulationConfig = SimulationConfig()
     kpis: KpiConfig = KpiConfig()
+    optimise: OptimiseConfig = OptimiseConfig()
