@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+import optuna
+from optuna_integration import LightGBMPruningCallback
 from sklearn.metrics import log_loss
 from sklearn.model_selection import train_test_split
 
@@ -53,9 +55,6 @@ def tune(
     on_trial: TrialHook | None = None,
 ) -> tuple[LightGBMParams, dict[str, float]]:
     """The best settings found in `trials` trials, and a summary (best loss, pruned, complete)."""
-    import optuna
-    from optuna_integration import LightGBMPruningCallback
-
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     counts = np.bincount(y, minlength=n_classes)
     stratify = y if counts[counts > 0].min() >= 2 else None
