@@ -99,9 +99,13 @@ def tune(
         pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=10),
     )
     study.optimize(objective, n_trials=trials, timeout=bounds.timeout_s, callbacks=[report])
+    return _best(study)
+
+
+def _best(study: optuna.Study) -> tuple[LightGBMParams, dict[str, float]]:
+    """The best trial's settings and the search's summary; an error when no trial completed."""
     states = [t.state.name for t in study.trials]
-    complete = [t for t in study.trials if t.state.name == "COMPLETE"]
-    if not complete:
+    if "COMPLETE" not in states:
         raise RuntimeError("every Optuna trial was pruned or failed; run more trials")
     best = LightGBMParams(**study.best_trial.user_attrs["params"])
     summary = {
