@@ -6,8 +6,8 @@ recomputes a product's *full* contributions from the registered model when a pic
 explanation additivity for the promotion gate: for each product, base value + the contributions
 of its assigned segment (computed, as scoring does, from that segment's trees only) must equal
 the full multiclass booster's raw score for that segment (LightGBM ``pred_contrib`` / TreeSHAP
-local accuracy). The booster text, features and categories are read from the SegmenterModel the
-pyfunc wraps (its ``main`` / ``launch`` specs).
+local accuracy). The boosters are the SegmenterModel's own (``parts()``: the main and launch
+``BoosterPart``), so explaining reads a product exactly as scoring does.
 """
 
 from __future__ import annotations

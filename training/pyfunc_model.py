@@ -6,7 +6,10 @@ are assigned by the main LightGBM model; products with less history than the con
 by the launch-attribute model, flagged `provisional` (and `review` below the confidence bar).
 Reasons are the product's k largest |SHAP| contributions to its assigned segment, computed from
 the per-class trees only (training.contrib) and worded from the attribute registry (ml.wording).
-The boosters travel as LightGBM model text; catalogue, registry wording and settings as plain data.
+The boosters travel as LightGBM model text (rebuilt as training.assigner.BoosterPart, the one
+booster wrapper); catalogue, registry wording and settings as plain data. The pickled state keys
+(segments, main, launch, new_products, wordings, catalogue, top_k, num_threads, info, _parts) are
+what registered versions hold: keep them.
 """
 
 from __future__ import annotations

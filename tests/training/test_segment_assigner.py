@@ -131,9 +131,7 @@ def test_categories_code_known_values_and_others_are_missing(data):
     assert launch.part_.categories == cats
     assert "family" not in launch.typical_
     unseen = frame.head(3).assign(family="no such family")
-    np.testing.assert_array_equal(
-        launch.part_.matrix(unseen)[:, 0], np.full(3, np.nan), strict=False
-    )
+    assert np.isnan(launch.part_.matrix(unseen)[:, 0]).all()
 
 
 def test_bad_fit_inputs_name_the_fix(data):
