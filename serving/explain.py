@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from mlflow.exceptions import MlflowException
 
 from features.snapshots import load_features
 from ml import columns as C
@@ -30,7 +29,6 @@ from ml.errors import StrataError
 from ml.wording import segment_title
 from serving.predict import input_spec, load_pyfunc, model_inputs
 from serving.runs import current_assignments, main_sinks
-from store.registry import registry_client
 from store.sinks import read_table
 
 __all__ = [
@@ -282,6 +280,12 @@ def sku_waterfall(ws: Any, ref: Any, explanation: ProductExplanation, path: Path
     """The SHAP waterfall PNG of an explained product: recomputed from its model version on its
     snapshot (all attributes, base value and raw score); from the stored top-k reasons when the
     model or the snapshot is gone."""
+    # mlflow takes seconds to import and only this picture needs it: `strata explain` without
+    # --plot reads the stored tables alone
+    from mlflow.exceptions import MlflowException
+
+    from store.registry import registry_client
+
     a = explanation.assignment
     segment = explanation.explained_segment or str(a[C.SEGMENT])
     try:
