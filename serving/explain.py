@@ -6,24 +6,30 @@ recomputes a product's *full* contributions from the registered model when a pic
 explanation additivity for the promotion gate: for each product, base value + the contributions
 of its assigned segment (computed, as scoring does, from that segment's trees only) must equal
 the full multiclass booster's raw score for that segment (LightGBM ``pred_contrib`` / TreeSHAP
-local accuracy). The booster text, features and categories are read from the SegmenterModel the
-pyfunc wraps (its ``main`` / ``launch`` specs).
+local accuracy). The boosters are the SegmenterModel's own (``parts()``: the main and launch
+``BoosterPart``), so explaining reads a product exactly as scoring does.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
+from features.snapshots import load_features
 from ml import columns as C
 from ml.columns import AS_OF, SKU_ID
 from ml.errors import StrataError
 from ml.wording import segment_title
+from serving.predict import input_spec, load_pyfunc, model_inputs
+from serving.runs import current_assignments, main_sinks
+from store.sinks import read_table
 
 __all__ = [
     "Contributions",
@@ -48,33 +54,9 @@ class Contributions:
     raw: np.ndarray
 
 
-class _Booster:
-    """One part of a SegmenterModel (main or launch): booster, per-class boosters, matrix."""
-
-    def __init__(self, spec: dict[str, Any]) -> None:
-        import lightgbm as lgb
-
-        from training.contrib import class_boosters
-
-        self.features: list[str] = list(spec["features"])
-        self.categories: dict[str, list[str]] = dict(spec.get("categories") or {})
-        self.booster = lgb.Booster(model_str=spec["model"])
-        self.per_class = class_boosters(self.booster)
-
-    def matrix(self, frame: pd.DataFrame) -> np.ndarray:
-        from training.assigner import design_matrix
-
-        missing = [f for f in self.features if f not in frame.columns]
-        frame = frame.assign(**{f: np.nan for f in missing}) if missing else frame
-        return design_matrix(frame, self.features, self.categories)
-
-
-def _parts(model: Any) -> tuple[Any, dict[str, _Booster]]:
-    py = model.unwrap_python_model() if hasattr(model, "unwrap_python_model") else model
-    parts = {"main": _Booster(py.main)}
-    if getattr(py, "launch", None) is not None:
-        parts["launch"] = _Booster(py.launch)
-    return py, parts
+def _python_model(model: Any) -> Any:
+    """The SegmenterModel behind a loaded pyfunc (or the SegmenterModel itself)."""
+    return model.unwrap_python_model() if hasattr(model, "unwrap_python_model") else model
 
 
 def contributions(
@@ -85,9 +67,8 @@ def contributions(
     `model` is the pyfunc (or the SegmenterModel); `inputs` are typed model inputs
     (``serving.predict.model_inputs``); `segments` one segment name per row.
     """
-    from training.contrib import assigned_contributions
-
-    py, parts = _parts(model)
+    py = _python_model(model)
+    parts = py.parts()
     frame = inputs.reset_index(drop=True)
     n = len(frame)
     index = {s: i for i, s in enumerate(py.segments)}
@@ -99,7 +80,7 @@ def contributions(
             f"{', '.join(py.segments)}"
         )
     cls = seg.map(index).to_numpy(dtype=int)
-    young = py.young(frame) if "launch" in parts else np.zeros(n, dtype=bool)
+    young = py.young(frame)
     feats: list[list[str]] = [[] for _ in range(n)]
     vals: list[np.ndarray] = [np.zeros(0)] * n
     xs: list[np.ndarray] = [np.zeros(0)] * n
@@ -110,8 +91,8 @@ def contributions(
             continue
         part = parts[name]
         X = part.matrix(frame.iloc[where])
-        contrib = assigned_contributions(part.per_class, X, cls[where], num_threads)
-        full_raw = part.booster.predict(X, raw_score=True, num_threads=num_threads)
+        contrib = part.contributions(X, cls[where], num_threads)
+        full_raw = part.raw_scores(X, num_threads)
         raw[where] = full_raw[np.arange(len(where)), cls[where]]
         base[where] = contrib[:, -1]
         for j, i in enumerate(where):
@@ -130,7 +111,7 @@ def additivity_error(
     num_threads: int = 0,
 ) -> float:
     """Largest |base + sum of SHAP values - raw score| over a sample of rows (0 for no rows)."""
-    py, _ = _parts(model)
+    py = _python_model(model)
     segs = np.asarray(segments, dtype=object)
     # rows in a segment the model has no trees for (the new-product fallback) have no SHAP
     known = np.flatnonzero(pd.Series(segs).isin(py.segments).to_numpy())
@@ -207,8 +188,6 @@ def product_explanation(
     """The explanation of `sku_id` from one scoring partition (assignments + explanations)."""
     rows = assignments[assignments[SKU_ID].astype("str") == str(sku_id)]
     if rows.empty:
-        from difflib import get_close_matches
-
         close = get_close_matches(str(sku_id), assignments[SKU_ID].astype("str").tolist(), n=3)
         hint = f"; close matches: {', '.join(close)}" if close else ""
         raise StrataError(
@@ -237,11 +216,6 @@ def waterfall_png(
     With `raw` None (only the stored top-k reasons are known) the rest is not drawn and the end
     bar is base + the shown contributions.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     order = np.argsort(-np.abs(np.asarray(shap, dtype=float)), kind="stable")
     shown = order[:max_bars]
     labels = []
@@ -256,7 +230,9 @@ def waterfall_png(
         steps.append(rest)
     end = float(base) + sum(steps) if raw is None else float(raw)
 
-    fig, ax = plt.subplots(figsize=(8, 0.45 * (len(steps) + 2) + 1.2))
+    # a Figure without pyplot renders with Agg and leaves the process's backend alone
+    fig = Figure(figsize=(8, 0.45 * (len(steps) + 2) + 1.2))
+    ax = fig.subplots()
     y = np.arange(len(steps) + 2)[::-1]
     ax.barh(y[0], float(base), color="#9e9e9e")
     running = float(base)
@@ -281,15 +257,11 @@ def waterfall_png(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
 def explain_sku(ws: Any, config: Any, sku_id: str, as_of: date | None = None) -> ProductExplanation:
     """The newest scored assignment of `sku_id` (of `as_of`) with its stored reasons."""
-    from serving.runs import current_assignments, main_sinks
-    from store.sinks import read_table
-
     sink = main_sinks(ws, config)[0]
     assignments = current_assignments(sink, as_of)
     if assignments is None:
@@ -308,10 +280,10 @@ def sku_waterfall(ws: Any, ref: Any, explanation: ProductExplanation, path: Path
     """The SHAP waterfall PNG of an explained product: recomputed from its model version on its
     snapshot (all attributes, base value and raw score); from the stored top-k reasons when the
     model or the snapshot is gone."""
+    # mlflow takes seconds to import and only this picture needs it: `strata explain` without
+    # --plot reads the stored tables alone
     from mlflow.exceptions import MlflowException
 
-    from features.snapshots import load_features
-    from serving.predict import input_spec, load_pyfunc, model_inputs
     from store.registry import registry_client
 
     a = explanation.assignment

@@ -1,39 +1,31 @@
-"""The supervised assigner: LightGBM multiclass on attributes, class weights, stratified CV."""
+"""The supervised assigner: a LightGBM multiclass model on named attributes, as an estimator."""
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from sklearn.metrics import (
-    balanced_accuracy_score,
-    confusion_matrix,
-    f1_score,
-    log_loss,
-    recall_score,
-)
-from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
 
 from ml.config.training import LightGBMParams
+from training.contrib import assigned_contributions, class_boosters
 
 __all__ = [
-    "CVResult",
-    "FittedModel",
+    "BoosterPart",
+    "SegmentAssigner",
     "categories_of",
-    "classification_metrics",
-    "cross_validate",
     "design_matrix",
     "fit_booster",
-    "fit_model",
-    "holdout_macro_f1",
     "lgb_params",
     "sample_weights",
+    "segment_codes",
 ]
+
+BASE_VALUE = "base_value"  # the column of SegmentAssigner.explain with the expected raw score
 
 
 def categories_of(frame: pd.DataFrame, columns: Sequence[str], max_categories: int) -> dict:
@@ -126,148 +118,192 @@ def fit_booster(
     )
 
 
-def classification_metrics(
-    y: np.ndarray, proba: np.ndarray, classes: Sequence[str], prefix: str = "cv_"
-) -> dict[str, float]:
-    """macro-F1, balanced accuracy, log loss (`prefix`ed) and recall_<segment> of each class."""
-    labels = np.arange(len(classes))
-    pred = proba.argmax(axis=1)
-    clipped = np.clip(proba, 1e-15, 1.0)
-    clipped = clipped / clipped.sum(axis=1, keepdims=True)
-    out = {
-        f"{prefix}macro_f1": float(
-            f1_score(y, pred, labels=labels, average="macro", zero_division=0)
-        ),
-        f"{prefix}balanced_accuracy": float(balanced_accuracy_score(y, pred)),
-        f"{prefix}log_loss": float(log_loss(y, clipped, labels=labels)),
-    }
-    recalls = recall_score(y, pred, labels=labels, average=None, zero_division=0)
-    for name, r in zip(classes, recalls, strict=True):
-        out[f"recall_{name}"] = float(r)
-    return out
+def segment_codes(y: Sequence[Any] | pd.Series, classes: Sequence[str]) -> np.ndarray:
+    """Each label's position in `classes`; a label `classes` does not list is an error."""
+    labels = pd.Series(np.asarray(y, dtype=object)).astype(str)
+    index = {c: i for i, c in enumerate(classes)}
+    unknown = sorted(set(labels) - set(index))
+    if unknown:
+        raise ValueError(
+            f"y holds segment(s) {', '.join(unknown)} that classes={list(classes)} does not list; "
+            "add them to classes or drop those rows"
+        )
+    return labels.map(index).to_numpy(dtype=int)
 
 
-@dataclass(frozen=True)
-class CVResult:
-    """Out-of-fold probabilities and the metrics computed from them."""
+class BoosterPart:
+    """A fitted booster with the features it reads: design matrix, probabilities, raw scores, SHAP.
 
-    oof_proba: np.ndarray
-    metrics: dict[str, float]
-    confusion: np.ndarray
-    folds: int
+    The one booster wrapper: the assigner builds it when it fits, the registered model and the
+    explanations rebuild it from the saved spec (model text, features, categories, medians).
+    """
 
+    def __init__(
+        self,
+        booster: lgb.Booster,
+        features: Sequence[str],
+        categories: dict[str, list[str]] | None = None,
+        typical: dict[str, float] | None = None,
+    ) -> None:
+        self.booster = booster
+        self.features: list[str] = list(features)
+        self.categories: dict[str, list[str]] = dict(categories or {})
+        self.typical: dict[str, float] = dict(typical or {})
+        self.per_class = class_boosters(booster)
 
-def cross_validate(
-    X: np.ndarray,
-    y: np.ndarray,
-    classes: Sequence[str],
-    params: LightGBMParams,
-    *,
-    folds: int,
-    seed: int,
-    class_weight: str = "balanced",
-    categorical: Sequence[int] = (),
-    num_threads: int = 0,
-    prefix: str = "cv_",
-) -> CVResult:
-    """Stratified k-fold CV; a segment smaller than k is still used (it lands in fewer folds)."""
-    n_classes = len(classes)
-    # StratifiedKFold refuses only when every segment is smaller than k
-    largest = int(np.bincount(y, minlength=n_classes).max(initial=0))
-    k = max(2, min(folds, largest))
-    oof = np.zeros((len(y), n_classes))
-    splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="The least populated class")
-        for tr, te in splitter.split(X, y):
-            w = sample_weights(y[tr], n_classes, class_weight)
-            b = fit_booster(
-                X[tr],
-                y[tr],
-                w,
-                params,
-                n_classes,
-                seed=seed,
-                categorical=categorical,
-                num_threads=num_threads,
-            )
-            oof[te] = b.predict(X[te])
-    metrics = classification_metrics(y, oof, classes, prefix)
-    cm = confusion_matrix(y, oof.argmax(axis=1), labels=np.arange(n_classes))
-    return CVResult(oof, metrics, cm, k)
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> BoosterPart:
+        """The part saved by `spec()` (the pyfunc's `main` / `launch` entries)."""
+        booster = lgb.Booster(model_str=spec["model"])
+        return cls(booster, spec["features"], spec.get("categories"), spec.get("typical"))
 
-
-def holdout_macro_f1(
-    X: np.ndarray,
-    y: np.ndarray,
-    n_classes: int,
-    params: LightGBMParams,
-    *,
-    share: float,
-    seed: int,
-    class_weight: str = "balanced",
-    categorical: Sequence[int] = (),
-    num_threads: int = 0,
-) -> float:
-    """macro-F1 on a stratified held-out share, of a model trained on the rest."""
-    counts = np.bincount(y, minlength=n_classes)
-    stratify = y if counts[counts > 0].min() >= 2 else None
-    tr, te = train_test_split(
-        np.arange(len(y)), test_size=share, random_state=seed, stratify=stratify
-    )
-    b = fit_booster(
-        X[tr],
-        y[tr],
-        sample_weights(y[tr], n_classes, class_weight),
-        params,
-        n_classes,
-        seed=seed,
-        categorical=categorical,
-        num_threads=num_threads,
-    )
-    pred = b.predict(X[te]).argmax(axis=1)
-    labels = np.unique(y)
-    return float(f1_score(y[te], pred, labels=labels, average="macro", zero_division=0))
-
-
-@dataclass
-class FittedModel:
-    """A trained booster with what it needs to read a feature frame and to word its reasons."""
-
-    booster: lgb.Booster
-    classes: list[str]
-    features: list[str]
-    categories: dict[str, list[str]] = field(default_factory=dict)
-    typical: dict[str, float] = field(default_factory=dict)
+    def spec(self) -> dict[str, Any]:
+        """Plain data to rebuild the part from: model text, features, categories, medians."""
+        return {
+            "model": self.booster.model_to_string(),
+            "features": self.features,
+            "categories": self.categories,
+            "typical": self.typical,
+        }
 
     def matrix(self, frame: pd.DataFrame) -> np.ndarray:
-        """The model's design matrix for `frame`."""
+        """The design matrix of `frame`; a feature the frame lacks is missing on every row."""
+        missing = [f for f in self.features if f not in frame.columns]
+        if missing:
+            frame = frame.assign(**{f: np.nan for f in missing})
         return design_matrix(frame, self.features, self.categories)
 
+    def proba(self, X: np.ndarray, num_threads: int = 0) -> np.ndarray:
+        """Class probabilities (n, n_classes) of design matrix `X`."""
+        return self.booster.predict(X, num_threads=num_threads)
 
-def fit_model(
-    frame: pd.DataFrame,
-    y: np.ndarray,
-    classes: Sequence[str],
-    features: Sequence[str],
-    params: LightGBMParams,
-    *,
-    seed: int,
-    class_weight: str = "balanced",
-    categories: dict[str, list[str]] | None = None,
-    num_threads: int = 0,
-) -> FittedModel:
-    """Fit the final model on every labelled row; medians of numeric features for the wording."""
-    categories = categories or {}
-    X = design_matrix(frame, features, categories)
-    cat_idx = [i for i, f in enumerate(features) if f in categories]
-    w = sample_weights(y, len(classes), class_weight)
-    booster = fit_booster(
-        X, y, w, params, len(classes), seed=seed, categorical=cat_idx, num_threads=num_threads
-    )
-    typical = {
-        f: float(np.nanmedian(X[:, i])) if np.isfinite(X[:, i]).any() else float("nan")
-        for i, f in enumerate(features)
-        if f not in categories
-    }
-    return FittedModel(booster, list(classes), list(features), dict(categories), typical)
+    def raw_scores(self, X: np.ndarray, num_threads: int = 0) -> np.ndarray:
+        """Raw (log-odds) scores (n, n_classes) of design matrix `X`."""
+        return self.booster.predict(X, raw_score=True, num_threads=num_threads)
+
+    def contributions(self, X: np.ndarray, codes: np.ndarray, num_threads: int = 0) -> np.ndarray:
+        """SHAP values (n, n_features + 1) of each row for class `codes[i]`; last column: base."""
+        return assigned_contributions(self.per_class, X, codes, num_threads)
+
+
+class SegmentAssigner(ClassifierMixin, BaseEstimator):
+    """Segments from attributes: LightGBM multiclass with class weights, in scikit-learn's manner.
+
+    `fit(X, y)` takes a frame holding the `features` columns (None: every column) and one segment
+    name per row; `classes` fixes the segments' order (None: sorted). A feature named in
+    `categories` is coded against its known values (any other value is missing). Learned:
+    `classes_`, `part_` (the BoosterPart), `features_`, `typical_` (medians, for the wording).
+    """
+
+    def __init__(
+        self,
+        features: Sequence[str] | None = None,
+        *,
+        classes: Sequence[str] | None = None,
+        params: LightGBMParams | None = None,
+        class_weight: str = "balanced",
+        categories: dict[str, list[str]] | None = None,
+        seed: int = 0,
+        num_threads: int = 0,
+    ) -> None:
+        self.features = features
+        self.classes = classes
+        self.params = params
+        self.class_weight = class_weight
+        self.categories = categories
+        self.seed = seed
+        self.num_threads = num_threads
+
+    def fit(self, X: pd.DataFrame, y: Sequence[Any] | pd.Series) -> SegmentAssigner:
+        """Fit one booster on every row of `X` with segment labels `y`; returns self."""
+        frame, labels = self._checked(X, y)
+        features = self._feature_list(frame)
+        classes = list(self.classes) if self.classes is not None else sorted(set(labels))
+        codes = segment_codes(labels, classes)
+        categories = dict(self.categories or {})
+        matrix = design_matrix(frame, features, categories)
+        booster = fit_booster(
+            matrix,
+            codes,
+            sample_weights(codes, len(classes), self.class_weight),
+            self.params if self.params is not None else LightGBMParams(),
+            len(classes),
+            seed=self.seed,
+            categorical=[i for i, f in enumerate(features) if f in categories],
+            num_threads=self.num_threads,
+        )
+        typical = {
+            f: float(np.nanmedian(matrix[:, i])) if np.isfinite(matrix[:, i]).any() else np.nan
+            for i, f in enumerate(features)
+            if f not in categories
+        }
+        self.classes_ = np.asarray(classes, dtype=object)
+        self.part_ = BoosterPart(booster, features, categories, typical)
+        self.features_ = list(features)
+        self.typical_ = typical
+        self.n_features_in_ = len(features)
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Probabilities (n, n_classes), columns in `classes_` order."""
+        part = self._fitted("predict_proba")
+        return part.proba(part.matrix(X), self.num_threads)
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """The most probable segment of each row."""
+        proba = self.predict_proba(X)
+        return self.classes_[proba.argmax(axis=1)]
+
+    def decision_function(self, X: pd.DataFrame) -> np.ndarray:
+        """Raw (log-odds) scores (n, n_classes), columns in `classes_` order."""
+        part = self._fitted("decision_function")
+        return part.raw_scores(part.matrix(X), self.num_threads)
+
+    def explain(self, X: pd.DataFrame, segments: Sequence[str] | None = None) -> pd.DataFrame:
+        """SHAP values of each row for its segment (default: the predicted one), and the base.
+
+        Per row, `base_value` + the feature columns = the raw score of that segment.
+        """
+        part = self._fitted("explain")
+        matrix = part.matrix(X)
+        if segments is None:
+            codes = part.proba(matrix, self.num_threads).argmax(axis=1)
+        else:
+            codes = segment_codes(segments, list(self.classes_))
+        values = part.contributions(matrix, codes, self.num_threads)
+        return pd.DataFrame(values, index=X.index, columns=[*part.features, BASE_VALUE])
+
+    def _fitted(self, method: str) -> BoosterPart:
+        check_is_fitted(
+            self,
+            "part_",
+            msg=f"This SegmentAssigner is not fitted yet; call fit(X, y) before {method}(X).",
+        )
+        return self.part_
+
+    def _feature_list(self, frame: pd.DataFrame) -> list[str]:
+        features = list(self.features) if self.features is not None else list(frame.columns)
+        missing = [f for f in features if f not in frame.columns]
+        if missing:
+            raise ValueError(
+                f"X lacks feature column(s) {', '.join(map(str, missing))} that features= names; "
+                "add them to X or drop them from features"
+            )
+        return [str(f) for f in features]
+
+    def _checked(self, X: Any, y: Any) -> tuple[pd.DataFrame, np.ndarray]:
+        if not isinstance(X, pd.DataFrame):
+            raise TypeError(
+                f"X must be a pandas DataFrame with the feature columns, got {type(X).__name__}"
+            )
+        labels = np.asarray(y, dtype=object)
+        if labels.ndim != 1 or len(labels) != len(X):
+            raise ValueError(
+                f"y must hold one segment per row of X: X has {len(X)} rows, y has shape "
+                f"{labels.shape}"
+            )
+        if self.class_weight not in ("balanced", "none"):
+            raise ValueError(
+                f"class_weight={self.class_weight!r} is not a weighting; use 'balanced' or 'none'"
+            )
+        return X, labels

@@ -21,8 +21,10 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 
+import hdbscan
 import numpy as np
 import pandas as pd
+from sklearn.metrics import silhouette_score
 
 from ml.config.training import ClustersConfig
 
@@ -91,9 +93,6 @@ class ClusterResult:
 
 def _validity(X: np.ndarray, labels: np.ndarray, cap: int, seed: int) -> tuple[float, float]:
     """DBCV and silhouette (non-noise points) on at most `cap` points; NaN when undefined."""
-    import hdbscan
-    from sklearn.metrics import silhouette_score
-
     idx = np.arange(len(labels))
     if len(idx) > cap:
         idx = np.sort(np.random.default_rng(seed).choice(idx, size=cap, replace=False))
@@ -156,8 +155,6 @@ def cluster_labels(
     frame: pd.DataFrame, rule_segments: pd.Series, config: ClustersConfig, *, seed: int
 ) -> ClusterResult:
     """HDBSCAN clusters of `frame`'s products, labelled with catalogue segments (module doc)."""
-    import hdbscan
-
     X, scale = cluster_matrix(frame, config.attributes, config.log1p)
     strata = rule_segments.astype(str).to_numpy()
     sample = stratified_sample(strata, config.sample_cap, 2 * config.min_cluster_size, seed)

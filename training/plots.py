@@ -1,4 +1,8 @@
-"""Run artifacts as PNG (matplotlib, Agg backend): confusion matrix, SHAP summaries, cluster profiles."""
+"""Run artifacts as PNG (matplotlib, Agg): confusion matrix, SHAP summaries, cluster profiles.
+
+Figures are made without pyplot (``matplotlib.figure.Figure`` saves through Agg), so drawing
+neither selects a backend for the process nor keeps figures alive after saving.
+"""
 
 from __future__ import annotations
 
@@ -7,26 +11,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 __all__ = ["cluster_profiles_png", "confusion_matrix_png", "shap_summary_png"]
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def confusion_matrix_png(cm: np.ndarray, classes: Sequence[str], path: Path, title: str) -> Path:
     """Row-normalised confusion matrix (rows: label, columns: predicted) with counts."""
-    plt = _pyplot()
     k = len(classes)
     rows = cm.sum(axis=1, keepdims=True)
     norm = np.divide(cm, rows, out=np.zeros_like(cm, dtype=float), where=rows > 0)
-    fig, ax = plt.subplots(figsize=(1.0 + 0.8 * k, 0.8 + 0.7 * k), dpi=100)
+    fig = Figure(figsize=(1.0 + 0.8 * k, 0.8 + 0.7 * k), dpi=100)
+    ax = fig.subplots()
     ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
     ax.set_xticks(range(k), classes, rotation=45, ha="right", fontsize=8)
     ax.set_yticks(range(k), classes, fontsize=8)
@@ -46,7 +42,6 @@ def confusion_matrix_png(cm: np.ndarray, classes: Sequence[str], path: Path, tit
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
     return path
 
 
@@ -62,13 +57,13 @@ def shap_summary_png(
     """Beeswarm-style summary: per feature (most important first) each product's SHAP value,
     coloured by the feature's value (rank within the feature: blue low, red high). Importance is
     ranked on every product; at most `max_points` random products are drawn."""
-    plt = _pyplot()
     order = np.argsort(-np.abs(shap).mean(axis=0))[:top]
     rng = np.random.default_rng(0)
     if len(shap) > max_points:
         keep = rng.choice(len(shap), size=max_points, replace=False)
         shap, X = shap[keep], X[keep]
-    fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(order) + 1.2), dpi=100)
+    fig = Figure(figsize=(7.5, 0.45 * len(order) + 1.2), dpi=100)
+    ax = fig.subplots()
     for pos, f in enumerate(order[::-1]):
         s = shap[:, f]
         x = X[:, f]
@@ -85,13 +80,11 @@ def shap_summary_png(
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
     return path
 
 
 def cluster_profiles_png(profiles: pd.DataFrame, attributes: Sequence[str], path: Path) -> Path:
     """Heatmap of each cluster's median attributes (column-scaled), annotated with the medians."""
-    plt = _pyplot()
     cols = [f"median_{a}" for a in attributes]
     values = profiles[cols].to_numpy(float)
     lo, hi = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
@@ -99,9 +92,8 @@ def cluster_profiles_png(profiles: pd.DataFrame, attributes: Sequence[str], path
     labels = [
         f"{int(r.cluster)} {r.label} (n={int(r.size)})" for r in profiles.itertuples(index=False)
     ]
-    fig, ax = plt.subplots(
-        figsize=(1.4 + 1.1 * len(attributes), 0.9 + 0.45 * len(profiles)), dpi=100
-    )
+    fig = Figure(figsize=(1.4 + 1.1 * len(attributes), 0.9 + 0.45 * len(profiles)), dpi=100)
+    ax = fig.subplots()
     ax.imshow(scaled, cmap="viridis", aspect="auto")
     ax.set_xticks(range(len(attributes)), list(attributes), rotation=30, ha="right", fontsize=8)
     ax.set_yticks(range(len(labels)), labels, fontsize=8)
@@ -120,5 +112,4 @@ def cluster_profiles_png(profiles: pd.DataFrame, attributes: Sequence[str], path
     ax.set_title("HDBSCAN clusters: median attributes (colour scaled per column)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
     return path

@@ -6,7 +6,10 @@ are assigned by the main LightGBM model; products with less history than the con
 by the launch-attribute model, flagged `provisional` (and `review` below the confidence bar).
 Reasons are the product's k largest |SHAP| contributions to its assigned segment, computed from
 the per-class trees only (training.contrib) and worded from the attribute registry (ml.wording).
-The boosters travel as LightGBM model text; catalogue, registry wording and settings as plain data.
+The boosters travel as LightGBM model text (rebuilt as training.assigner.BoosterPart, the one
+booster wrapper); catalogue, registry wording and settings as plain data. The pickled state keys
+(segments, main, launch, new_products, wordings, catalogue, top_k, num_threads, info, _parts) are
+what registered versions hold: keep them.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ import numpy as np
 import pandas as pd
 
 from ml.columns import SKU_ID
-from ml.wording import reason_texts
+from ml.wording import reason_texts, segment_title
+from training.assigner import BoosterPart
+from training.contrib import top_contributions
 
 __all__ = [
     "OUTPUT_COLUMNS",
@@ -53,29 +58,6 @@ def output_columns(segments: list[str], top_k: int) -> list[str]:
     return cols
 
 
-class _Part:
-    """One booster ready to predict and explain (built from its saved text)."""
-
-    def __init__(self, spec: dict[str, Any]) -> None:
-        import lightgbm as lgb
-
-        from training.contrib import class_boosters
-
-        self.features: list[str] = spec["features"]
-        self.categories: dict[str, list[str]] = spec["categories"]
-        self.typical: dict[str, float] = spec["typical"]
-        self.booster = lgb.Booster(model_str=spec["model"])
-        self.per_class = class_boosters(self.booster)
-
-    def matrix(self, frame: pd.DataFrame) -> np.ndarray:
-        from training.assigner import design_matrix
-
-        missing = [f for f in self.features if f not in frame.columns]
-        if missing:
-            frame = frame.assign(**{f: np.nan for f in missing})
-        return design_matrix(frame, self.features, self.categories)
-
-
 class SegmenterModel(mlflow.pyfunc.PythonModel):
     """Segment, probability, provisional/review flags and top-k worded SHAP reasons per product."""
 
@@ -101,7 +83,7 @@ class SegmenterModel(mlflow.pyfunc.PythonModel):
         self.top_k = int(top_k)
         self.num_threads = int(num_threads)
         self.info = dict(info or {})
-        self._parts: dict[str, _Part] | None = None
+        self._parts: dict[str, BoosterPart] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -110,13 +92,14 @@ class SegmenterModel(mlflow.pyfunc.PythonModel):
 
     def load_context(self, context: Any) -> None:
         """Build the boosters from their saved text once, when MLflow loads the model."""
-        self._ensure_parts()
+        self.parts()
 
-    def _ensure_parts(self) -> dict[str, _Part]:
+    def parts(self) -> dict[str, BoosterPart]:
+        """The boosters by route ("main", and "launch" when there is a launch model), built once."""
         if self._parts is None:
-            parts = {"main": _Part(self.main)}
+            parts = {"main": BoosterPart.from_spec(self.main)}
             if self.launch is not None:
-                parts["launch"] = _Part(self.launch)
+                parts["launch"] = BoosterPart.from_spec(self.launch)
             self._parts = parts
         return self._parts
 
@@ -139,7 +122,7 @@ class SegmenterModel(mlflow.pyfunc.PythonModel):
         top_k = int(params.get("top_k", self.top_k) or self.top_k)
         threads = int(params.get("num_threads", self.num_threads) or 0)
         frame = pd.DataFrame(model_input).reset_index(drop=True)
-        parts = self._ensure_parts()
+        parts = self.parts()
         n, k_cls = len(frame), len(self.segments)
         young = self.young(frame)
         proba = np.zeros((n, k_cls))
@@ -149,7 +132,7 @@ class SegmenterModel(mlflow.pyfunc.PythonModel):
             if rows.any():
                 X = parts[name].matrix(frame.loc[rows])
                 matrices[name] = X
-                proba[rows] = parts[name].booster.predict(X, num_threads=threads)
+                proba[rows] = parts[name].proba(X, threads)
         assigned = proba.argmax(axis=1) if n else np.zeros(0, dtype=int)
         probability = proba[np.arange(n), assigned] if n else np.zeros(0)
         review_below = float(self.new_products.get("review_below", 0.0))
@@ -191,8 +174,6 @@ class SegmenterModel(mlflow.pyfunc.PythonModel):
         guess = result.loc[unsure, "segment"].astype(str)
         result.loc[unsure, "segment"] = fallback
         if explain and "reason_1" in result.columns:
-            from ml.wording import segment_title
-
             title = segment_title(fallback)
 
             lead = [
@@ -215,8 +196,6 @@ class SegmenterModel(mlflow.pyfunc.PythonModel):
         top_k: int,
         threads: int = 0,
     ) -> pd.DataFrame:
-        from training.contrib import assigned_contributions, top_contributions
-
         n = len(frame)
         cols: dict[str, np.ndarray] = {}
         for i in range(1, top_k + 1):
@@ -228,9 +207,9 @@ class SegmenterModel(mlflow.pyfunc.PythonModel):
         for name, rows in routes:
             if not rows.any():
                 continue
-            part = self._ensure_parts()[name]
+            part = self.parts()[name]
             X = matrices[name]
-            contrib = assigned_contributions(part.per_class, X, assigned[rows], threads)
+            contrib = part.contributions(X, assigned[rows], threads)
             idx, shap = top_contributions(contrib, top_k)
             where = np.flatnonzero(rows)
             feats = np.array(part.features, dtype=object)

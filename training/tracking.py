@@ -6,7 +6,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+import mlflow
 import pandas as pd
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 
 from ml.config import Workspace
 from ml.errors import StrataError
@@ -45,8 +48,6 @@ def tracking_uri(ws: Workspace) -> str:
 
 def use_workspace_store(ws: Workspace) -> str:
     """Point MLflow (tracking and registry) at the workspace's store; returns the URI."""
-    import mlflow
-
     before = {k: os.environ.get(k) for k in (TRACKING_ENV, REGISTRY_ENV)}
     uri = tracking_uri(ws)
     if not before[TRACKING_ENV]:
@@ -66,8 +67,6 @@ def use_workspace_store(ws: Workspace) -> str:
 
 def ensure_experiment(ws: Workspace, name: str) -> str:
     """The experiment's id, created with the workspace's artifact root (embedded store only)."""
-    from mlflow import MlflowClient
-
     client = MlflowClient()
     found = client.get_experiment_by_name(name)
     if found is not None:
@@ -81,8 +80,6 @@ def ensure_experiment(ws: Workspace, name: str) -> str:
 
 
 def _runs(ws: Workspace, experiment: str, filter_string: str = "", max_results: int = 50) -> list:
-    from mlflow import MlflowClient
-
     use_workspace_store(ws)
     client = MlflowClient()
     exp = client.get_experiment_by_name(experiment)
@@ -130,9 +127,6 @@ def list_runs(ws: Workspace, experiment: str, max_results: int = 20) -> pd.DataF
 
 def _find_run(ws: Workspace, experiment: str, rid: str) -> Any:
     """A run by id, or by a unique id prefix within the experiment (as `runs list` shows it)."""
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
     try:
         return MlflowClient().get_run(rid)
     except MlflowException:

@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+import optuna
+from optuna_integration import LightGBMPruningCallback
 from sklearn.metrics import log_loss
 from sklearn.model_selection import train_test_split
 
@@ -53,9 +55,6 @@ def tune(
     on_trial: TrialHook | None = None,
 ) -> tuple[LightGBMParams, dict[str, float]]:
     """The best settings found in `trials` trials, and a summary (best loss, pruned, complete)."""
-    import optuna
-    from optuna_integration import LightGBMPruningCallback
-
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     counts = np.bincount(y, minlength=n_classes)
     stratify = y if counts[counts > 0].min() >= 2 else None
@@ -100,9 +99,13 @@ def tune(
         pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=10),
     )
     study.optimize(objective, n_trials=trials, timeout=bounds.timeout_s, callbacks=[report])
+    return _best(study)
+
+
+def _best(study: optuna.Study) -> tuple[LightGBMParams, dict[str, float]]:
+    """The best trial's settings and the search's summary; an error when no trial completed."""
     states = [t.state.name for t in study.trials]
-    complete = [t for t in study.trials if t.state.name == "COMPLETE"]
-    if not complete:
+    if "COMPLETE" not in states:
         raise RuntimeError("every Optuna trial was pruned or failed; run more trials")
     best = LightGBMParams(**study.best_trial.user_attrs["params"])
     summary = {

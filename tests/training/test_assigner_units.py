@@ -12,7 +12,8 @@ from sklearn.utils.class_weight import compute_sample_weight
 from ml.config.files import load_training_config
 from ml.config.training import TrainingConfig
 from ml.errors import StrataError
-from training.assigner import classification_metrics, design_matrix, sample_weights
+from training.assigner import design_matrix, sample_weights
+from training.cross_validation import classification_metrics
 
 
 def test_balanced_weights_match_scikit_learn():
