@@ -24,6 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from features.snapshots import list_snapshots
 from ml import columns as C
 from ml.columns import SEGMENT
 from ml.config import Catalogue, Workspace
@@ -120,8 +121,6 @@ def segment_kpis(
     progress: Callable[[str], None] | None = None,
 ) -> KpiReport:
     """Every segment's KPIs over the trailing window, judged against targets (module docstring)."""
-    from features.snapshots import list_snapshots
-
     say = progress or (lambda _m: None)
     kc = config.kpis
     dates = list_snapshots(ws)

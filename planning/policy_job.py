@@ -23,6 +23,7 @@ it never hides the scoring run's assignments.
 
 from __future__ import annotations
 
+import difflib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -306,8 +307,6 @@ def policy_of(ws: Workspace, sku: str, scoring: ScoringConfig) -> dict[str, obje
         hit = flags[flags[C.SKU_ID].astype("str") == sku]
         status = "flagged"
     if hit.empty:
-        import difflib
-
         known = policies[C.SKU_ID].astype("str").tolist()
         close = difflib.get_close_matches(sku, known, n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""

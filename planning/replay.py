@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.dataset as pads
 
-from features.snapshots import load_features, read_manifest
+from features.snapshots import list_snapshots, load_features, read_manifest
 from ml import columns as C
 from ml.columns import SEGMENT
 from ml.config import Workspace
@@ -99,8 +99,6 @@ def simulation_window(
     data_as_of: date | None = None,
 ) -> SimulationWindow:
     """The last ``periods`` complete periods up to the newest snapshot (or ``data_as_of``)."""
-    from features.snapshots import list_snapshots
-
     bucket = ws.calendar.bucket
     if data_as_of is None:
         dates = list_snapshots(ws)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib import colormaps
+from matplotlib.figure import Figure
 
 from ml import columns as C
 from ml.columns import SEGMENT
@@ -16,12 +18,8 @@ __all__ = ["write_simulation_report"]
 
 
 def _chart(report: SimulationReport, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.5))
+    fig = Figure(figsize=(13, 5.5))
+    left, right = fig.subplots(1, 2)
     styles = {"csl": ("o-", "tab:gray"), "fill_rate": ("^--", "tab:green")}
     for kind, base in report.baselines.items():
         curve = sorted(
@@ -54,7 +52,7 @@ def _chart(report: SimulationReport, path: Path) -> None:
     left.set_ylabel("average inventory value")
     s = report.segmented.by_segment.set_index(SEGMENT).drop(index="all")
     u = report.uniform.by_segment.set_index(SEGMENT).drop(index="all")
-    colours = plt.get_cmap("tab10")
+    colours = colormaps["tab10"]
     for i, name in enumerate(s.index):
         c = colours(i % 10)
         xs = [s.loc[name, C.FILL_RATE], u.loc[name, C.FILL_RATE]]
@@ -74,7 +72,6 @@ def _chart(report: SimulationReport, path: Path) -> None:
     fig.suptitle(f"{report.workspace}: {report.window.describe()}", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def _table(frame: pd.DataFrame) -> str:

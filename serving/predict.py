@@ -17,6 +17,7 @@ import pandas as pd
 
 from ml.columns import SKU_ID
 from ml.errors import StrataError
+from ml.grain import at_grain
 
 __all__ = [
     "InputSpec",
@@ -47,7 +48,7 @@ class InputSpec:
 
 def load_pyfunc(model_uri: str) -> Any:
     """The pyfunc model at `model_uri` (``models:/<name>/<version>``), quietly."""
-    import mlflow.pyfunc
+    import mlflow.pyfunc  # seconds to import: only the commands that load a model pay for it
 
     return mlflow.pyfunc.load_model(model_uri)
 
@@ -69,8 +70,6 @@ def input_spec(model: Any) -> InputSpec:
 
 def at_model_grain(model: Any, frame: pd.DataFrame) -> pd.DataFrame:
     """The snapshot at the grain the model was trained at (family models: one row per family)."""
-    from ml.grain import at_grain
-
     info = getattr(model.unwrap_python_model(), "info", {}) or {}
     return at_grain(frame, str(info.get("grain", "product")))
 
