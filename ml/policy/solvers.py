@@ -1,4 +1,4 @@
-"""Vectorised root finders over rows: bracket, integer bisection, safeguarded Newton.
+"""Root finders: vectorised over rows (bracket, integer bisection, safeguarded Newton) and scalar.
 
 Each solver works on many products at once; ``ltd`` is any row-indexable parameter set with a
 ``take(rows)`` method (the lead-time demand of :mod:`ml.policy.compound_poisson`).
@@ -6,18 +6,27 @@ Each solver works on many products at once; ``ltd`` is any row-indexable paramet
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from numpy.typing import NDArray
 
 from ml.errors import StrataError
 
-__all__ = ["_expand_upper", "_smallest_integer", "_solve_increasing"]
+__all__ = [
+    "_expand_upper",
+    "_lowest_feasible",
+    "_smallest_integer",
+    "_solve_increasing",
+    "_upper_bracket",
+]
 
 Array = NDArray[np.float64]
 _MAX_STEPS = 200
 _X_TOLERANCE = 1e-10
 _G_TOLERANCE = 1e-12
 _NEWTON_ONLY_STEPS = 12  # then rows that stall fall back to bisection
+_FEASIBLE_TOLERANCE = 1e-7  # _lowest_feasible: the gap lands in [0, 1e-7]
 
 
 def _expand_upper(g, target, ltd, high) -> Array:
@@ -92,3 +101,38 @@ def _solve_increasing(g, slope, target, ltd, low, high, start=None) -> Array:
             return solved
     solved[active] = x
     return solved
+
+
+def _lowest_feasible(gap: Callable[[float], float], low: float, high: float) -> float:
+    """The smallest x in (low, high] with gap(x) in [0, 1e-7], gap continuous and non-decreasing.
+
+    Regula falsi with the Illinois modification (Dowell & Jarratt 1971), which keeps a bracket
+    gap(low) < 0 <= gap(high) and converges superlinearly; the answer is the bracket's feasible end.
+    """
+    g_low, g_high = gap(low), gap(high)
+    side = 0
+    for _ in range(_MAX_STEPS):
+        if g_high <= _FEASIBLE_TOLERANCE or high - low <= 1e-14 * (1.0 + abs(high)):
+            break
+        x = (low * g_high - high * g_low) / (g_high - g_low)
+        if not low < x < high:
+            x = 0.5 * (low + high)
+        g = gap(x)
+        if g >= 0:
+            high, g_high = x, g
+            g_low = 0.5 * g_low if side == 1 else g_low
+            side = 1
+        else:
+            low, g_low = x, g
+            g_high = 0.5 * g_high if side == -1 else g_high
+            side = -1
+    return high
+
+
+def _upper_bracket(gap: Callable[[float], float], low: float, step: float) -> tuple[float, float]:
+    """(low, high) with gap(high) >= 0, by doubling steps up from ``low``."""
+    for _ in range(_MAX_STEPS):
+        if gap(low + step) >= 0:
+            return low, low + step
+        low, step = low + step, 2.0 * step
+    raise StrataError("could not bracket the target; check the inputs")  # pragma: no cover
