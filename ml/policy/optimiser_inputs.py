@@ -51,6 +51,16 @@ class Products:
             self.unit_value[keep], self.size, other_weight, self.total_weight, self.all_weight,
         )  # fmt: skip
 
+    def sample(self, every: slice) -> Products:
+        """Every n-th uncertain product, its weight scaled to stand for all of them."""
+        weight = self.weight[every]
+        scale = self.weight.sum() / weight.sum() if weight.sum() > 0 else 1.0
+        return Products(
+            self.rows[every], weight * scale, self.order_qty[every], self.sigma[every],
+            self.unit_value[every], self.size, self.certain_weight, self.total_weight,
+            self.all_weight,
+        )  # fmt: skip
+
     def fill(self, k: Array) -> Array:
         return _expected_fill_rate(k, self.sigma, self.order_qty)
 
@@ -62,7 +72,7 @@ class Products:
         full_k = np.full(self.size, k_min)
         full_k[self.rows] = k
         fill = np.ones(self.size)
-        fill[self.rows] = self.fill(k)
+        fill[self.rows] = uncertain_fill = self.fill(k)
         value = np.zeros(self.size)
         value[self.rows] = self.unit_value * self.sigma * k
         return {
@@ -70,7 +80,8 @@ class Products:
             "fill_rate": fill,
             "safety_stock_value": value,
             "total_safety_stock_value": float(value.sum()),
-            "aggregate_fill_rate": self.aggregate(k),
+            "aggregate_fill_rate": (self.certain_weight + self.weight @ uncertain_fill)
+            / self.total_weight,
             "multiplier": multiplier,
         }
 

@@ -14,7 +14,7 @@ from ml.errors import StrataError
 from ml.policy.exchange_curves import marginal_allocation
 from ml.policy.fill_rate import DEFAULT_K_MIN, _expected_fill_rate, _fill_rate_safety_factor
 from ml.policy.optimiser_inputs import EXAMPLES_SHOWN, RANGES, Products, products, scalar
-from ml.policy.solvers import _lowest_feasible, _upper_bracket
+from ml.policy.solvers import _lowest_feasible
 from ml.policy.validation import check_policy_inputs
 
 __all__ = [
@@ -28,6 +28,8 @@ __all__ = [
 ]
 
 Array = NDArray[np.float64]
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_SAMPLE = 20_000
 DEFAULT_LEVELS = 32
 
 
@@ -115,7 +117,7 @@ def optimise_per_product(
     clipped to [max(k_min, k at floor_i), k at ceiling_i] — the safety-stock allocation across
     items with one multiplier for the aggregate service (Silver, Pyke & Thomas 2017, ch. 7, the
     exchange curve of total safety stock against aggregate service; Axsäter 2015, ch. 5).
-    lambda is found by regula falsi on log lambda. sigma = 0 products get k_min and fill 1.
+    lambda is found by safeguarded Newton on log lambda. sigma = 0 products get k_min and fill 1.
     Where the clipped formula floors beta at 0 (sigma L(k) > Q) the fill is no longer concave
     and the solution follows the unclipped stationarity condition.
     """
@@ -124,23 +126,41 @@ def optimise_per_product(
     low, high = _product_bounds(p, floor, ceiling, k_min)
     reachable = _reachable(p, high)
     if reachable < target:
-        _raise_unreachableproducts(p, ceiling, target, reachable)
+        _raise_unreachable_products(p, ceiling, target, reachable)
     if p.aggregate(low) >= target:
         return ServicePlan(**p.plan(low, k_min, 0.0))
     with np.errstate(divide="ignore"):
         log_ratio = np.log(p.unit_value * p.order_qty) - np.log(p.weight)  # log(v Q / w)
-
-    def k_at(log_lambda: float) -> Array:
-        tail = np.exp(np.clip(log_ratio - log_lambda, -700.0, 0.0))
-        return np.clip(-ndtri(tail), low, high)
-
     start = float(np.min(log_ratio - log_ndtr(-low)))  # every product at its lower bound
-    bracket = _upper_bracket(lambda x: p.aggregate(k_at(x)) - target, start, 1.0)
-    log_lambda = _lowest_feasible(lambda x: p.aggregate(k_at(x)) - target, *bracket)
-    return ServicePlan(**p.plan(k_at(log_lambda), k_min, math.exp(log_lambda)))
+    # A solve on a systematic sample of ~20,000 products gives Newton a start near the root.
+    every = slice(None, None, max(1, p.rows.size // _SAMPLE))
+    sample = _multiplier_gap(p.sample(every), log_ratio[every], low[every], high[every], target)
+    gap = _multiplier_gap(p, log_ratio, low, high, target)
+    log_lambda = _lowest_feasible(gap, start, start=_lowest_feasible(sample, start))
+    k = _multiplier_k(log_lambda, log_ratio, low, high)[0]
+    return ServicePlan(**p.plan(k, k_min, math.exp(log_lambda)))
 
 
-def _raise_unreachableproducts(p: Products, ceiling, target: float, reachable: float) -> None:
+def _multiplier_k(log_lambda: float, log_ratio: Array, low: Array, high: Array):
+    """k from stationarity, 1 - Phi(k) = v Q / (lambda w), clipped; and 1 - Phi(k) unclipped."""
+    tail = np.exp(np.clip(log_ratio - log_lambda, -700.0, 0.0))
+    return np.clip(-ndtri(tail), low, high), tail
+
+
+def _multiplier_gap(p: Products, log_ratio: Array, low: Array, high: Array, target: float):
+    """gap(log lambda): aggregate fill minus target at the multiplier, and its slope."""
+
+    def gap(log_lambda: float) -> tuple[float, float]:
+        k, tail = _multiplier_k(log_lambda, log_ratio, low, high)
+        free = np.flatnonzero((k > low) & (k < high))  # dk / dlog lambda = (1 - Phi) / phi
+        rate = tail[free] ** 2 / (_INV_SQRT_2PI * np.exp(-0.5 * k[free] ** 2))
+        slope = p.weight[free] @ (p.sigma[free] / p.order_qty[free] * rate) / p.total_weight
+        return p.aggregate(k) - target, slope
+
+    return gap
+
+
+def _raise_unreachable_products(p: Products, ceiling, target: float, reachable: float) -> None:
     rates = np.broadcast_to(np.asarray(ceiling, dtype=np.float64), (p.size,))[p.rows]
     low = np.flatnonzero(rates < target)
     heaviest = p.rows[low[np.argsort(-p.weight[low], kind="stable")][:EXAMPLES_SHOWN]]
@@ -170,14 +190,21 @@ def uniform_fill_rate(
     p = products(weight, order_qty, ltd_sd, unit_value)
     target, k_min = scalar("target", target), scalar("k_min", k_min)
 
-    def k_at(level: float) -> Array:
-        return _fill_rate_safety_factor(level, p.order_qty, p.sigma, k_min)
+    gap = _level_gap(p, target, k_min)
+    level = 0.0 if gap(0.0)[0] >= 0 else _lowest_feasible(gap, 0.0, target)
+    k = _k_at_fill(p, level, k_min, k_min)
+    return UniformServicePlan(**p.plan(k, k_min, math.nan), level=level)
 
-    def gap(level: float) -> float:
-        return p.aggregate(k_at(level)) - target
 
-    level = 0.0 if gap(0.0) >= 0 else _lowest_feasible(gap, 0.0, target)
-    return UniformServicePlan(**p.plan(k_at(level), k_min, math.nan), level=level)
+def _level_gap(p: Products, target: float, k_min: float):
+    """gap(beta): aggregate fill minus target when every product plans beta, and its slope (the
+    share of weight whose k is above k_min: their fill is exactly beta)."""
+
+    def gap(level: float) -> tuple[float, float]:
+        k = _k_at_fill(p, level, k_min, k_min)
+        return p.aggregate(k) - target, p.weight[k > k_min].sum() / p.total_weight
+
+    return gap
 
 
 def uniform_cycle_service(
@@ -197,10 +224,15 @@ def uniform_cycle_service(
     p = products(weight, order_qty, ltd_sd, unit_value)
     target, k_min = scalar("target", target), scalar("k_min", k_min)
 
-    def gap(z: float) -> float:
-        return p.aggregate(np.full(p.rows.size, z)) - target
+    def gap(z: float) -> tuple[float, float]:
+        fill = p.fill(np.full(p.rows.size, z))
+        rising = (fill > 0) & (fill < 1)  # d fill / dz = sigma (1 - Phi(z)) / Q
+        slope = p.weight[rising] @ (p.sigma[rising] / p.order_qty[rising]) * ndtr(-z)
+        return (
+            p.certain_weight + p.weight @ fill
+        ) / p.total_weight - target, slope / p.total_weight
 
-    z = k_min if gap(k_min) >= 0 else _lowest_feasible(gap, *_upper_bracket(gap, k_min, 1.0))
+    z = k_min if gap(k_min)[0] >= 0 else _lowest_feasible(gap, k_min)
     plan = p.plan(np.full(p.rows.size, z), k_min, math.nan)
     return UniformServicePlan(**plan, level=float(ndtr(z)))
 
@@ -252,11 +284,7 @@ def optimise_per_segment(
         s, a, b = last
         others = fill[np.arange(n_segments), chosen].sum() - fill[s, chosen[s]] + certain[s]
         sub = p.subset(code_u == s, others)
-        level[s] = _lowest_feasible(
-            lambda beta: sub.aggregate(_k_at_fill(sub, beta, k_min, k_min)) - target,
-            grid[s, a],
-            grid[s, b],
-        )
+        level[s] = _lowest_feasible(_level_gap(sub, target, k_min), grid[s, a], grid[s, b])
     plan = p.plan(_k_at_fill(p, level[code_u], k_min, k_min), k_min, multiplier)
     with np.errstate(divide="ignore", invalid="ignore"):
         segment_fill = np.bincount(code, p.all_weight * plan["fill_rate"], n_segments) / weight_all
