@@ -152,10 +152,12 @@ def _multiplier_gap(p: Products, log_ratio: Array, low: Array, high: Array, targ
 
     def gap(log_lambda: float) -> tuple[float, float]:
         k, tail = _multiplier_k(log_lambda, log_ratio, low, high)
-        free = np.flatnonzero((k > low) & (k < high))  # dk / dlog lambda = (1 - Phi) / phi
+        fill = p.fill(k)
+        # dk / dlog lambda = (1 - Phi) / phi where k is inside its bounds and fill above 0
+        free = np.flatnonzero((k > low) & (k < high) & (fill > 0))
         rate = tail[free] ** 2 / (_INV_SQRT_2PI * np.exp(-0.5 * k[free] ** 2))
         slope = p.weight[free] @ (p.sigma[free] / p.order_qty[free] * rate) / p.total_weight
-        return p.aggregate(k) - target, slope
+        return (p.certain_weight + p.weight @ fill) / p.total_weight - target, slope
 
     return gap
 
@@ -268,9 +270,7 @@ def optimise_per_segment(
         segment_code, segment_floor, segment_ceiling, segment_names, p.size
     )
     n_segments = floor.size
-    grid = 1.0 - (1.0 - floor)[:, None] * (((1.0 - ceiling) / (1.0 - floor))[:, None]) ** (
-        np.linspace(0.0, 1.0, max(int(levels), 2))
-    )
+    grid = _level_grid(floor, ceiling, max(int(levels), 2))
     weight_all = np.bincount(code, p.all_weight, n_segments)
     code_u = code[p.rows]
     certain = weight_all - np.bincount(code_u, p.weight, n_segments)
@@ -278,6 +278,30 @@ def optimise_per_segment(
     reachable = fill[:, -1].sum() / p.total_weight
     if reachable < target:
         _raise_unreachable_segments(weight_all - fill[:, -1], ceiling, names, target, reachable)
+    chosen, last, _ = marginal_allocation(fill, cost, target * p.total_weight)
+    # A second, finer grid around each segment's choice (the last one's whole step) cuts the
+    # chord error of the coarse grid about (levels / 2)² -fold.
+    right = (
+        chosen + 1
+        if last is None
+        else np.where(np.arange(n_segments) == last[0], last[2], chosen + 1)
+    )
+    rows = np.arange(n_segments)
+    fine = _level_grid(
+        grid[rows, np.maximum(chosen - 1, 0)],
+        grid[rows, np.minimum(right, grid.shape[1] - 1)],
+        max(int(levels) // 2, 3),
+    )
+    grid, fill, cost = (
+        np.concatenate(pair, axis=1)
+        for pair in zip(
+            (grid, fill, cost),
+            (fine, *_segment_curves(p, code_u, fine, k_min, certain)),
+            strict=True,
+        )
+    )
+    order = np.argsort(grid, axis=1, kind="stable")
+    grid, fill, cost = (np.take_along_axis(a, order, axis=1) for a in (grid, fill, cost))
     chosen, last, multiplier = marginal_allocation(fill, cost, target * p.total_weight)
     level = grid[np.arange(n_segments), chosen]
     if last is not None:
@@ -294,6 +318,12 @@ def optimise_per_segment(
         segment_fill_rate=segment_fill,
         segment_safety_stock_value=np.bincount(code, plan["safety_stock_value"], n_segments),
     )
+
+
+def _level_grid(floor: Array, ceiling: Array, levels: int) -> Array:
+    """Per segment, ``levels`` fill rates from floor to ceiling, geometric in 1 - beta."""
+    ratio = ((1.0 - ceiling) / (1.0 - floor))[:, None]
+    return 1.0 - (1.0 - floor)[:, None] * ratio ** np.linspace(0.0, 1.0, levels)
 
 
 def _segments(

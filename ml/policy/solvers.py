@@ -122,7 +122,9 @@ def _lowest_feasible(
     x = low if start is None else start
     g_low = g_high = math.nan
     side = 0
+    g = math.nan
     for _ in range(_MAX_STEPS):
+        g_before = g
         g, slope = gap(x)
         if 0 <= g <= _FEASIBLE_TOLERANCE:
             return x
@@ -136,7 +138,8 @@ def _lowest_feasible(
             return high
         aim = x - (g - 0.5 * _FEASIBLE_TOLERANCE) / slope if slope > 0 else math.nan
         if high is None:
-            x = min(aim, low + step) if aim > low else low + step
+            stalled = g == g_before  # a slope that does not move the gap: expand instead
+            x = min(aim, low + step) if aim > low and not stalled else low + step
             step *= 2.0
         elif low < aim < high:
             x = aim
