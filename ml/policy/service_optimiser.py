@@ -278,30 +278,7 @@ def optimise_per_segment(
     reachable = fill[:, -1].sum() / p.total_weight
     if reachable < target:
         _raise_unreachable_segments(weight_all - fill[:, -1], ceiling, names, target, reachable)
-    chosen, last, _ = marginal_allocation(fill, cost, target * p.total_weight)
-    # A second, finer grid around each segment's choice (the last one's whole step) cuts the
-    # chord error of the coarse grid about (levels / 2)² -fold.
-    right = (
-        chosen + 1
-        if last is None
-        else np.where(np.arange(n_segments) == last[0], last[2], chosen + 1)
-    )
-    rows = np.arange(n_segments)
-    fine = _level_grid(
-        grid[rows, np.maximum(chosen - 1, 0)],
-        grid[rows, np.minimum(right, grid.shape[1] - 1)],
-        max(int(levels) // 2, 3),
-    )
-    grid, fill, cost = (
-        np.concatenate(pair, axis=1)
-        for pair in zip(
-            (grid, fill, cost),
-            (fine, *_segment_curves(p, code_u, fine, k_min, certain)),
-            strict=True,
-        )
-    )
-    order = np.argsort(grid, axis=1, kind="stable")
-    grid, fill, cost = (np.take_along_axis(a, order, axis=1) for a in (grid, fill, cost))
+    grid, fill, cost = _refined_curves(p, code_u, grid, fill, cost, target, k_min, certain)
     chosen, last, multiplier = marginal_allocation(fill, cost, target * p.total_weight)
     level = grid[np.arange(n_segments), chosen]
     if last is not None:
@@ -318,6 +295,26 @@ def optimise_per_segment(
         segment_fill_rate=segment_fill,
         segment_safety_stock_value=np.bincount(code, plan["safety_stock_value"], n_segments),
     )
+
+
+def _refined_curves(p, code_u, grid, fill, cost, target: float, k_min: float, certain: Array):
+    """The curves with a second, finer grid around each segment's coarse choice (the last
+    segment's whole step), which cuts the coarse grid's chord error about (levels / 2)²-fold."""
+    chosen, last, _ = marginal_allocation(fill, cost, target * p.total_weight)
+    rows = np.arange(grid.shape[0])
+    right = chosen + 1 if last is None else np.where(rows == last[0], last[2], chosen + 1)
+    fine = _level_grid(
+        grid[rows, np.maximum(chosen - 1, 0)],
+        grid[rows, np.minimum(right, grid.shape[1] - 1)],
+        max(grid.shape[1] // 2, 3),
+    )
+    fine_fill, fine_cost = _segment_curves(p, code_u, fine, k_min, certain)
+    merged = [
+        np.concatenate(pair, axis=1)
+        for pair in ((grid, fine), (fill, fine_fill), (cost, fine_cost))
+    ]
+    order = np.argsort(merged[0], axis=1, kind="stable")
+    return tuple(np.take_along_axis(a, order, axis=1) for a in merged)
 
 
 def _level_grid(floor: Array, ceiling: Array, levels: int) -> Array:
