@@ -1,4 +1,4 @@
-"""Vectorised root finders over rows: bracket, integer bisection, safeguarded Newton.
+"""Root finders: vectorised over rows (bracket, integer bisection, safeguarded Newton) and scalar.
 
 Each solver works on many products at once; ``ltd`` is any row-indexable parameter set with a
 ``take(rows)`` method (the lead-time demand of :mod:`ml.policy.compound_poisson`).
@@ -6,18 +6,27 @@ Each solver works on many products at once; ``ltd`` is any row-indexable paramet
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+
 import numpy as np
 from numpy.typing import NDArray
 
 from ml.errors import StrataError
 
-__all__ = ["_expand_upper", "_smallest_integer", "_solve_increasing"]
+__all__ = [
+    "_expand_upper",
+    "_lowest_feasible",
+    "_smallest_integer",
+    "_solve_increasing",
+]
 
 Array = NDArray[np.float64]
 _MAX_STEPS = 200
 _X_TOLERANCE = 1e-10
 _G_TOLERANCE = 1e-12
 _NEWTON_ONLY_STEPS = 12  # then rows that stall fall back to bisection
+_FEASIBLE_TOLERANCE = 1e-8  # _lowest_feasible: the gap lands in [0, 1e-8]
 
 
 def _expand_upper(g, target, ltd, high) -> Array:
@@ -92,3 +101,55 @@ def _solve_increasing(g, slope, target, ltd, low, high, start=None) -> Array:
             return solved
     solved[active] = x
     return solved
+
+
+def _lowest_feasible(
+    gap: Callable[[float], tuple[float, float]],
+    low: float,
+    high: float | None = None,
+    *,
+    start: float | None = None,
+    step: float = 1.0,
+) -> float:
+    """The smallest x, to tolerance, with gap(x) in [0, 1e-8]; gap(low) < 0 <= gap(high).
+
+    ``gap(x)`` returns (value, slope) of a continuous non-decreasing function; the slope may be
+    NaN. Newton's method from ``start`` (default ``low``), aimed at the middle of the band, where
+    the slope is known; bisection or regula falsi with the Illinois modification (Dowell &
+    Jarratt 1971) inside the bracket otherwise. Without ``high`` the bracket is found by Newton
+    steps capped at ``step``, which doubles each time.
+    """
+    x = low if start is None else start
+    g_low = g_high = math.nan
+    side = 0
+    g = math.nan
+    for _ in range(_MAX_STEPS):
+        g_before = g
+        g, slope = gap(x)
+        if 0 <= g <= _FEASIBLE_TOLERANCE:
+            return x
+        if g > 0:
+            high, g_high = x, g
+            g_low, side = (0.5 * g_low if side == 1 else g_low), 1
+        else:
+            low, g_low = x, g
+            g_high, side = (0.5 * g_high if side == -1 else g_high), -1
+        if high is not None and high - low <= 1e-14 * (1.0 + abs(high)):
+            return high
+        aim = x - (g - 0.5 * _FEASIBLE_TOLERANCE) / slope if slope > 0 else math.nan
+        if high is None:
+            stalled = g == g_before  # a slope that does not move the gap: expand instead
+            x = min(aim, low + step) if aim > low and not stalled else low + step
+            step *= 2.0
+        elif low < aim < high:
+            x = aim
+        elif aim >= high and math.isnan(g_high):  # a given high not evaluated yet
+            x = high
+        elif math.isnan(g_low) or math.isnan(g_high):
+            x = 0.5 * (low + high)
+        else:
+            x = (low * g_high - high * g_low) / (g_high - g_low)
+            x = x if low < x < high else 0.5 * (low + high)
+    if high is None:  # pragma: no cover - gap never reached 0
+        raise StrataError("could not bracket the target; check the inputs")
+    return high

@@ -1,0 +1,135 @@
+"""The optimiser's inputs, validated once: products with uncertain demand and their totals."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ml.errors import StrataError
+from ml.policy.fill_rate import _expected_fill_rate
+from ml.policy.validation import POLICY_INPUTS, Interval, check_policy_inputs
+
+__all__ = ["EXAMPLES_SHOWN", "RANGES", "Products", "products", "scalar"]
+
+Array = NDArray[np.float64]
+EXAMPLES_SHOWN = 5
+_PROBABILITY = POLICY_INPUTS["fill_rate"]
+RANGES = {
+    "target": _PROBABILITY,
+    "floor": _PROBABILITY,
+    "ceiling": _PROBABILITY,
+    "segment_floor": _PROBABILITY,
+    "segment_ceiling": _PROBABILITY,
+    "weight": Interval(0.0, math.inf, True, False, "a weight is mean demand per period, >= 0"),
+    "ltd_sd": POLICY_INPUTS["lead_time_demand_sd"],
+    "order_qty": POLICY_INPUTS["safety_factor"],  # finite here; > 0 where ltd_sd > 0, below
+    "unit_value": POLICY_INPUTS["safety_factor"],
+}
+
+
+@dataclass(frozen=True)
+class Products:
+    """The uncertain products (sigma > 0), on which all the work happens, and the totals."""
+
+    rows: NDArray[np.intp]
+    weight: Array
+    order_qty: Array
+    sigma: Array
+    unit_value: Array
+    size: int
+    certain_weight: float  # sigma = 0: never short, fill 1
+    total_weight: float
+    all_weight: Array  # every product's, for per-segment totals
+
+    def subset(self, keep: NDArray[np.bool_], other_weight: float) -> Products:
+        """The uncertain products where ``keep``; ``other_weight`` counts as always filled."""
+        return Products(
+            self.rows[keep], self.weight[keep], self.order_qty[keep], self.sigma[keep],
+            self.unit_value[keep], self.size, other_weight, self.total_weight, self.all_weight,
+        )  # fmt: skip
+
+    def sample(self, every: slice) -> Products:
+        """Every n-th uncertain product, its weight scaled to stand for all of them."""
+        weight = self.weight[every]
+        scale = self.weight.sum() / weight.sum() if weight.sum() > 0 else 1.0
+        return Products(
+            self.rows[every], weight * scale, self.order_qty[every], self.sigma[every],
+            self.unit_value[every], self.size, self.certain_weight, self.total_weight,
+            self.all_weight,
+        )  # fmt: skip
+
+    def fill(self, k: Array) -> Array:
+        return _expected_fill_rate(k, self.sigma, self.order_qty)
+
+    def aggregate(self, k: Array) -> float:
+        return (self.certain_weight + self.weight @ self.fill(k)) / self.total_weight
+
+    def plan(self, k: Array, k_min: float, multiplier: float) -> dict:
+        """The ServicePlan fields for all products, from k on the uncertain ones."""
+        full_k = np.full(self.size, k_min)
+        full_k[self.rows] = k
+        fill = np.ones(self.size)
+        fill[self.rows] = uncertain_fill = self.fill(k)
+        value = np.zeros(self.size)
+        value[self.rows] = self.unit_value * self.sigma * k
+        return {
+            "k": full_k,
+            "fill_rate": fill,
+            "safety_stock_value": value,
+            "total_safety_stock_value": float(value.sum()),
+            "aggregate_fill_rate": (self.certain_weight + self.weight @ uncertain_fill)
+            / self.total_weight,
+            "multiplier": multiplier,
+        }
+
+
+def products(weight, order_qty, ltd_sd, unit_value) -> Products:
+    """Validated products; one StrataError lists every bad input."""
+    a = check_policy_inputs(
+        RANGES, weight=weight, order_qty=order_qty, ltd_sd=ltd_sd, unit_value=unit_value
+    )
+    a = {name: np.atleast_1d(values).ravel() for name, values in a.items()}
+    uncertain = a["ltd_sd"] > 0
+    problems = [
+        _not_positive(a[name], uncertain, name, fix)
+        for name, fix in (
+            ("order_qty", "give every product with uncertain demand its lot size in units"),
+            ("unit_value", "give every product with uncertain demand the value of one unit"),
+        )
+    ]
+    if float(a["weight"].sum()) <= 0:
+        problems.append("the weights sum to 0: give at least one product its mean demand")
+    if problems := [p for p in problems if p]:
+        raise StrataError("bad optimiser input: " + "; ".join(problems))
+    rows = np.flatnonzero(uncertain)
+    return Products(
+        rows=rows,
+        weight=a["weight"][rows],
+        order_qty=a["order_qty"][rows],
+        sigma=a["ltd_sd"][rows],
+        unit_value=a["unit_value"][rows],
+        size=uncertain.size,
+        certain_weight=float(a["weight"][~uncertain].sum()),
+        total_weight=float(a["weight"].sum()),
+        all_weight=a["weight"],
+    )
+
+
+def _not_positive(values: Array, uncertain: NDArray[np.bool_], name: str, fix: str) -> str:
+    bad = np.flatnonzero(uncertain & ~(values > 0))
+    if bad.size == 0:
+        return ""
+    shown = ", ".join(f"{name}[{i}] = {values[i]:g}" for i in bad[:EXAMPLES_SHOWN])
+    more = ", ..." if bad.size > EXAMPLES_SHOWN else ""
+    return (
+        f"{name} must be > 0 wherever ltd_sd > 0, but {bad.size} of {values.size} products "
+        f"have {name} <= 0 ({shown}{more}); {fix}"
+    )
+
+
+def scalar(name: str, value: float) -> float:
+    ranges = RANGES | {"k_min": POLICY_INPUTS["k_min"]}
+    return float(check_policy_inputs(ranges, **{name: value})[name])

@@ -1,0 +1,379 @@
+"""Service-level optimiser: the least safety-stock value that meets an aggregate fill-rate target."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.special import log_ndtr, ndtr, ndtri
+
+from ml.errors import StrataError
+from ml.policy.exchange_curves import marginal_allocation
+from ml.policy.fill_rate import DEFAULT_K_MIN, _expected_fill_rate, _fill_rate_safety_factor
+from ml.policy.optimiser_inputs import EXAMPLES_SHOWN, RANGES, Products, products, scalar
+from ml.policy.solvers import _lowest_feasible
+from ml.policy.validation import check_policy_inputs
+
+__all__ = [
+    "SegmentServicePlan",
+    "ServicePlan",
+    "UniformServicePlan",
+    "optimise_per_product",
+    "optimise_per_segment",
+    "uniform_cycle_service",
+    "uniform_fill_rate",
+]
+
+Array = NDArray[np.float64]
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_SAMPLE = 20_000
+DEFAULT_LEVELS = 32
+
+
+@dataclass(frozen=True)
+class ServicePlan:
+    """Per product: safety factor k, fill rate 1 - sigma L(k) / Q, safety-stock value v sigma k.
+
+    ``multiplier`` is the Lagrange multiplier: the safety-stock value one more unit of
+    demand-weighted fill (sum of w_i beta_i) costs at the optimum; 0 when the lower bounds
+    already meet the target, NaN for a uniform rule.
+    """
+
+    k: Array
+    fill_rate: Array
+    safety_stock_value: Array
+    total_safety_stock_value: float
+    aggregate_fill_rate: float  # sum w_i fill_i / sum w_i
+    multiplier: float
+
+
+@dataclass(frozen=True)
+class UniformServicePlan(ServicePlan):
+    """One rule for every product; ``level`` is its fill rate or cycle service level."""
+
+    level: float
+
+
+@dataclass(frozen=True)
+class SegmentServicePlan(ServicePlan):
+    """One fill-rate target per segment code (``segment_level``) and what each segment gets."""
+
+    segment_level: Array
+    segment_fill_rate: Array  # demand-weighted achieved fill of the segment's products
+    segment_safety_stock_value: Array
+
+
+def _k_at_fill(p: Products, fill: Array | float | None, k_min: float, empty: float) -> Array:
+    if fill is None:
+        return np.full(p.rows.size, empty)
+    return _fill_rate_safety_factor(fill, p.order_qty, p.sigma, k_min)
+
+
+def _reachable(p: Products, k_high: Array) -> float:
+    """The aggregate fill with every product at its upper bound (inf: fill 1)."""
+    capped = np.isfinite(k_high)
+    fill = np.ones(k_high.size)
+    fill[capped] = _expected_fill_rate(k_high[capped], p.sigma[capped], p.order_qty[capped])
+    return (p.certain_weight + p.weight @ fill) / p.total_weight
+
+
+def _product_bounds(p: Products, floor, ceiling, k_min: float) -> tuple[Array, Array]:
+    """k bounds on the uncertain products from fill-rate floors and ceilings (and k_min)."""
+    given = {n: v for n, v in (("floor", floor), ("ceiling", ceiling)) if v is not None}
+    rates = check_policy_inputs(RANGES, **given)
+    rates = {n: np.broadcast_to(v, (p.size,))[p.rows] for n, v in rates.items()}
+    if len(rates) == 2 and (bad := np.flatnonzero(rates["floor"] > rates["ceiling"])).size:
+        rows = p.rows[bad]
+        shown = ", ".join(
+            f"row {r}: floor {f:g} > ceiling {c:g}"
+            for r, f, c in zip(rows, rates["floor"][bad], rates["ceiling"][bad], strict=False)
+        )
+        raise StrataError(
+            f"the fill-rate floor is above the ceiling for {bad.size} products ({shown[:300]}); "
+            "lower those floors or raise those ceilings"
+        )
+    low = _k_at_fill(p, rates.get("floor"), k_min, k_min)
+    return low, _k_at_fill(p, rates.get("ceiling"), k_min, math.inf)
+
+
+def optimise_per_product(
+    weight: ArrayLike,
+    order_qty: ArrayLike,
+    ltd_sd: ArrayLike,
+    unit_value: ArrayLike,
+    target: float,
+    *,
+    floor: ArrayLike | None = None,
+    ceiling: ArrayLike | None = None,
+    k_min: float = DEFAULT_K_MIN,
+) -> ServicePlan:
+    """min sum v_i sigma_i k_i  s.t.  sum w_i beta_i(k_i) / sum w_i >= target, each k_i bounded.
+
+    beta_i(k) = 1 - sigma_i L(k) / Q_i (Silver, Pyke & Thomas 2017, ch. 6, P2) is concave in k,
+    so the Lagrangian optimum is exact: stationarity gives 1 - Phi(k_i) = v_i Q_i / (lambda w_i),
+    clipped to [max(k_min, k at floor_i), k at ceiling_i] — the safety-stock allocation across
+    items with one multiplier for the aggregate service (Silver, Pyke & Thomas 2017, ch. 7, the
+    exchange curve of total safety stock against aggregate service; Axsäter 2015, ch. 5).
+    lambda is found by safeguarded Newton on log lambda. sigma = 0 products get k_min and fill 1.
+    Where the clipped formula floors beta at 0 (sigma L(k) > Q) the fill is no longer concave
+    and the solution follows the unclipped stationarity condition.
+    """
+    p = products(weight, order_qty, ltd_sd, unit_value)
+    target, k_min = scalar("target", target), scalar("k_min", k_min)
+    low, high = _product_bounds(p, floor, ceiling, k_min)
+    reachable = _reachable(p, high)
+    if reachable < target:
+        _raise_unreachable_products(p, ceiling, target, reachable)
+    if p.aggregate(low) >= target:
+        return ServicePlan(**p.plan(low, k_min, 0.0))
+    with np.errstate(divide="ignore"):
+        log_ratio = np.log(p.unit_value * p.order_qty) - np.log(p.weight)  # log(v Q / w)
+    start = float(np.min(log_ratio - log_ndtr(-low)))  # every product at its lower bound
+    # A solve on a systematic sample of ~20,000 products gives Newton a start near the root.
+    every = slice(None, None, max(1, p.rows.size // _SAMPLE))
+    sample = _multiplier_gap(p.sample(every), log_ratio[every], low[every], high[every], target)
+    gap = _multiplier_gap(p, log_ratio, low, high, target)
+    log_lambda = _lowest_feasible(gap, start, start=_lowest_feasible(sample, start))
+    k = _multiplier_k(log_lambda, log_ratio, low, high)[0]
+    return ServicePlan(**p.plan(k, k_min, math.exp(log_lambda)))
+
+
+def _multiplier_k(log_lambda: float, log_ratio: Array, low: Array, high: Array):
+    """k from stationarity, 1 - Phi(k) = v Q / (lambda w), clipped; and 1 - Phi(k) unclipped."""
+    tail = np.exp(np.clip(log_ratio - log_lambda, -700.0, 0.0))
+    return np.clip(-ndtri(tail), low, high), tail
+
+
+def _multiplier_gap(p: Products, log_ratio: Array, low: Array, high: Array, target: float):
+    """gap(log lambda): aggregate fill minus target at the multiplier, and its slope."""
+
+    def gap(log_lambda: float) -> tuple[float, float]:
+        k, tail = _multiplier_k(log_lambda, log_ratio, low, high)
+        fill = p.fill(k)
+        # dk / dlog lambda = (1 - Phi) / phi where k is inside its bounds and fill above 0
+        free = np.flatnonzero((k > low) & (k < high) & (fill > 0))
+        rate = tail[free] ** 2 / (_INV_SQRT_2PI * np.exp(-0.5 * k[free] ** 2))
+        slope = p.weight[free] @ (p.sigma[free] / p.order_qty[free] * rate) / p.total_weight
+        return (p.certain_weight + p.weight @ fill) / p.total_weight - target, slope
+
+    return gap
+
+
+def _raise_unreachable_products(p: Products, ceiling, target: float, reachable: float) -> None:
+    rates = np.broadcast_to(np.asarray(ceiling, dtype=np.float64), (p.size,))[p.rows]
+    low = np.flatnonzero(rates < target)
+    heaviest = p.rows[low[np.argsort(-p.weight[low], kind="stable")][:EXAMPLES_SHOWN]]
+    raise StrataError(
+        f"target aggregate fill rate {target:g} cannot be met: with every product at its "
+        f"fill-rate ceiling the most reachable is {reachable:.6f}; raise the ceiling of the "
+        f"{low.size} products whose ceiling is below {target:g} (the heaviest by weight: rows "
+        f"{', '.join(map(str, heaviest))}) or lower the target"
+    )
+
+
+def uniform_fill_rate(
+    weight: ArrayLike,
+    order_qty: ArrayLike,
+    ltd_sd: ArrayLike,
+    unit_value: ArrayLike,
+    target: float,
+    *,
+    k_min: float = DEFAULT_K_MIN,
+) -> UniformServicePlan:
+    """The one fill-rate target for all (k solving L(k) = Q (1 - P2) / sigma, >= k_min) that
+    just meets the aggregate target: the baseline the optimisers are measured against.
+
+    Silver, Pyke & Thomas (2017), ch. 6 (decision rule for a specified P2). Every product's fill
+    is at least the common target, so it lies in [0, target]; level 0 means k_min alone meets it.
+    """
+    p = products(weight, order_qty, ltd_sd, unit_value)
+    target, k_min = scalar("target", target), scalar("k_min", k_min)
+
+    gap = _level_gap(p, target, k_min)
+    level = 0.0 if gap(0.0)[0] >= 0 else _lowest_feasible(gap, 0.0, target)
+    k = _k_at_fill(p, level, k_min, k_min)
+    return UniformServicePlan(**p.plan(k, k_min, math.nan), level=level)
+
+
+def _level_gap(p: Products, target: float, k_min: float):
+    """gap(beta): aggregate fill minus target when every product plans beta, and its slope (the
+    share of weight whose k is above k_min: their fill is exactly beta)."""
+
+    def gap(level: float) -> tuple[float, float]:
+        k = _k_at_fill(p, level, k_min, k_min)
+        return p.aggregate(k) - target, p.weight[k > k_min].sum() / p.total_weight
+
+    return gap
+
+
+def uniform_cycle_service(
+    weight: ArrayLike,
+    order_qty: ArrayLike,
+    ltd_sd: ArrayLike,
+    unit_value: ArrayLike,
+    target: float,
+    *,
+    k_min: float = DEFAULT_K_MIN,
+) -> UniformServicePlan:
+    """The one cycle service level alpha (k = Phi⁻¹(alpha) for all, >= k_min) that just meets the
+    aggregate fill-rate target; ``level`` is alpha.
+
+    Silver, Pyke & Thomas (2017), ch. 6 (specified P1: one safety factor for every item).
+    """
+    p = products(weight, order_qty, ltd_sd, unit_value)
+    target, k_min = scalar("target", target), scalar("k_min", k_min)
+
+    def gap(z: float) -> tuple[float, float]:
+        fill = p.fill(np.full(p.rows.size, z))
+        rising = (fill > 0) & (fill < 1)  # d fill / dz = sigma (1 - Phi(z)) / Q
+        slope = p.weight[rising] @ (p.sigma[rising] / p.order_qty[rising]) * ndtr(-z)
+        return (
+            p.certain_weight + p.weight @ fill
+        ) / p.total_weight - target, slope / p.total_weight
+
+    z = k_min if gap(k_min)[0] >= 0 else _lowest_feasible(gap, k_min)
+    plan = p.plan(np.full(p.rows.size, z), k_min, math.nan)
+    return UniformServicePlan(**plan, level=float(ndtr(z)))
+
+
+def optimise_per_segment(
+    segment_code: ArrayLike,
+    weight: ArrayLike,
+    order_qty: ArrayLike,
+    ltd_sd: ArrayLike,
+    unit_value: ArrayLike,
+    target: float,
+    *,
+    segment_floor: ArrayLike,
+    segment_ceiling: ArrayLike,
+    k_min: float = DEFAULT_K_MIN,
+    levels: int = DEFAULT_LEVELS,
+    segment_names: Sequence[str] | None = None,
+) -> SegmentServicePlan:
+    """One fill-rate target beta_s per segment (each product plans k for beta_s, >= k_min, so its
+    fill is >= beta_s) that minimises total safety-stock value s.t. the aggregate target.
+
+    Marginal analysis on exchange curves (Silver, Pyke & Thomas 2017, ch. 7; Fox 1966, marginal
+    allocation): each segment's (cost, demand-weighted fill) is evaluated at ``levels`` targets
+    from its floor to its ceiling (geometric in 1 - beta), its upper concave hull taken, and hull
+    steps are bought in order of fill per unit cost (the Lagrangian over segments) until the
+    target is met; the last segment bought is then solved exactly between its two hull points,
+    so the aggregate meets the target to 1e-7. Codes 0 .. S-1 index ``segment_floor``,
+    ``segment_ceiling`` and ``segment_names``.
+    """
+    p = products(weight, order_qty, ltd_sd, unit_value)
+    target, k_min = scalar("target", target), scalar("k_min", k_min)
+    code, floor, ceiling, names = _segments(
+        segment_code, segment_floor, segment_ceiling, segment_names, p.size
+    )
+    n_segments = floor.size
+    grid = _level_grid(floor, ceiling, max(int(levels), 2))
+    weight_all = np.bincount(code, p.all_weight, n_segments)
+    code_u = code[p.rows]
+    certain = weight_all - np.bincount(code_u, p.weight, n_segments)
+    fill, cost = _segment_curves(p, code_u, grid, k_min, certain)
+    reachable = fill[:, -1].sum() / p.total_weight
+    if reachable < target:
+        _raise_unreachable_segments(weight_all - fill[:, -1], ceiling, names, target, reachable)
+    grid, fill, cost = _refined_curves(p, code_u, grid, fill, cost, target, k_min, certain)
+    chosen, last, multiplier = marginal_allocation(fill, cost, target * p.total_weight)
+    level = grid[np.arange(n_segments), chosen]
+    if last is not None:
+        s, a, b = last
+        others = fill[np.arange(n_segments), chosen].sum() - fill[s, chosen[s]] + certain[s]
+        sub = p.subset(code_u == s, others)
+        level[s] = _lowest_feasible(_level_gap(sub, target, k_min), grid[s, a], grid[s, b])
+    plan = p.plan(_k_at_fill(p, level[code_u], k_min, k_min), k_min, multiplier)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        segment_fill = np.bincount(code, p.all_weight * plan["fill_rate"], n_segments) / weight_all
+    return SegmentServicePlan(
+        **plan,
+        segment_level=level,
+        segment_fill_rate=segment_fill,
+        segment_safety_stock_value=np.bincount(code, plan["safety_stock_value"], n_segments),
+    )
+
+
+def _refined_curves(p, code_u, grid, fill, cost, target: float, k_min: float, certain: Array):
+    """The curves with a second, finer grid around each segment's coarse choice (the last
+    segment's whole step), which cuts the coarse grid's chord error about (levels / 2)²-fold."""
+    chosen, last, _ = marginal_allocation(fill, cost, target * p.total_weight)
+    rows = np.arange(grid.shape[0])
+    right = chosen + 1 if last is None else np.where(rows == last[0], last[2], chosen + 1)
+    fine = _level_grid(
+        grid[rows, np.maximum(chosen - 1, 0)],
+        grid[rows, np.minimum(right, grid.shape[1] - 1)],
+        max(grid.shape[1] // 2, 3),
+    )
+    fine_fill, fine_cost = _segment_curves(p, code_u, fine, k_min, certain)
+    merged = [
+        np.concatenate(pair, axis=1)
+        for pair in ((grid, fine), (fill, fine_fill), (cost, fine_cost))
+    ]
+    order = np.argsort(merged[0], axis=1, kind="stable")
+    return tuple(np.take_along_axis(a, order, axis=1) for a in merged)
+
+
+def _level_grid(floor: Array, ceiling: Array, levels: int) -> Array:
+    """Per segment, ``levels`` fill rates from floor to ceiling, geometric in 1 - beta."""
+    ratio = ((1.0 - ceiling) / (1.0 - floor))[:, None]
+    return 1.0 - (1.0 - floor)[:, None] * ratio ** np.linspace(0.0, 1.0, levels)
+
+
+def _segments(
+    code, floor, ceiling, names, size: int
+) -> tuple[NDArray[np.intp], Array, Array, list[str]]:
+    """Validated segment codes (0 .. S-1 per product), floors, ceilings and names."""
+    rates = check_policy_inputs(RANGES, segment_floor=floor, segment_ceiling=ceiling)
+    raw = np.broadcast_to(np.asarray(code), (size,))
+    shape = [np.size(v) for v in rates.values() if np.ndim(v)] + ([len(names)] if names else [])
+    n_segments = shape[0] if shape else int(raw.max(initial=-1)) + 1
+    bad = np.flatnonzero((raw != np.round(raw)) | (raw < 0) | (raw >= n_segments))
+    if bad.size:
+        raise StrataError(
+            f"segment_code must be an integer in 0..{n_segments - 1} for every product; "
+            f"{bad.size} products are not (rows {', '.join(map(str, bad[:EXAMPLES_SHOWN]))}): give "
+            "every product a segment, and one floor, ceiling and name per segment"
+        )
+    floor, ceiling = (np.broadcast_to(v, (n_segments,)).astype(np.float64) for v in rates.values())
+    names = list(names) if names else [f"segment {s}" for s in range(n_segments)]
+    if (inverted := np.flatnonzero(floor > ceiling)).size:
+        shown = ", ".join(
+            f"{names[s]!r} (floor {floor[s]:g} > ceiling {ceiling[s]:g})" for s in inverted
+        )
+        raise StrataError(
+            f"a segment's fill-rate floor is above its ceiling: {shown}; lower the floor or "
+            "raise the ceiling in the segment catalogue"
+        )
+    return raw.astype(np.intp), floor, ceiling, names
+
+
+def _raise_unreachable_segments(room, ceiling, names, target: float, reachable: float) -> None:
+    """room: per segment, the demand weight still unfilled at its ceiling."""
+    worst = [s for s in np.argsort(-room, kind="stable")[:3] if ceiling[s] < target]
+    shown = ", ".join(
+        f"{names[s]!r} (ceiling {ceiling[s]:g}, {room[s] / room.sum():.0%} of the shortfall)"
+        for s in worst
+    )
+    raise StrataError(
+        f"target aggregate fill rate {target:g} cannot be met: with every segment at its "
+        f"fill-rate ceiling the most reachable is {reachable:.6f}; raise the ceilings of "
+        f"{shown} or lower the target"
+    )
+
+
+def _segment_curves(p, code_u, grid, k_min: float, certain: Array) -> tuple[Array, Array]:
+    """Per segment and level: sum of w_i fill_i (certain products count as filled) and of
+    v_i sigma_i k_i, one vectorised pass over the products per level."""
+    n_segments, n_levels = grid.shape
+    fill = np.empty(grid.shape)
+    cost = np.empty(grid.shape)
+    unit = p.unit_value * p.sigma
+    for j in range(n_levels):
+        k = _k_at_fill(p, grid[code_u, j], k_min, k_min)
+        fill[:, j] = certain + np.bincount(code_u, p.weight * p.fill(k), n_segments)
+        cost[:, j] = np.bincount(code_u, unit * k, n_segments)
+    return fill, cost
