@@ -12,7 +12,15 @@ from ml.errors import StrataError
 from ml.policy.fill_rate import _expected_fill_rate
 from ml.policy.validation import POLICY_INPUTS, Interval, check_policy_inputs
 
-__all__ = ["EXAMPLES_SHOWN", "RANGES", "Products", "products", "scalar"]
+__all__ = [
+    "EXAMPLES_SHOWN",
+    "RANGES",
+    "Products",
+    "products",
+    "raise_unreachable_segments",
+    "scalar",
+    "segments",
+]
 
 Array = NDArray[np.float64]
 EXAMPLES_SHOWN = 5
@@ -133,3 +141,45 @@ def _not_positive(values: Array, uncertain: NDArray[np.bool_], name: str, fix: s
 def scalar(name: str, value: float) -> float:
     ranges = RANGES | {"k_min": POLICY_INPUTS["k_min"]}
     return float(check_policy_inputs(ranges, **{name: value})[name])
+
+
+def raise_unreachable_segments(room, ceiling, names, target: float, reachable: float) -> None:
+    """room: per segment, the demand weight still unfilled at its ceiling."""
+    worst = [s for s in np.argsort(-room, kind="stable")[:3] if ceiling[s] < target]
+    shown = ", ".join(
+        f"{names[s]!r} (ceiling {ceiling[s]:g}, {room[s] / room.sum():.0%} of the shortfall)"
+        for s in worst
+    )
+    raise StrataError(
+        f"target aggregate fill rate {target:g} cannot be met: with every segment at its "
+        f"fill-rate ceiling the most reachable is {reachable:.6f}; raise the ceilings of "
+        f"{shown} or lower the target"
+    )
+
+
+def segments(
+    code, floor, ceiling, names, size: int
+) -> tuple[NDArray[np.intp], Array, Array, list[str]]:
+    """Validated segment codes (0 .. S-1 per product), floors, ceilings and names."""
+    rates = check_policy_inputs(RANGES, segment_floor=floor, segment_ceiling=ceiling)
+    raw = np.broadcast_to(np.asarray(code), (size,))
+    shape = [np.size(v) for v in rates.values() if np.ndim(v)] + ([len(names)] if names else [])
+    n_segments = shape[0] if shape else int(raw.max(initial=-1)) + 1
+    bad = np.flatnonzero((raw != np.round(raw)) | (raw < 0) | (raw >= n_segments))
+    if bad.size:
+        raise StrataError(
+            f"segment_code must be an integer in 0..{n_segments - 1} for every product; "
+            f"{bad.size} products are not (rows {', '.join(map(str, bad[:EXAMPLES_SHOWN]))}): give "
+            "every product a segment, and one floor, ceiling and name per segment"
+        )
+    floor, ceiling = (np.broadcast_to(v, (n_segments,)).astype(np.float64) for v in rates.values())
+    names = list(names) if names else [f"segment {s}" for s in range(n_segments)]
+    if (inverted := np.flatnonzero(floor > ceiling)).size:
+        shown = ", ".join(
+            f"{names[s]!r} (floor {floor[s]:g} > ceiling {ceiling[s]:g})" for s in inverted
+        )
+        raise StrataError(
+            f"a segment's fill-rate floor is above its ceiling: {shown}; lower the floor or "
+            "raise the ceiling in the segment catalogue"
+        )
+    return raw.astype(np.intp), floor, ceiling, names

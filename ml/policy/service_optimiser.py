@@ -11,9 +11,23 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import log_ndtr, ndtr, ndtri
 
 from ml.errors import StrataError
-from ml.policy.exchange_curves import marginal_allocation
+from ml.policy.exchange_curves import (
+    binned_products,
+    level_grid,
+    marginal_allocation,
+    refined_curves,
+    segment_curves,
+)
 from ml.policy.fill_rate import DEFAULT_K_MIN, _expected_fill_rate, _fill_rate_safety_factor
-from ml.policy.optimiser_inputs import EXAMPLES_SHOWN, RANGES, Products, products, scalar
+from ml.policy.optimiser_inputs import (
+    EXAMPLES_SHOWN,
+    RANGES,
+    Products,
+    products,
+    raise_unreachable_segments,
+    scalar,
+    segments,
+)
 from ml.policy.solvers import _lowest_feasible
 from ml.policy.validation import check_policy_inputs
 
@@ -266,27 +280,20 @@ def optimise_per_segment(
     """
     p = products(weight, order_qty, ltd_sd, unit_value)
     target, k_min = scalar("target", target), scalar("k_min", k_min)
-    code, floor, ceiling, names = _segments(
+    code, floor, ceiling, names = segments(
         segment_code, segment_floor, segment_ceiling, segment_names, p.size
     )
     n_segments = floor.size
-    grid = _level_grid(floor, ceiling, max(int(levels), 2))
     weight_all = np.bincount(code, p.all_weight, n_segments)
     code_u = code[p.rows]
     certain = weight_all - np.bincount(code_u, p.weight, n_segments)
-    fill, cost = _segment_curves(p, code_u, grid, k_min, certain)
-    reachable = fill[:, -1].sum() / p.total_weight
-    if reachable < target:
-        _raise_unreachable_segments(weight_all - fill[:, -1], ceiling, names, target, reachable)
-    grid, fill, cost = _refined_curves(p, code_u, grid, fill, cost, target, k_min, certain)
-    chosen, last, multiplier = marginal_allocation(fill, cost, target * p.total_weight)
-    level = grid[np.arange(n_segments), chosen]
-    if last is not None:
-        s, a, b = last
-        others = fill[np.arange(n_segments), chosen].sum() - fill[s, chosen[s]] + certain[s]
-        sub = p.subset(code_u == s, others)
-        level[s] = _lowest_feasible(_level_gap(sub, target, k_min), grid[s, a], grid[s, b])
-    plan = p.plan(_k_at_fill(p, level[code_u], k_min, k_min), k_min, multiplier)
+    at_k_min = p.fill(np.full(p.rows.size, k_min))  # a product's fill at beta: max(beta, this)
+    top = np.bincount(code_u, p.weight * np.maximum(ceiling[code_u], at_k_min), n_segments)
+    if (reachable := (certain.sum() + top.sum()) / p.total_weight) < target:
+        raise_unreachable_segments(weight_all - certain - top, ceiling, names, target, reachable)
+    bounds = (floor, ceiling, at_k_min, certain, target)
+    level, k, multiplier = _segment_levels(p, code_u, bounds, k_min, max(int(levels), 2))
+    plan = p.plan(k, k_min, multiplier)
     with np.errstate(divide="ignore", invalid="ignore"):
         segment_fill = np.bincount(code, p.all_weight * plan["fill_rate"], n_segments) / weight_all
     return SegmentServicePlan(
@@ -297,83 +304,70 @@ def optimise_per_segment(
     )
 
 
-def _refined_curves(p, code_u, grid, fill, cost, target: float, k_min: float, certain: Array):
-    """The curves with a second, finer grid around each segment's coarse choice (the last
-    segment's whole step), which cuts the coarse grid's chord error about (levels / 2)²-fold."""
-    chosen, last, _ = marginal_allocation(fill, cost, target * p.total_weight)
-    rows = np.arange(grid.shape[0])
-    right = chosen + 1 if last is None else np.where(rows == last[0], last[2], chosen + 1)
-    fine = _level_grid(
-        grid[rows, np.maximum(chosen - 1, 0)],
-        grid[rows, np.minimum(right, grid.shape[1] - 1)],
-        max(grid.shape[1] // 2, 3),
+def _segment_levels(p, code_u, bounds, k_min: float, levels: int) -> tuple[Array, Array, float]:
+    """Levels per segment, k per uncertain product and the multiplier: marginal analysis on the
+    (binned) exchange curves, then the cheaper of its exactly solved last step and the common
+    level."""
+    floor, ceiling, _, certain, target = bounds
+    grid = level_grid(floor, ceiling, levels)
+    curve_products, curve_code = binned_products(p, code_u, floor.size)
+    fill, cost = segment_curves(curve_products, curve_code, grid, k_min, certain)
+    grid, fill, cost = refined_curves(
+        curve_products, curve_code, grid, fill, cost, target, k_min, certain
     )
-    fine_fill, fine_cost = _segment_curves(p, code_u, fine, k_min, certain)
-    merged = [
-        np.concatenate(pair, axis=1)
-        for pair in ((grid, fine), (fill, fine_fill), (cost, fine_cost))
+    chosen, last, multiplier = marginal_allocation(fill, cost, target * p.total_weight)
+    level = grid[np.arange(floor.size), chosen]
+    if last is None:
+        return level, _k_at_fill(p, level[code_u], k_min, k_min), multiplier
+    candidates = [
+        _cheapest_last_step(p, code_u, level, *bounds, k_min),
+        _common_level(p, code_u, *bounds),
     ]
-    order = np.argsort(merged[0], axis=1, kind="stable")
-    return tuple(np.take_along_axis(a, order, axis=1) for a in merged)
+    ks = [_k_at_fill(p, c[code_u], k_min, k_min) for c in candidates]
+    best = int(np.argmin([(p.unit_value * p.sigma) @ k for k in ks]))
+    return candidates[best], ks[best], multiplier
 
 
-def _level_grid(floor: Array, ceiling: Array, levels: int) -> Array:
-    """Per segment, ``levels`` fill rates from floor to ceiling, geometric in 1 - beta."""
-    ratio = ((1.0 - ceiling) / (1.0 - floor))[:, None]
-    return 1.0 - (1.0 - floor)[:, None] * ratio ** np.linspace(0.0, 1.0, levels)
+def _cheapest_last_step(
+    p, code_u, level, floor, ceiling, at_k_min, certain, target, k_min
+) -> Array:
+    """From the greedy's levels, just short of the target, raise the one segment that meets it
+    at least cost, solved exactly (fills and costs exact, not from the grid). The greedy's own
+    last step is one candidate; another segment can be cheaper where a curve lies below its hull
+    between grid points."""
+    n_segments = level.size
+    fill = np.bincount(code_u, p.weight * np.maximum(level[code_u], at_k_min), n_segments)
+    if certain.sum() + fill.sum() >= target * p.total_weight:
+        return level
+    k = _k_at_fill(p, level[code_u], k_min, k_min)
+    cost = np.bincount(code_u, p.unit_value * p.sigma * k, n_segments)
+    best = (math.inf, -1, math.nan)
+    for s in range(n_segments):  # one candidate per segment, each over its own products
+        rows = code_u == s
+        sub = p.subset(rows, certain.sum() + fill.sum() - fill[s])
+        top = sub.certain_weight + sub.weight @ np.maximum(ceiling[s], at_k_min[rows])
+        if top < target * p.total_weight:
+            continue
+        beta = _lowest_feasible(_level_gap(sub, target, k_min), level[s], ceiling[s])
+        k_s = _k_at_fill(sub, beta, k_min, k_min)
+        value = cost.sum() - cost[s] + (sub.unit_value * sub.sigma) @ k_s
+        best = min(best, (value, s, beta))
+    level = level.copy()
+    level[best[1]] = best[2]
+    return level
 
 
-def _segments(
-    code, floor, ceiling, names, size: int
-) -> tuple[NDArray[np.intp], Array, Array, list[str]]:
-    """Validated segment codes (0 .. S-1 per product), floors, ceilings and names."""
-    rates = check_policy_inputs(RANGES, segment_floor=floor, segment_ceiling=ceiling)
-    raw = np.broadcast_to(np.asarray(code), (size,))
-    shape = [np.size(v) for v in rates.values() if np.ndim(v)] + ([len(names)] if names else [])
-    n_segments = shape[0] if shape else int(raw.max(initial=-1)) + 1
-    bad = np.flatnonzero((raw != np.round(raw)) | (raw < 0) | (raw >= n_segments))
-    if bad.size:
-        raise StrataError(
-            f"segment_code must be an integer in 0..{n_segments - 1} for every product; "
-            f"{bad.size} products are not (rows {', '.join(map(str, bad[:EXAMPLES_SHOWN]))}): give "
-            "every product a segment, and one floor, ceiling and name per segment"
-        )
-    floor, ceiling = (np.broadcast_to(v, (n_segments,)).astype(np.float64) for v in rates.values())
-    names = list(names) if names else [f"segment {s}" for s in range(n_segments)]
-    if (inverted := np.flatnonzero(floor > ceiling)).size:
-        shown = ", ".join(
-            f"{names[s]!r} (floor {floor[s]:g} > ceiling {ceiling[s]:g})" for s in inverted
-        )
-        raise StrataError(
-            f"a segment's fill-rate floor is above its ceiling: {shown}; lower the floor or "
-            "raise the ceiling in the segment catalogue"
-        )
-    return raw.astype(np.intp), floor, ceiling, names
+def _common_level(p, code_u, floor, ceiling, at_k_min, certain, target: float) -> Array:
+    """The one fill-rate target for every segment, clipped to each one's bounds, that just meets
+    the aggregate: the uniform rule as a candidate, so the answer is never worse than it. Solved
+    exactly and cheaply, since a product's fill at beta is max(beta, its fill at k_min)."""
+    low, high = floor[code_u], ceiling[code_u]
 
+    def gap(beta: float) -> tuple[float, float]:
+        level = np.clip(beta, low, high)
+        rising = (level == beta) & (beta > at_k_min)
+        aggregate = (certain.sum() + p.weight @ np.maximum(level, at_k_min)) / p.total_weight
+        return aggregate - target, p.weight[rising].sum() / p.total_weight
 
-def _raise_unreachable_segments(room, ceiling, names, target: float, reachable: float) -> None:
-    """room: per segment, the demand weight still unfilled at its ceiling."""
-    worst = [s for s in np.argsort(-room, kind="stable")[:3] if ceiling[s] < target]
-    shown = ", ".join(
-        f"{names[s]!r} (ceiling {ceiling[s]:g}, {room[s] / room.sum():.0%} of the shortfall)"
-        for s in worst
-    )
-    raise StrataError(
-        f"target aggregate fill rate {target:g} cannot be met: with every segment at its "
-        f"fill-rate ceiling the most reachable is {reachable:.6f}; raise the ceilings of "
-        f"{shown} or lower the target"
-    )
-
-
-def _segment_curves(p, code_u, grid, k_min: float, certain: Array) -> tuple[Array, Array]:
-    """Per segment and level: sum of w_i fill_i (certain products count as filled) and of
-    v_i sigma_i k_i, one vectorised pass over the products per level."""
-    n_segments, n_levels = grid.shape
-    fill = np.empty(grid.shape)
-    cost = np.empty(grid.shape)
-    unit = p.unit_value * p.sigma
-    for j in range(n_levels):
-        k = _k_at_fill(p, grid[code_u, j], k_min, k_min)
-        fill[:, j] = certain + np.bincount(code_u, p.weight * p.fill(k), n_segments)
-        cost[:, j] = np.bincount(code_u, unit * k, n_segments)
-    return fill, cost
+    beta = _lowest_feasible(gap, float(floor.min()), float(ceiling.max()))
+    return np.clip(beta, floor, ceiling)
