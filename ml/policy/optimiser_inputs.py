@@ -52,13 +52,6 @@ class Products:
     total_weight: float
     all_weight: Array  # every product's, for per-segment totals
 
-    def subset(self, keep: NDArray[np.bool_], other_weight: float) -> Products:
-        """The uncertain products where ``keep``; ``other_weight`` counts as always filled."""
-        return Products(
-            self.rows[keep], self.weight[keep], self.order_qty[keep], self.sigma[keep],
-            self.unit_value[keep], self.size, other_weight, self.total_weight, self.all_weight,
-        )  # fmt: skip
-
     def sample(self, every: slice) -> Products:
         """Every n-th uncertain product, its weight scaled to stand for all of them."""
         weight = self.weight[every]

@@ -206,19 +206,23 @@ def uniform_fill_rate(
     p = products(weight, order_qty, ltd_sd, unit_value)
     target, k_min = scalar("target", target), scalar("k_min", k_min)
 
-    gap = _level_gap(p, target, k_min)
+    at_k_min = p.fill(np.full(p.rows.size, k_min))
+    gap = _level_gap(p.weight, at_k_min, p.certain_weight, p.total_weight, target)
     level = 0.0 if gap(0.0)[0] >= 0 else _lowest_feasible(gap, 0.0, target)
     k = _k_at_fill(p, level, k_min, k_min)
     return UniformServicePlan(**p.plan(k, k_min, math.nan), level=level)
 
 
-def _level_gap(p: Products, target: float, k_min: float):
-    """gap(beta): aggregate fill minus target when every product plans beta, and its slope (the
-    share of weight whose k is above k_min: their fill is exactly beta)."""
+def _level_gap(weight: Array, at_k_min: Array, others: float, total: float, target: float):
+    """gap(beta): aggregate fill minus target when these products plan beta, and its slope.
 
-    def gap(level: float) -> tuple[float, float]:
-        k = _k_at_fill(p, level, k_min, k_min)
-        return p.aggregate(k) - target, p.weight[k > k_min].sum() / p.total_weight
+    A product's k for beta is above k_min exactly where its fill at k_min is below beta, and
+    then its fill is beta: so its fill is max(beta, fill at k_min), with no k to solve.
+    """
+
+    def gap(beta: float) -> tuple[float, float]:
+        aggregate = (others + weight @ np.maximum(beta, at_k_min)) / total
+        return aggregate - target, weight[at_k_min < beta].sum() / total
 
     return gap
 
@@ -319,42 +323,61 @@ def _segment_levels(p, code_u, bounds, k_min: float, levels: int) -> tuple[Array
     level = grid[np.arange(floor.size), chosen]
     if last is None:
         return level, _k_at_fill(p, level[code_u], k_min, k_min), multiplier
-    candidates = [
-        _cheapest_last_step(p, code_u, level, *bounds, k_min),
-        _common_level(p, code_u, *bounds),
-    ]
-    ks = [_k_at_fill(p, c[code_u], k_min, k_min) for c in candidates]
-    best = int(np.argmin([(p.unit_value * p.sigma) @ k for k in ks]))
-    return candidates[best], ks[best], multiplier
+    last_step = _cheapest_last_step(p, code_u, level, *bounds, k_min)
+    common = _common_level(p, code_u, *bounds)
+    k = _k_at_fill(p, common[code_u], k_min, k_min)
+    if (p.unit_value * p.sigma) @ k < last_step[2]:
+        return common, k, multiplier
+    return last_step[0], last_step[1], multiplier
 
 
 def _cheapest_last_step(
     p, code_u, level, floor, ceiling, at_k_min, certain, target, k_min
-) -> Array:
+) -> tuple[Array, Array, float]:
     """From the greedy's levels, just short of the target, raise the one segment that meets it
     at least cost, solved exactly (fills and costs exact, not from the grid). The greedy's own
     last step is one candidate; another segment can be cheaper where a curve lies below its hull
-    between grid points."""
+    between grid points. Returns the levels, k per uncertain product and the total cost."""
     n_segments = level.size
     fill = np.bincount(code_u, p.weight * np.maximum(level[code_u], at_k_min), n_segments)
-    if certain.sum() + fill.sum() >= target * p.total_weight:
-        return level
+    unit = p.unit_value * p.sigma
     k = _k_at_fill(p, level[code_u], k_min, k_min)
-    cost = np.bincount(code_u, p.unit_value * p.sigma * k, n_segments)
+    cost = np.bincount(code_u, unit * k, n_segments)
+    if certain.sum() + fill.sum() >= target * p.total_weight:
+        return level, k, float(cost.sum())
+    # Sorted by segment, then by fill at k_min, once: a segment is a contiguous slice, and its
+    # fill at beta, sum of w max(beta, f0), is two prefix sums at a binary-searched index.
+    order = np.lexsort((at_k_min, code_u))
+    start = np.searchsorted(code_u[order], np.arange(n_segments + 1))
+    w, f0, q, sd, u = (a[order] for a in (p.weight, at_k_min, p.order_qty, p.sigma, unit))
     best = (math.inf, -1, math.nan)
     for s in range(n_segments):  # one candidate per segment, each over its own products
-        rows = code_u == s
-        sub = p.subset(rows, certain.sum() + fill.sum() - fill[s])
-        top = sub.certain_weight + sub.weight @ np.maximum(ceiling[s], at_k_min[rows])
-        if top < target * p.total_weight:
+        rows = slice(start[s], start[s + 1])
+        others = certain.sum() + fill.sum() - fill[s]
+        gap = _sorted_level_gap(w[rows], f0[rows], others, p.total_weight, target)
+        if gap(ceiling[s])[0] < 0:
             continue
-        beta = _lowest_feasible(_level_gap(sub, target, k_min), level[s], ceiling[s])
-        k_s = _k_at_fill(sub, beta, k_min, k_min)
-        value = cost.sum() - cost[s] + (sub.unit_value * sub.sigma) @ k_s
-        best = min(best, (value, s, beta))
-    level = level.copy()
-    level[best[1]] = best[2]
-    return level
+        beta = _lowest_feasible(gap, level[s], ceiling[s])
+        k_s = _fill_rate_safety_factor(beta, q[rows], sd[rows], k_min)
+        best = min(best, (cost.sum() - cost[s] + u[rows] @ k_s, s, beta))
+    value, s, level = best[0], best[1], level.copy()
+    level[s] = best[2]
+    rows = code_u == s
+    k[rows] = _fill_rate_safety_factor(level[s], p.order_qty[rows], p.sigma[rows], k_min)
+    return level, k, value
+
+
+def _sorted_level_gap(weight: Array, at_k_min: Array, others: float, total: float, target: float):
+    """:func:`_level_gap` for products sorted by their fill at k_min, in O(log n) a call."""
+    below = np.concatenate([[0.0], np.cumsum(weight)])
+    filled = np.concatenate([[0.0], np.cumsum(weight * at_k_min)])
+
+    def gap(beta: float) -> tuple[float, float]:
+        m = int(np.searchsorted(at_k_min, beta))  # these plan k > k_min and fill exactly beta
+        aggregate = (others + beta * below[m] + filled[-1] - filled[m]) / total
+        return aggregate - target, below[m] / total
+
+    return gap
 
 
 def _common_level(p, code_u, floor, ceiling, at_k_min, certain, target: float) -> Array:
