@@ -275,12 +275,12 @@ def optimise_per_segment(
     fill is >= beta_s) that minimises total safety-stock value s.t. the aggregate target.
 
     Marginal analysis on exchange curves (Silver, Pyke & Thomas 2017, ch. 7; Fox 1966, marginal
-    allocation): each segment's (cost, demand-weighted fill) is evaluated at ``levels`` targets
-    from its floor to its ceiling (geometric in 1 - beta), its upper concave hull taken, and hull
-    steps are bought in order of fill per unit cost (the Lagrangian over segments) until the
-    target is met; the last segment bought is then solved exactly between its two hull points,
-    so the aggregate meets the target to 1e-7. Codes 0 .. S-1 index ``segment_floor``,
-    ``segment_ceiling`` and ``segment_names``.
+    allocation): each segment's (cost, demand-weighted fill) at ``levels`` targets from its floor
+    to its ceiling (geometric in 1 - beta), then at levels / 2 more around the first choice; hull
+    steps bought by fill per unit cost (the Lagrangian over segments) until the target is near.
+    The last step is solved exactly, for whichever one segment meets the target cheapest, and
+    the common level for all (the uniform rule within the bounds) is kept if it is cheaper; the
+    aggregate meets the target to 1e-8. Codes 0 .. S-1 index the floors, ceilings and names.
     """
     p = products(weight, order_qty, ltd_sd, unit_value)
     target, k_min = scalar("target", target), scalar("k_min", k_min)
