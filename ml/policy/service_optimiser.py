@@ -164,14 +164,16 @@ def _multiplier_k(log_lambda: float, log_ratio: Array, low: Array, high: Array):
 def _multiplier_gap(p: Products, log_ratio: Array, low: Array, high: Array, target: float):
     """gap(log lambda): aggregate fill minus target at the multiplier, and its slope."""
 
+    coefficient = p.weight * p.sigma / p.order_qty / p.total_weight / _INV_SQRT_2PI
+
     def gap(log_lambda: float) -> tuple[float, float]:
         k, tail = _multiplier_k(log_lambda, log_ratio, low, high)
         fill = p.fill(k)
         # dk / dlog lambda = (1 - Phi) / phi where k is inside its bounds and fill above 0
-        free = np.flatnonzero((k > low) & (k < high) & (fill > 0))
-        rate = tail[free] ** 2 / (_INV_SQRT_2PI * np.exp(-0.5 * k[free] ** 2))
-        slope = p.weight[free] @ (p.sigma[free] / p.order_qty[free] * rate) / p.total_weight
-        return (p.certain_weight + p.weight @ fill) / p.total_weight - target, slope
+        free = (k > low) & (k < high) & (fill > 0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            rate = np.where(free, tail * tail * np.exp(0.5 * k * k), 0.0)
+        return (p.certain_weight + p.weight @ fill) / p.total_weight - target, coefficient @ rate
 
     return gap
 
