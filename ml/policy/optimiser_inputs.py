@@ -9,14 +9,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ml.errors import StrataError
-from ml.policy.fill_rate import _expected_fill_rate
+from ml.policy.fill_rate import _expected_fill_rate, _fill_rate_safety_factor
 from ml.policy.validation import POLICY_INPUTS, Interval, check_policy_inputs
 
 __all__ = [
     "EXAMPLES_SHOWN",
     "RANGES",
     "Products",
+    "product_bounds",
     "products",
+    "raise_unreachable_products",
     "raise_unreachable_segments",
     "scalar",
     "segments",
@@ -176,3 +178,44 @@ def segments(
             "raise the ceiling in the segment catalogue"
         )
     return raw.astype(np.intp), floor, ceiling, names
+
+
+def product_bounds(p: Products, floor, ceiling, k_min: float) -> tuple[Array, Array]:
+    """k bounds on the uncertain products from fill-rate floors and ceilings (and k_min)."""
+    given = {n: v for n, v in (("floor", floor), ("ceiling", ceiling)) if v is not None}
+    rates = check_policy_inputs(RANGES, **given)
+    try:
+        rates = {n: np.broadcast_to(v, (p.size,)) for n, v in rates.items()}
+    except ValueError:
+        raise StrataError(
+            f"floor and ceiling must be one fill rate or one per product ({p.size}); got "
+            + ", ".join(f"{n} of shape {np.shape(v)}" for n, v in rates.items())
+        ) from None
+    if len(rates) == 2 and (bad := np.flatnonzero(rates["floor"] > rates["ceiling"])).size:
+        shown = ", ".join(
+            f"row {r}: floor {rates['floor'][r]:g} > ceiling {rates['ceiling'][r]:g}"
+            for r in bad[:EXAMPLES_SHOWN]
+        )
+        raise StrataError(
+            f"the fill-rate floor is above the ceiling for {bad.size} products ({shown}"
+            f"{', ...' if bad.size > EXAMPLES_SHOWN else ''}); lower those floors or raise "
+            "those ceilings"
+        )
+    rates = {n: v[p.rows] for n, v in rates.items()}
+    bounds = [np.full(p.rows.size, k_min), np.full(p.rows.size, math.inf)]
+    for i, name in enumerate(("floor", "ceiling")):
+        if name in rates:
+            bounds[i] = _fill_rate_safety_factor(rates[name], p.order_qty, p.sigma, k_min)
+    return bounds[0], bounds[1]
+
+
+def raise_unreachable_products(p: Products, ceiling, target: float, reachable: float) -> None:
+    rates = np.broadcast_to(np.asarray(ceiling, dtype=np.float64), (p.size,))[p.rows]
+    low = np.flatnonzero(rates < target)
+    heaviest = p.rows[low[np.argsort(-p.weight[low], kind="stable")][:EXAMPLES_SHOWN]]
+    raise StrataError(
+        f"target aggregate fill rate {target:g} cannot be met: with every product at its "
+        f"fill-rate ceiling the most reachable is {reachable:.6f}; raise the ceiling of the "
+        f"{low.size} products whose ceiling is below {target:g} (the heaviest by weight: rows "
+        f"{', '.join(map(str, heaviest))}) or lower the target"
+    )

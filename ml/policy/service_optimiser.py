@@ -10,7 +10,6 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import log_ndtr, ndtr, ndtri
 
-from ml.errors import StrataError
 from ml.policy.exchange_curves import (
     binned_products,
     level_grid,
@@ -20,16 +19,15 @@ from ml.policy.exchange_curves import (
 )
 from ml.policy.fill_rate import DEFAULT_K_MIN, _expected_fill_rate, _fill_rate_safety_factor
 from ml.policy.optimiser_inputs import (
-    EXAMPLES_SHOWN,
-    RANGES,
     Products,
+    product_bounds,
     products,
+    raise_unreachable_products,
     raise_unreachable_segments,
     scalar,
     segments,
 )
 from ml.policy.solvers import _lowest_feasible
-from ml.policy.validation import check_policy_inputs
 
 __all__ = [
     "SegmentServicePlan",
@@ -94,25 +92,6 @@ def _reachable(p: Products, k_high: Array) -> float:
     return (p.certain_weight + p.weight @ fill) / p.total_weight
 
 
-def _product_bounds(p: Products, floor, ceiling, k_min: float) -> tuple[Array, Array]:
-    """k bounds on the uncertain products from fill-rate floors and ceilings (and k_min)."""
-    given = {n: v for n, v in (("floor", floor), ("ceiling", ceiling)) if v is not None}
-    rates = check_policy_inputs(RANGES, **given)
-    rates = {n: np.broadcast_to(v, (p.size,))[p.rows] for n, v in rates.items()}
-    if len(rates) == 2 and (bad := np.flatnonzero(rates["floor"] > rates["ceiling"])).size:
-        rows = p.rows[bad]
-        shown = ", ".join(
-            f"row {r}: floor {f:g} > ceiling {c:g}"
-            for r, f, c in zip(rows, rates["floor"][bad], rates["ceiling"][bad], strict=False)
-        )
-        raise StrataError(
-            f"the fill-rate floor is above the ceiling for {bad.size} products ({shown[:300]}); "
-            "lower those floors or raise those ceilings"
-        )
-    low = _k_at_fill(p, rates.get("floor"), k_min, k_min)
-    return low, _k_at_fill(p, rates.get("ceiling"), k_min, math.inf)
-
-
 def optimise_per_product(
     weight: ArrayLike,
     order_qty: ArrayLike,
@@ -137,10 +116,10 @@ def optimise_per_product(
     """
     p = products(weight, order_qty, ltd_sd, unit_value)
     target, k_min = scalar("target", target), scalar("k_min", k_min)
-    low, high = _product_bounds(p, floor, ceiling, k_min)
+    low, high = product_bounds(p, floor, ceiling, k_min)
     reachable = _reachable(p, high)
     if reachable < target:
-        _raise_unreachable_products(p, ceiling, target, reachable)
+        raise_unreachable_products(p, ceiling, target, reachable)
     if p.aggregate(low) >= target:
         return ServicePlan(**p.plan(low, k_min, 0.0))
     with np.errstate(divide="ignore"):
@@ -176,18 +155,6 @@ def _multiplier_gap(p: Products, log_ratio: Array, low: Array, high: Array, targ
         return (p.certain_weight + p.weight @ fill) / p.total_weight - target, coefficient @ rate
 
     return gap
-
-
-def _raise_unreachable_products(p: Products, ceiling, target: float, reachable: float) -> None:
-    rates = np.broadcast_to(np.asarray(ceiling, dtype=np.float64), (p.size,))[p.rows]
-    low = np.flatnonzero(rates < target)
-    heaviest = p.rows[low[np.argsort(-p.weight[low], kind="stable")][:EXAMPLES_SHOWN]]
-    raise StrataError(
-        f"target aggregate fill rate {target:g} cannot be met: with every product at its "
-        f"fill-rate ceiling the most reachable is {reachable:.6f}; raise the ceiling of the "
-        f"{low.size} products whose ceiling is below {target:g} (the heaviest by weight: rows "
-        f"{', '.join(map(str, heaviest))}) or lower the target"
-    )
 
 
 def uniform_fill_rate(

@@ -322,3 +322,9 @@ def test_binned_exchange_curves_of_a_large_catalogue_choose_the_exact_levels(mon
     assert binned.total_safety_stock_value == pytest.approx(
         exact.total_safety_stock_value, rel=1e-6
     )
+
+
+def test_a_product_floor_above_its_ceiling_lists_the_rows():
+    with pytest.raises(StrataError, match=r"above the ceiling for 1 products \(row 1: floor "
+                       r"0.99 > ceiling 0.95\); lower those floors"):  # fmt: skip
+        optimise_per_product(W2, Q2, SD2, V2, 0.9, floor=[0.5, 0.99], ceiling=0.95)
