@@ -10,6 +10,8 @@
 - :mod:`ml.policy.bootstrap` — lead-time demand resampled from a product's own history
 - :mod:`ml.policy.solvers` — vectorised root finders the distributions share
 - :mod:`ml.policy.inventory_policy` — the whole normal-demand policy per product (batch entry)
+- :mod:`ml.policy.service_optimiser` — fill-rate targets per product or segment that meet an
+  aggregate fill rate at least safety-stock value; the uniform baselines
 - :mod:`ml.policy.validation` — allowed ranges; strict checks and per-row reasons (flag mode)
 """
 
@@ -64,6 +66,15 @@ from ml.policy.safety_stock import (
     order_up_to_level,
     reorder_point,
 )
+from ml.policy.service_optimiser import (
+    SegmentServicePlan,
+    ServicePlan,
+    UniformServicePlan,
+    optimise_per_product,
+    optimise_per_segment,
+    uniform_cycle_service,
+    uniform_fill_rate,
+)
 from ml.policy.validation import POLICY_INPUTS, check_policy_inputs, validate_policy_inputs
 
 __all__ = [
@@ -73,6 +84,9 @@ __all__ = [
     "SERVICE_TYPES",
     "CostBasedServiceLevel",
     "InventoryPolicy",
+    "SegmentServicePlan",
+    "ServicePlan",
+    "UniformServicePlan",
     "bootstrap_fill_rate",
     "bootstrap_lead_time_demand",
     "bootstrap_reorder_point",
@@ -100,6 +114,8 @@ __all__ = [
     "lead_time_demand_sd",
     "lot_for_lot_quantity",
     "newsvendor_normal_base_stock",
+    "optimise_per_product",
+    "optimise_per_segment",
     "order_quantity",
     "order_up_to_level",
     "periods_of_supply_quantity",
@@ -108,5 +124,7 @@ __all__ = [
     "safety_factor",
     "standard_normal_loss",
     "standard_normal_second_loss",
+    "uniform_cycle_service",
+    "uniform_fill_rate",
     "validate_policy_inputs",
 ]

@@ -10,12 +10,24 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import log_ndtr, ndtr, ndtri
 
-from ml.errors import StrataError
-from ml.policy.exchange_curves import marginal_allocation
+from ml.policy.exchange_curves import (
+    binned_products,
+    level_grid,
+    marginal_allocation,
+    refined_curves,
+    segment_curves,
+)
 from ml.policy.fill_rate import DEFAULT_K_MIN, _expected_fill_rate, _fill_rate_safety_factor
-from ml.policy.optimiser_inputs import EXAMPLES_SHOWN, RANGES, Products, products, scalar
+from ml.policy.optimiser_inputs import (
+    Products,
+    product_bounds,
+    products,
+    raise_unreachable_products,
+    raise_unreachable_segments,
+    scalar,
+    segments,
+)
 from ml.policy.solvers import _lowest_feasible
-from ml.policy.validation import check_policy_inputs
 
 __all__ = [
     "SegmentServicePlan",
@@ -80,25 +92,6 @@ def _reachable(p: Products, k_high: Array) -> float:
     return (p.certain_weight + p.weight @ fill) / p.total_weight
 
 
-def _product_bounds(p: Products, floor, ceiling, k_min: float) -> tuple[Array, Array]:
-    """k bounds on the uncertain products from fill-rate floors and ceilings (and k_min)."""
-    given = {n: v for n, v in (("floor", floor), ("ceiling", ceiling)) if v is not None}
-    rates = check_policy_inputs(RANGES, **given)
-    rates = {n: np.broadcast_to(v, (p.size,))[p.rows] for n, v in rates.items()}
-    if len(rates) == 2 and (bad := np.flatnonzero(rates["floor"] > rates["ceiling"])).size:
-        rows = p.rows[bad]
-        shown = ", ".join(
-            f"row {r}: floor {f:g} > ceiling {c:g}"
-            for r, f, c in zip(rows, rates["floor"][bad], rates["ceiling"][bad], strict=False)
-        )
-        raise StrataError(
-            f"the fill-rate floor is above the ceiling for {bad.size} products ({shown[:300]}); "
-            "lower those floors or raise those ceilings"
-        )
-    low = _k_at_fill(p, rates.get("floor"), k_min, k_min)
-    return low, _k_at_fill(p, rates.get("ceiling"), k_min, math.inf)
-
-
 def optimise_per_product(
     weight: ArrayLike,
     order_qty: ArrayLike,
@@ -123,10 +116,10 @@ def optimise_per_product(
     """
     p = products(weight, order_qty, ltd_sd, unit_value)
     target, k_min = scalar("target", target), scalar("k_min", k_min)
-    low, high = _product_bounds(p, floor, ceiling, k_min)
+    low, high = product_bounds(p, floor, ceiling, k_min)
     reachable = _reachable(p, high)
     if reachable < target:
-        _raise_unreachable_products(p, ceiling, target, reachable)
+        raise_unreachable_products(p, ceiling, target, reachable)
     if p.aggregate(low) >= target:
         return ServicePlan(**p.plan(low, k_min, 0.0))
     with np.errstate(divide="ignore"):
@@ -150,28 +143,18 @@ def _multiplier_k(log_lambda: float, log_ratio: Array, low: Array, high: Array):
 def _multiplier_gap(p: Products, log_ratio: Array, low: Array, high: Array, target: float):
     """gap(log lambda): aggregate fill minus target at the multiplier, and its slope."""
 
+    coefficient = p.weight * p.sigma / p.order_qty / p.total_weight / _INV_SQRT_2PI
+
     def gap(log_lambda: float) -> tuple[float, float]:
         k, tail = _multiplier_k(log_lambda, log_ratio, low, high)
         fill = p.fill(k)
         # dk / dlog lambda = (1 - Phi) / phi where k is inside its bounds and fill above 0
-        free = np.flatnonzero((k > low) & (k < high) & (fill > 0))
-        rate = tail[free] ** 2 / (_INV_SQRT_2PI * np.exp(-0.5 * k[free] ** 2))
-        slope = p.weight[free] @ (p.sigma[free] / p.order_qty[free] * rate) / p.total_weight
-        return (p.certain_weight + p.weight @ fill) / p.total_weight - target, slope
+        free = (k > low) & (k < high) & (fill > 0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            rate = np.where(free, tail * tail * np.exp(0.5 * k * k), 0.0)
+        return (p.certain_weight + p.weight @ fill) / p.total_weight - target, coefficient @ rate
 
     return gap
-
-
-def _raise_unreachable_products(p: Products, ceiling, target: float, reachable: float) -> None:
-    rates = np.broadcast_to(np.asarray(ceiling, dtype=np.float64), (p.size,))[p.rows]
-    low = np.flatnonzero(rates < target)
-    heaviest = p.rows[low[np.argsort(-p.weight[low], kind="stable")][:EXAMPLES_SHOWN]]
-    raise StrataError(
-        f"target aggregate fill rate {target:g} cannot be met: with every product at its "
-        f"fill-rate ceiling the most reachable is {reachable:.6f}; raise the ceiling of the "
-        f"{low.size} products whose ceiling is below {target:g} (the heaviest by weight: rows "
-        f"{', '.join(map(str, heaviest))}) or lower the target"
-    )
 
 
 def uniform_fill_rate(
@@ -192,19 +175,23 @@ def uniform_fill_rate(
     p = products(weight, order_qty, ltd_sd, unit_value)
     target, k_min = scalar("target", target), scalar("k_min", k_min)
 
-    gap = _level_gap(p, target, k_min)
+    at_k_min = p.fill(np.full(p.rows.size, k_min))
+    gap = _level_gap(p.weight, at_k_min, p.certain_weight, p.total_weight, target)
     level = 0.0 if gap(0.0)[0] >= 0 else _lowest_feasible(gap, 0.0, target)
     k = _k_at_fill(p, level, k_min, k_min)
     return UniformServicePlan(**p.plan(k, k_min, math.nan), level=level)
 
 
-def _level_gap(p: Products, target: float, k_min: float):
-    """gap(beta): aggregate fill minus target when every product plans beta, and its slope (the
-    share of weight whose k is above k_min: their fill is exactly beta)."""
+def _level_gap(weight: Array, at_k_min: Array, others: float, total: float, target: float):
+    """gap(beta): aggregate fill minus target when these products plan beta, and its slope.
 
-    def gap(level: float) -> tuple[float, float]:
-        k = _k_at_fill(p, level, k_min, k_min)
-        return p.aggregate(k) - target, p.weight[k > k_min].sum() / p.total_weight
+    A product's k for beta is above k_min exactly where its fill at k_min is below beta, and
+    then its fill is beta: so its fill is max(beta, fill at k_min), with no k to solve.
+    """
+
+    def gap(beta: float) -> tuple[float, float]:
+        aggregate = (others + weight @ np.maximum(beta, at_k_min)) / total
+        return aggregate - target, weight[at_k_min < beta].sum() / total
 
     return gap
 
@@ -257,36 +244,29 @@ def optimise_per_segment(
     fill is >= beta_s) that minimises total safety-stock value s.t. the aggregate target.
 
     Marginal analysis on exchange curves (Silver, Pyke & Thomas 2017, ch. 7; Fox 1966, marginal
-    allocation): each segment's (cost, demand-weighted fill) is evaluated at ``levels`` targets
-    from its floor to its ceiling (geometric in 1 - beta), its upper concave hull taken, and hull
-    steps are bought in order of fill per unit cost (the Lagrangian over segments) until the
-    target is met; the last segment bought is then solved exactly between its two hull points,
-    so the aggregate meets the target to 1e-7. Codes 0 .. S-1 index ``segment_floor``,
-    ``segment_ceiling`` and ``segment_names``.
+    allocation): each segment's (cost, demand-weighted fill) at ``levels`` targets from its floor
+    to its ceiling (geometric in 1 - beta), then at levels / 2 more around the first choice; hull
+    steps bought by fill per unit cost (the Lagrangian over segments) until the target is near.
+    The last step is solved exactly, for whichever one segment meets the target cheapest, and
+    the common level for all (the uniform rule within the bounds) is kept if it is cheaper; the
+    aggregate meets the target to 1e-8. Codes 0 .. S-1 index the floors, ceilings and names.
     """
     p = products(weight, order_qty, ltd_sd, unit_value)
     target, k_min = scalar("target", target), scalar("k_min", k_min)
-    code, floor, ceiling, names = _segments(
+    code, floor, ceiling, names = segments(
         segment_code, segment_floor, segment_ceiling, segment_names, p.size
     )
     n_segments = floor.size
-    grid = _level_grid(floor, ceiling, max(int(levels), 2))
     weight_all = np.bincount(code, p.all_weight, n_segments)
     code_u = code[p.rows]
     certain = weight_all - np.bincount(code_u, p.weight, n_segments)
-    fill, cost = _segment_curves(p, code_u, grid, k_min, certain)
-    reachable = fill[:, -1].sum() / p.total_weight
-    if reachable < target:
-        _raise_unreachable_segments(weight_all - fill[:, -1], ceiling, names, target, reachable)
-    grid, fill, cost = _refined_curves(p, code_u, grid, fill, cost, target, k_min, certain)
-    chosen, last, multiplier = marginal_allocation(fill, cost, target * p.total_weight)
-    level = grid[np.arange(n_segments), chosen]
-    if last is not None:
-        s, a, b = last
-        others = fill[np.arange(n_segments), chosen].sum() - fill[s, chosen[s]] + certain[s]
-        sub = p.subset(code_u == s, others)
-        level[s] = _lowest_feasible(_level_gap(sub, target, k_min), grid[s, a], grid[s, b])
-    plan = p.plan(_k_at_fill(p, level[code_u], k_min, k_min), k_min, multiplier)
+    at_k_min = p.fill(np.full(p.rows.size, k_min))  # a product's fill at beta: max(beta, this)
+    top = np.bincount(code_u, p.weight * np.maximum(ceiling[code_u], at_k_min), n_segments)
+    if (reachable := (certain.sum() + top.sum()) / p.total_weight) < target:
+        raise_unreachable_segments(weight_all - certain - top, ceiling, names, target, reachable)
+    bounds = (floor, ceiling, at_k_min, certain, target)
+    level, k, multiplier = _segment_levels(p, code_u, bounds, k_min, max(int(levels), 2))
+    plan = p.plan(k, k_min, multiplier)
     with np.errstate(divide="ignore", invalid="ignore"):
         segment_fill = np.bincount(code, p.all_weight * plan["fill_rate"], n_segments) / weight_all
     return SegmentServicePlan(
@@ -297,83 +277,89 @@ def optimise_per_segment(
     )
 
 
-def _refined_curves(p, code_u, grid, fill, cost, target: float, k_min: float, certain: Array):
-    """The curves with a second, finer grid around each segment's coarse choice (the last
-    segment's whole step), which cuts the coarse grid's chord error about (levels / 2)²-fold."""
-    chosen, last, _ = marginal_allocation(fill, cost, target * p.total_weight)
-    rows = np.arange(grid.shape[0])
-    right = chosen + 1 if last is None else np.where(rows == last[0], last[2], chosen + 1)
-    fine = _level_grid(
-        grid[rows, np.maximum(chosen - 1, 0)],
-        grid[rows, np.minimum(right, grid.shape[1] - 1)],
-        max(grid.shape[1] // 2, 3),
+def _segment_levels(p, code_u, bounds, k_min: float, levels: int) -> tuple[Array, Array, float]:
+    """Levels per segment, k per uncertain product and the multiplier: marginal analysis on the
+    (binned) exchange curves, then the cheaper of its exactly solved last step and the common
+    level."""
+    floor, ceiling, _, certain, target = bounds
+    grid = level_grid(floor, ceiling, levels)
+    curve_products, curve_code = binned_products(p, code_u, floor.size)
+    fill, cost = segment_curves(curve_products, curve_code, grid, k_min, certain)
+    grid, fill, cost = refined_curves(
+        curve_products, curve_code, grid, fill, cost, target, k_min, certain
     )
-    fine_fill, fine_cost = _segment_curves(p, code_u, fine, k_min, certain)
-    merged = [
-        np.concatenate(pair, axis=1)
-        for pair in ((grid, fine), (fill, fine_fill), (cost, fine_cost))
-    ]
-    order = np.argsort(merged[0], axis=1, kind="stable")
-    return tuple(np.take_along_axis(a, order, axis=1) for a in merged)
+    chosen, last, multiplier = marginal_allocation(fill, cost, target * p.total_weight)
+    level = grid[np.arange(floor.size), chosen]
+    if last is None:
+        return level, _k_at_fill(p, level[code_u], k_min, k_min), multiplier
+    last_step = _cheapest_last_step(p, code_u, level, *bounds, k_min)
+    common = _common_level(p, code_u, *bounds)
+    k = _k_at_fill(p, common[code_u], k_min, k_min)
+    if (p.unit_value * p.sigma) @ k < last_step[2]:
+        return common, k, multiplier
+    return last_step[0], last_step[1], multiplier
 
 
-def _level_grid(floor: Array, ceiling: Array, levels: int) -> Array:
-    """Per segment, ``levels`` fill rates from floor to ceiling, geometric in 1 - beta."""
-    ratio = ((1.0 - ceiling) / (1.0 - floor))[:, None]
-    return 1.0 - (1.0 - floor)[:, None] * ratio ** np.linspace(0.0, 1.0, levels)
-
-
-def _segments(
-    code, floor, ceiling, names, size: int
-) -> tuple[NDArray[np.intp], Array, Array, list[str]]:
-    """Validated segment codes (0 .. S-1 per product), floors, ceilings and names."""
-    rates = check_policy_inputs(RANGES, segment_floor=floor, segment_ceiling=ceiling)
-    raw = np.broadcast_to(np.asarray(code), (size,))
-    shape = [np.size(v) for v in rates.values() if np.ndim(v)] + ([len(names)] if names else [])
-    n_segments = shape[0] if shape else int(raw.max(initial=-1)) + 1
-    bad = np.flatnonzero((raw != np.round(raw)) | (raw < 0) | (raw >= n_segments))
-    if bad.size:
-        raise StrataError(
-            f"segment_code must be an integer in 0..{n_segments - 1} for every product; "
-            f"{bad.size} products are not (rows {', '.join(map(str, bad[:EXAMPLES_SHOWN]))}): give "
-            "every product a segment, and one floor, ceiling and name per segment"
-        )
-    floor, ceiling = (np.broadcast_to(v, (n_segments,)).astype(np.float64) for v in rates.values())
-    names = list(names) if names else [f"segment {s}" for s in range(n_segments)]
-    if (inverted := np.flatnonzero(floor > ceiling)).size:
-        shown = ", ".join(
-            f"{names[s]!r} (floor {floor[s]:g} > ceiling {ceiling[s]:g})" for s in inverted
-        )
-        raise StrataError(
-            f"a segment's fill-rate floor is above its ceiling: {shown}; lower the floor or "
-            "raise the ceiling in the segment catalogue"
-        )
-    return raw.astype(np.intp), floor, ceiling, names
-
-
-def _raise_unreachable_segments(room, ceiling, names, target: float, reachable: float) -> None:
-    """room: per segment, the demand weight still unfilled at its ceiling."""
-    worst = [s for s in np.argsort(-room, kind="stable")[:3] if ceiling[s] < target]
-    shown = ", ".join(
-        f"{names[s]!r} (ceiling {ceiling[s]:g}, {room[s] / room.sum():.0%} of the shortfall)"
-        for s in worst
-    )
-    raise StrataError(
-        f"target aggregate fill rate {target:g} cannot be met: with every segment at its "
-        f"fill-rate ceiling the most reachable is {reachable:.6f}; raise the ceilings of "
-        f"{shown} or lower the target"
-    )
-
-
-def _segment_curves(p, code_u, grid, k_min: float, certain: Array) -> tuple[Array, Array]:
-    """Per segment and level: sum of w_i fill_i (certain products count as filled) and of
-    v_i sigma_i k_i, one vectorised pass over the products per level."""
-    n_segments, n_levels = grid.shape
-    fill = np.empty(grid.shape)
-    cost = np.empty(grid.shape)
+def _cheapest_last_step(
+    p, code_u, level, floor, ceiling, at_k_min, certain, target, k_min
+) -> tuple[Array, Array, float]:
+    """From the greedy's levels, just short of the target, raise the one segment that meets it
+    at least cost, solved exactly (fills and costs exact, not from the grid). The greedy's own
+    last step is one candidate; another segment can be cheaper where a curve lies below its hull
+    between grid points. Returns the levels, k per uncertain product and the total cost."""
+    n_segments = level.size
+    fill = np.bincount(code_u, p.weight * np.maximum(level[code_u], at_k_min), n_segments)
     unit = p.unit_value * p.sigma
-    for j in range(n_levels):
-        k = _k_at_fill(p, grid[code_u, j], k_min, k_min)
-        fill[:, j] = certain + np.bincount(code_u, p.weight * p.fill(k), n_segments)
-        cost[:, j] = np.bincount(code_u, unit * k, n_segments)
-    return fill, cost
+    k = _k_at_fill(p, level[code_u], k_min, k_min)
+    cost = np.bincount(code_u, unit * k, n_segments)
+    if certain.sum() + fill.sum() >= target * p.total_weight:
+        return level, k, float(cost.sum())
+    # Sorted by segment, then by fill at k_min, once: a segment is a contiguous slice, and its
+    # fill at beta, sum of w max(beta, f0), is two prefix sums at a binary-searched index.
+    order = np.lexsort((at_k_min, code_u))
+    start = np.searchsorted(code_u[order], np.arange(n_segments + 1))
+    w, f0, q, sd, u = (a[order] for a in (p.weight, at_k_min, p.order_qty, p.sigma, unit))
+    best = (math.inf, -1, math.nan)
+    for s in range(n_segments):  # one candidate per segment, each over its own products
+        rows = slice(start[s], start[s + 1])
+        others = certain.sum() + fill.sum() - fill[s]
+        gap = _sorted_level_gap(w[rows], f0[rows], others, p.total_weight, target)
+        if gap(ceiling[s])[0] < 0:
+            continue
+        beta = _lowest_feasible(gap, level[s], ceiling[s])
+        k_s = _fill_rate_safety_factor(beta, q[rows], sd[rows], k_min)
+        best = min(best, (cost.sum() - cost[s] + u[rows] @ k_s, s, beta))
+    value, s, level = best[0], best[1], level.copy()
+    level[s] = best[2]
+    rows = code_u == s
+    k[rows] = _fill_rate_safety_factor(level[s], p.order_qty[rows], p.sigma[rows], k_min)
+    return level, k, value
+
+
+def _sorted_level_gap(weight: Array, at_k_min: Array, others: float, total: float, target: float):
+    """:func:`_level_gap` for products sorted by their fill at k_min, in O(log n) a call."""
+    below = np.concatenate([[0.0], np.cumsum(weight)])
+    filled = np.concatenate([[0.0], np.cumsum(weight * at_k_min)])
+
+    def gap(beta: float) -> tuple[float, float]:
+        m = int(np.searchsorted(at_k_min, beta))  # these plan k > k_min and fill exactly beta
+        aggregate = (others + beta * below[m] + filled[-1] - filled[m]) / total
+        return aggregate - target, below[m] / total
+
+    return gap
+
+
+def _common_level(p, code_u, floor, ceiling, at_k_min, certain, target: float) -> Array:
+    """The one fill-rate target for every segment, clipped to each one's bounds, that just meets
+    the aggregate: the uniform rule as a candidate, so the answer is never worse than it. Solved
+    exactly and cheaply, since a product's fill at beta is max(beta, its fill at k_min)."""
+    low, high = floor[code_u], ceiling[code_u]
+
+    def gap(beta: float) -> tuple[float, float]:
+        level = np.clip(beta, low, high)
+        rising = (level == beta) & (beta > at_k_min)
+        aggregate = (certain.sum() + p.weight @ np.maximum(level, at_k_min)) / p.total_weight
+        return aggregate - target, p.weight[rising].sum() / p.total_weight
+
+    beta = _lowest_feasible(gap, float(floor.min()), float(ceiling.max()))
+    return np.clip(beta, floor, ceiling)
