@@ -228,6 +228,7 @@ LONGEST_STOCKOUT = "longest_stockout"  # longest run of consecutive stockout per
 STOCKOUT_DURATION = "stockout_duration"  # mean length of a stockout spell, in periods
 ORDERS = "orders"
 PRODUCTS = "products"
+SAFETY_STOCK_VALUE = "safety_stock_value"  # safety stock x unit value
 
 # KPIs and alerts
 KPI = "kpi"

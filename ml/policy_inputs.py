@@ -19,9 +19,12 @@ from ml import columns as C
 from ml.columns import SEGMENT
 from ml.config import Catalogue
 
+SERVICE_BANDS = "service_bands"  # per row: its segment's (edges, levels), or None
+
 __all__ = [
     "PERIOD_DAYS",
     "POLICY_KINDS",
+    "SERVICE_BANDS",
     "periods_per_year",
     "policy_inputs",
     "with_uniform_service_level",
@@ -43,12 +46,21 @@ _POLICY_FIELDS = [
     "holding_rate",
     C.LTD_METHOD,
     "cost_based_switch",
+    SERVICE_BANDS,
 ]
 
 
 def periods_per_year(bucket: str) -> float:
     """Calendar periods in a year: 52.18 weeks or 12 months."""
     return _DAYS_PER_YEAR / PERIOD_DAYS[bucket]
+
+
+def _bands(bands: list | None) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+    """A segment's service bands as (inner edges, levels), or None."""
+    if not bands:
+        return None
+    edges = tuple(float(b.cycle_value_below) for b in bands[:-1])
+    return edges, tuple(float(b.service_level) for b in bands)
 
 
 def _catalogue_policies(catalogue: Catalogue) -> pd.DataFrame:
@@ -69,6 +81,7 @@ def _catalogue_policies(catalogue: Catalogue) -> pd.DataFrame:
                 "holding_rate": q.holding_rate if q.holding_rate else np.nan,
                 C.LTD_METHOD: p.lead_time_demand,
                 "cost_based_switch": p.cost_based_service_level,
+                SERVICE_BANDS: _bands(p.service_bands),
             }
         )
     return pd.DataFrame(rows)
@@ -156,11 +169,13 @@ def policy_inputs(
 
 
 def with_uniform_service_level(inputs: pd.DataFrame, level: float, kind: str) -> pd.DataFrame:
-    """The same inputs with one service level of one type for every product, no cost switch."""
+    """The same inputs with one service level of one type for every product: no cost switch,
+    no service bands."""
     return inputs.assign(
         **{
             C.TARGET_SERVICE_LEVEL: float(level),
             C.SERVICE_LEVEL_TYPE: kind,
             "cost_based_switch": False,
+            SERVICE_BANDS: None,
         }
     )

@@ -52,7 +52,6 @@ from ml.policy import (
     inventory_policy,
     lead_time_demand_moments,
     order_quantity,
-    validate_policy_inputs,
 )
 from ml.policy.bootstrap import (
     bootstrap_lead_time_demand,
@@ -61,6 +60,9 @@ from ml.policy.bootstrap import (
     empirical_quantile,
 )
 from ml.policy.safety_stock import _implied_by_reorder_point
+from ml.policy.service_classes import cycle_value
+from ml.policy_input_checks import add_reason, input_reasons
+from ml.policy_inputs import SERVICE_BANDS
 
 __all__ = [
     "SegmentPolicies",
@@ -68,13 +70,6 @@ __all__ = [
 ]
 
 Array = NDArray[np.float64]
-# where each formula input comes from in the snapshot, for reasons a planner can act on
-_SOURCES = {
-    C.DEMAND_MEAN: "mean_qty",
-    C.DEMAND_SD: "std_qty",
-    C.LEAD_TIME: "lead_time_mean_days",
-    C.LEAD_TIME_SD: "lead_time_sd_days",
-}
 
 
 @dataclass(frozen=True)
@@ -83,78 +78,6 @@ class SegmentPolicies:
 
     policies: pd.DataFrame
     flagged: pd.DataFrame
-
-
-def _add_reason(
-    reasons: NDArray[np.object_], rows: NDArray[np.bool_] | NDArray[np.intp], text: object
-) -> None:
-    """Append `text` (one, or one per row) to the reason of `rows`, in place (our own array)."""
-    current = reasons[rows]
-    if current.size == 0:
-        return
-    texts = np.broadcast_to(np.asarray(text, dtype=object), current.shape)
-    reasons[rows] = np.where(current == "", texts, current + "; " + texts)
-
-
-def _named(reason: str) -> str:
-    for name, source in _SOURCES.items():
-        if reason.startswith(name + " ") or ("; " + name + " ") in reason:
-            reason = reason.replace(name + " ", f"{name} (snapshot {source}) ", 1)
-    return reason
-
-
-def _input_reasons(inputs: pd.DataFrame, history_rows: NDArray[np.bool_]) -> NDArray[np.object_]:
-    """One reason per row ("" = computable) for every input problem, all at once."""
-    n = len(inputs)
-    reasons = np.full(n, "", dtype=object)
-    unknown = ~inputs["known_segment"].to_numpy(dtype=bool)
-    if unknown.any():
-        for name in pd.unique(inputs.loc[unknown, SEGMENT]):
-            _add_reason(
-                reasons,
-                unknown & (inputs[SEGMENT].to_numpy() == name),
-                f"segment '{name}' has no policy in the catalogue; add it to "
-                "configs/segments.yaml or re-score with the current catalogue",
-            )
-    base = validate_policy_inputs(
-        demand_mean=inputs[C.DEMAND_MEAN].to_numpy(),
-        demand_sd=inputs[C.DEMAND_SD].to_numpy(),
-        lead_time=inputs[C.LEAD_TIME].to_numpy(),
-        lead_time_sd=inputs[C.LEAD_TIME_SD].to_numpy(),
-    )
-    bad = np.flatnonzero(base != "")
-    if bad.size:
-        distinct, which = np.unique(base[bad].astype(str), return_inverse=True)
-        _add_reason(reasons, bad, np.array([_named(r) for r in distinct], dtype=object)[which])
-    d = inputs[C.DEMAND_MEAN].to_numpy()
-    selling = np.isfinite(d) & (d > 0)
-    method = inputs[C.LTD_METHOD].to_numpy()
-    compound = selling & (method == "poisson_gamma")
-    if compound.any():
-        intermittent = validate_policy_inputs(
-            adi=inputs["adi"].to_numpy()[compound], cv2=inputs["cv2"].to_numpy()[compound]
-        )
-        wrong = intermittent != ""
-        _add_reason(
-            reasons,
-            np.flatnonzero(compound)[wrong],
-            "method poisson_gamma: " + intermittent[wrong].astype(object),
-        )
-    eoq = selling & (inputs[C.ORDER_RULE].to_numpy() == "eoq")
-    value = inputs[C.UNIT_VALUE].to_numpy()
-    _add_reason(
-        reasons,
-        eoq & ~(np.isfinite(value) & (value > 0)),
-        "the eoq order rule needs a unit value: the product has no unit_cost and no unit_price; "
-        "add them to the product master",
-    )
-    _add_reason(
-        reasons,
-        selling & (method == "bootstrap") & ~history_rows,
-        "method bootstrap needs the product's demand history, and the demand table has none "
-        "in the window",
-    )
-    return reasons
 
 
 @dataclass
@@ -199,7 +122,7 @@ def _normal(out: _Outputs, rows, inputs, level, q, k_min, reasons) -> None:
         errors="flag",
     )
     bad = p.reason != ""
-    _add_reason(reasons, rows[bad], p.reason[bad])
+    add_reason(reasons, rows[bad], p.reason[bad])
     r = np.maximum(p.reorder_point, 0.0)
     out.put(
         rows,
@@ -303,11 +226,37 @@ def _order_quantities(inputs: pd.DataFrame, rows: NDArray[np.intp]) -> Array:
     ).reshape(-1)
 
 
+def _banded_targets(inputs: pd.DataFrame, rows: NDArray[np.intp], q: Array) -> Array:
+    """Each row's target: its segment's, or its cycle-value band's where the segment has bands."""
+    target = inputs[C.TARGET_SERVICE_LEVEL].to_numpy(dtype=np.float64)[rows].copy()
+    if SERVICE_BANDS not in inputs.columns:
+        return target
+    bands = inputs[SERVICE_BANDS].to_numpy()[rows]
+    banded = np.flatnonzero(pd.notna(pd.Series(bands, dtype=object)).to_numpy())
+    if banded.size == 0:
+        return target
+    value = cycle_value(
+        inputs[C.UNIT_VALUE].to_numpy()[rows][banded],
+        q[banded],
+        inputs[C.DEMAND_MEAN].to_numpy()[rows][banded],
+    )
+    segment = inputs[SEGMENT].to_numpy()[rows][banded]
+    for name in pd.unique(segment):  # one pass per banded segment, vectorised within it
+        pick = segment == name
+        edges, levels = bands[banded[pick][0]]
+        known = np.isfinite(value[pick])
+        band = np.searchsorted(np.asarray(edges), value[pick], side="right")
+        chosen = np.asarray(levels)[band]
+        target[banded[pick]] = np.where(known, chosen, target[banded[pick]])
+    return target
+
+
 def _planned_levels(
     out: _Outputs, rows: NDArray[np.intp], inputs: pd.DataFrame, q: Array, holding_rate: float
 ) -> Array:
-    """The service level each row plans with: the target, or the lower critical ratio."""
-    target = inputs[C.TARGET_SERVICE_LEVEL].to_numpy(dtype=np.float64)[rows]
+    """The service level each row plans with: the target (its band's, where the segment has
+    service bands), or the lower critical ratio."""
+    target = _banded_targets(inputs, rows, q)
     level = target.copy()
     switch = inputs["cost_based_switch"].to_numpy(dtype=bool)[rows]
     if not switch.any():
@@ -361,7 +310,7 @@ def segment_policies(
     if history is not None and len(history):
         observed = history.notna().any(axis=1)
         in_history = inputs[C.SKU_ID].map(observed).fillna(False).to_numpy(dtype=bool)
-    reasons = _input_reasons(inputs, in_history)
+    reasons = input_reasons(inputs, in_history)
     out = _Outputs(n)
     d = inputs[C.DEMAND_MEAN].to_numpy()
     ok = reasons == ""
@@ -407,7 +356,7 @@ def segment_policies(
     frame[C.NOTE] = pd.array(out.notes.astype(str), dtype="str")
     numbers = [C.SAFETY_STOCK, C.REORDER_POINT, C.ORDER_QTY, C.EXPECTED_FILL_RATE]
     finite = np.isfinite(frame[numbers].to_numpy(dtype=np.float64)).all(axis=1)
-    _add_reason(
+    add_reason(
         reasons,
         (reasons == "") & ~finite,
         "the formulas gave no finite policy for these inputs; check the attributes",

@@ -18,6 +18,7 @@ from strata.cli_common import (
     run,
     workspace,
 )
+from strata.cli_optimise import optimise
 
 policy_app = typer.Typer(
     help="Inventory policies: safety stock, reorder point, order quantity, fill rate.",
@@ -364,3 +365,6 @@ def show(
         console.print(f"note: {row['note']}")
     reasons = found["reasons"]
     console.print(f"[bold]why {row.get('segment')}[/]: {reasons or '(no reasons recorded)'}")
+
+
+policy_app.command("optimise")(optimise)

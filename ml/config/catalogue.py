@@ -19,7 +19,7 @@ from ml.config.base import Frozen
 from ml.config.drivers import SegmentationConfig
 from ml.errors import StrataError
 
-__all__ = ["ArchetypeCondition", "Catalogue", "OrderQuantity", "Policy", "Segment"]
+__all__ = ["ArchetypeCondition", "Catalogue", "OrderQuantity", "Policy", "Segment", "ServiceBand"]
 
 
 class ArchetypeCondition(Frozen):
@@ -153,6 +153,18 @@ class OrderQuantity(Frozen):
         return self
 
 
+class ServiceBand(Frozen):
+    """A service level for the products of a segment below a cycle value (the last: the rest)."""
+
+    cycle_value_below: float | None = Field(
+        None,
+        gt=0,
+        description="unit value x periods one order lasts (Q / mean demand), exclusive upper edge; "
+        "leave out on the last band",
+    )
+    service_level: float = Field(gt=0, lt=1, description="the target of this band's products")
+
+
 class Policy(Frozen):
     """A segment's inventory policy, as the policy stage reads it."""
 
@@ -170,6 +182,12 @@ class Policy(Frozen):
         description="derive the target from costs (newsvendor critical ratio) for low-volume, "
         "high-margin items; service_level is then the cap",
     )
+    service_bands: list[ServiceBand] | None = Field(
+        None,
+        description="targets by cycle value, as `strata policy optimise` proposes them: products "
+        "of dear cycles get less service, cheap ones more; service_level stays the target of "
+        "products without a cycle value",
+    )
     service_level_floor: float | None = Field(
         None,
         gt=0,
@@ -184,6 +202,21 @@ class Policy(Frozen):
         description="the highest fill-rate target the optimiser may propose; default "
         "optimise.default_ceiling",
     )
+
+    @model_validator(mode="after")
+    def _bands(self) -> Policy:
+        if not self.service_bands:
+            return self
+        edges = [b.cycle_value_below for b in self.service_bands]
+        if edges[-1] is not None or any(e is None for e in edges[:-1]):
+            raise ValueError(
+                "service_bands: every band but the last needs cycle_value_below, the last none "
+                "(it takes the rest)"
+            )
+        inner = [float(e) for e in edges[:-1] if e is not None]
+        if inner != sorted(inner) or len(set(inner)) != len(inner):
+            raise ValueError(f"service_bands: cycle_value_below must rise, got {inner}")
+        return self
 
     @model_validator(mode="after")
     def _bounds(self) -> Policy:

@@ -160,6 +160,13 @@ class OptimiseConfig(Frozen):
     levels: int = Field(
         64, ge=4, le=1000, description="fill-rate levels tried per segment (the exchange curve)"
     )
+    bands: int = Field(
+        4,
+        ge=1,
+        le=20,
+        description="cycle-value bands per segment, each with its own cycle-service level "
+        "(1 = one level per segment)",
+    )
 
     @model_validator(mode="after")
     def _bounds(self) -> OptimiseConfig:

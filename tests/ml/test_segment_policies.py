@@ -229,3 +229,56 @@ def test_bootstrap_of_a_constant_history_is_that_constant_times_the_horizon():
     assert row[C.LEAD_TIME_DEMAND_MEAN] == pytest.approx(30.0)
     assert row[C.REORDER_POINT] == pytest.approx(30.0)
     assert row[C.EXPECTED_FILL_RATE] == pytest.approx(1.0)
+
+
+def test_service_bands_give_each_product_its_cycle_values_target():
+    banded = {
+        "segments": [
+            {
+                "name": "smooth",
+                "description": "d",
+                "priority": 1,
+                "archetype": {},
+                "policy": _policy(
+                    service_level=0.9,
+                    service_level_type="csl",
+                    order_quantity={"rule": "periods_of_supply", "periods": 4},
+                    service_bands=[
+                        {"cycle_value_below": 30.0, "service_level": 0.99},
+                        {"service_level": 0.8},
+                    ],
+                ),
+            }
+        ]
+    }
+    cat = Catalogue.model_validate(banded)
+    # Q = 4 periods of demand: cycle value = unit cost x 4 -> 6 x 4 = 24 (cheap), 12 x 4 = 48
+    rows = [
+        {"sku_id": "cheap", "segment": "smooth"},
+        {"sku_id": "dear", "segment": "smooth", "unit_cost": 12.0, "unit_price": 20.0},
+    ]
+    got = segment_policies(
+        policy_inputs(frame(rows), cat, bucket="week", default_margin=0.35)
+    ).policies.set_index(C.SKU_ID)
+    assert got.loc["cheap", C.SERVICE_LEVEL] == pytest.approx(0.99)
+    assert got.loc["dear", C.SERVICE_LEVEL] == pytest.approx(0.8)
+
+
+def test_service_bands_must_rise_and_end_with_the_rest():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="the last none"):
+        Catalogue.model_validate(
+            {
+                "segments": [
+                    {
+                        "name": "s",
+                        "description": "d",
+                        "priority": 1,
+                        "policy": _policy(
+                            service_bands=[{"cycle_value_below": 3.0, "service_level": 0.9}]
+                        ),
+                    }
+                ]
+            }
+        )
