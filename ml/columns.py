@@ -237,6 +237,7 @@ TOLERANCE = "tolerance"
 BREACHED = "breached"
 KPI_SOURCE = "kpi_source"  # inventory (on-hand history) | simulation
 ALERT_ID = "alert_id"
+CAUSE = "cause"  # of a persistent KPI breach: fit (products moved) | policy (the plan misses)
 PROPOSAL = "proposal"  # "" or the re-segmentation proposed after k breached periods
 
 # the tables stages hand each other (ml.contracts.outputs declares their columns)

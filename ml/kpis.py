@@ -15,18 +15,21 @@ re-segmentation (the products may no longer behave like the segment's archetype)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from ml import columns as C
 from ml.columns import SEGMENT
 from ml.config.policy import KpiTolerance
 
 __all__ = [
+    "CAUSE_FIT",
+    "CAUSE_POLICY",
     "KPI_NAMES",
+    "drifted_share",
     "judge_kpis",
     "kpi_history",
     "longest_run",
@@ -35,6 +38,8 @@ __all__ = [
 
 KPI_NAMES = (C.FILL_RATE, C.TURNS, "inventory_value", C.STOCKOUT_DURATION)
 END = "period_end_index"
+CAUSE_FIT = "fit"  # the products no longer fit the segment: re-segment
+CAUSE_POLICY = "policy"  # the policy misses its target with the products unchanged: fix the plan
 
 
 def longest_run(flags: NDArray[np.bool_]) -> NDArray[np.int64]:
@@ -164,14 +169,74 @@ def _breach(kpi: str, value: float, target: float, tol: KpiTolerance) -> tuple[b
     return bool(test(value, target, float(limit))), limit
 
 
+def drifted_share(
+    segments: ArrayLike,
+    planned_mean: ArrayLike,
+    planned_sd: ArrayLike,
+    planned_adi: ArrayLike,
+    window_demand: ArrayLike,
+    *,
+    mean_change: float,
+    adi_cutoff: float,
+    z: float = 3.0,
+) -> dict[str, float]:
+    """Per segment, the share of its products whose demand in the window no longer matches what
+    the policy planned with: mean demand changed by more than ``mean_change`` (as a ratio, either
+    way) and by more than ``z`` standard errors (sd / sqrt(periods): noise in a short window of a
+    sparse seller is not a change), or the average demand interval crossed ``adi_cutoff``
+    (Syntetos, Boylan & Croston 2005: 1.32 separates smooth/erratic from intermittent/lumpy) by
+    the same factor."""
+    d = np.asarray(window_demand, dtype=np.float64)
+    mean = d.mean(axis=1)
+    selling = (d > 0).sum(axis=1)
+    planned = np.asarray(planned_mean, dtype=np.float64)
+    error = np.asarray(planned_sd, dtype=np.float64) / np.sqrt(d.shape[1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        adi = np.where(selling > 0, d.shape[1] / selling, np.inf)
+        ratio = mean / planned
+    significant = np.abs(mean - planned) > z * np.nan_to_num(error, nan=0.0)
+    moved = ((ratio > 1.0 + mean_change) | (ratio < 1.0 / (1.0 + mean_change))) & significant
+    p_adi = np.asarray(planned_adi, dtype=np.float64)
+    wide = 1.0 + mean_change
+    crossed = np.isfinite(p_adi) & (
+        ((p_adi <= adi_cutoff) & (adi > adi_cutoff * wide))
+        | ((p_adi > adi_cutoff) & (adi < adi_cutoff / wide))
+    )
+    frame = pd.DataFrame({SEGMENT: np.asarray(segments), "drifted": moved | crossed})
+    return {str(k): float(v) for k, v in frame.groupby(SEGMENT)["drifted"].mean().items()}
+
+
+def _proposal(
+    name: str, kpi: str, streak: int, drifted: Mapping[str, float] | None, fit_share: float
+) -> tuple[str, str]:
+    """(cause, proposal) of a persistent breach: products that moved, or the policy itself."""
+    share = None if drifted is None else drifted.get(name)
+    if share is None or share >= fit_share:
+        moved = "" if share is None else f" ({share:.0%} of its products' demand has moved)"
+        return CAUSE_FIT, (
+            f"re-segment: {kpi} has breached its tolerance for {streak} periods in a row; "
+            f"the products of '{name}' may no longer match its archetype{moved} — re-score "
+            f"(`strata score`) and review the segment's policy"
+        )
+    return CAUSE_POLICY, (
+        f"review the policy: {kpi} has missed its target for {streak} periods in a row while "
+        f"only {share:.0%} of the products of '{name}' changed their demand; the plan, not the "
+        "segment, misses (`strata simulate` shows planned against achieved)"
+    )
+
+
 def judge_kpis(
     history: pd.DataFrame,
     targets: pd.DataFrame,
     tolerance: Callable[[str], KpiTolerance],
     persist: int,
+    drifted: Mapping[str, float] | None = None,
+    fit_share: float = 0.3,
 ) -> pd.DataFrame:
     """Per segment and KPI at the newest end: value, target, tolerance, breached, how many
-    consecutive period ends (newest backwards) breached, and the re-segmentation proposal."""
+    consecutive period ends (newest backwards) breached, and, for a persistent breach, its cause
+    and proposal: re-segmentation only where at least ``fit_share`` of the segment's products
+    drifted (:func:`drifted_share`; unknown drift counts as drifted), else a policy review."""
     newest = history[END].max()
     rows = []
     for name, part in history.groupby(SEGMENT, sort=True):
@@ -188,13 +253,9 @@ def judge_kpis(
             latest = part[part[END] == newest]
             value = float(latest[kpi].iloc[0]) if len(latest) else np.nan
             breached, limit = _breach(kpi, value, target, tol)
-            proposal = ""
+            cause, proposal = "", ""
             if breached and streak >= persist:
-                proposal = (
-                    f"re-segment: {kpi} has breached its tolerance for {streak} periods in a row; "
-                    f"the products of '{name}' may no longer match its archetype — re-score "
-                    f"(`strata score`) and review the segment's policy"
-                )
+                cause, proposal = _proposal(str(name), kpi, streak, drifted, fit_share)
             rows.append(
                 {
                     SEGMENT: name,
@@ -205,6 +266,7 @@ def judge_kpis(
                     C.BREACHED: breached,
                     "periods_breached": streak if breached else 0,
                     C.PROPOSAL: proposal,
+                    C.CAUSE: cause,
                 }
             )
     return pd.DataFrame(rows)

@@ -32,7 +32,7 @@ from ml.config.policy import PolicyConfig
 from ml.config.scoring import ScoringConfig
 from ml.contracts import check_output
 from ml.errors import StrataError
-from ml.kpis import judge_kpis, kpi_history, plan_targets
+from ml.kpis import drifted_share, judge_kpis, kpi_history, plan_targets
 from ml.periods import last_complete_period, shift_period
 from ml.simulate import simulate_inventory
 from planning.policy_data import (
@@ -65,6 +65,7 @@ _ALERT_COLUMNS = [
     C.TOLERANCE,
     "periods_breached",
     C.PROPOSAL,
+    C.CAUSE,
 ]
 
 
@@ -177,12 +178,31 @@ def segment_kpis(
         periods_per_year=ppy,
         ends=list(range(span - kc.persist_periods, span)),
     )
-    table = judge_kpis(history, plan_targets(policies), kc.tolerance, kc.persist_periods)
+    rows = slice(None) if measured is None else counted
+    drifted = drifted_share(
+        segs,
+        _column(policies, C.DEMAND_MEAN)[rows],
+        _column(policies, C.DEMAND_SD)[rows],
+        _column(policies, "adi")[rows],
+        demand[:, -kc.window_periods :],
+        mean_change=kc.drift_mean_change,
+        adi_cutoff=kc.adi_cutoff,
+    )
+    table = judge_kpis(
+        history, plan_targets(policies), kc.tolerance, kc.persist_periods, drifted, kc.fit_share
+    )
     as_of = shift_period(last, 1, bucket) - timedelta(days=1)
     alerts = _alerts(ws, table, as_of, source)
     if write and len(alerts):
         write_alerts(ws, alerts)
     return KpiReport(as_of, source, detail, policies_detail, table, alerts, history)
+
+
+def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """A numeric column as floats, NaN when the frame lacks it."""
+    if name not in frame.columns:
+        return np.full(len(frame), np.nan)
+    return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64)
 
 
 def _alerts(ws: Workspace, table: pd.DataFrame, as_of: date, source: str) -> pd.DataFrame:
@@ -202,6 +222,7 @@ def _alerts(ws: Workspace, table: pd.DataFrame, as_of: date, source: str) -> pd.
             C.TOLERANCE: hit[C.TOLERANCE].to_numpy(dtype=np.float64),
             "periods_breached": hit["periods_breached"].to_numpy(dtype=np.int64),
             C.PROPOSAL: hit[C.PROPOSAL].astype("str").to_numpy(),
+            C.CAUSE: hit[C.CAUSE].astype("str").to_numpy(),
         },
         columns=_ALERT_COLUMNS,
     )
@@ -220,9 +241,12 @@ CREATE TABLE IF NOT EXISTS {C.KPI_ALERTS} (
     {C.TARGET} DOUBLE,
     {C.TOLERANCE} DOUBLE,
     periods_breached BIGINT,
-    {C.PROPOSAL} VARCHAR
+    {C.PROPOSAL} VARCHAR,
+    {C.CAUSE} VARCHAR
 )
 """
+# workspaces written before alerts carried their cause gain the column, empty
+_MIGRATE = f"ALTER TABLE {C.KPI_ALERTS} ADD COLUMN IF NOT EXISTS {C.CAUSE} VARCHAR"
 
 
 def write_alerts(ws: Workspace, alerts: pd.DataFrame) -> int:
@@ -232,6 +256,7 @@ def write_alerts(ws: Workspace, alerts: pd.DataFrame) -> int:
     with open_db(ws) as con:
         assert con is not None
         con.execute(_DDL)
+        con.execute(_MIGRATE)
         con.execute("BEGIN TRANSACTION")
         try:
             for (day, source), _ in alerts.groupby([C.AS_OF, C.KPI_SOURCE]):

@@ -163,10 +163,18 @@ def kpis(
         return
     console.print(f"[red]{len(report.alerts)} alert(s)[/] written to table kpi_alerts")
     persistent = report.alerts[report.alerts["proposal"] != ""]
-    for segment, part in persistent.groupby("segment", sort=True):
-        console.print(
-            f"[yellow]proposal[/]: re-segment '{segment}': {', '.join(part['kpi'])} beyond "
-            f"tolerance for {int(part['periods_breached'].min())}+ {ws.calendar.bucket}s in a "
-            "row; its products may no longer match the archetype — re-score (`strata score`) "
-            "and review the segment's policy"
-        )
+    for (segment, cause), part in persistent.groupby(["segment", "cause"], sort=True):
+        streak = f"{int(part['periods_breached'].min())}+ {ws.calendar.bucket}s in a row"
+        kpis = ", ".join(part["kpi"])
+        if cause == "fit":
+            console.print(
+                f"[yellow]proposal[/]: re-segment '{segment}': {kpis} beyond tolerance for "
+                f"{streak}; its products' demand has moved — re-score (`strata score`) and "
+                "review the segment's policy"
+            )
+        else:
+            console.print(
+                f"[yellow]policy review[/]: '{segment}': {kpis} beyond tolerance for {streak} "
+                "with its products' demand unchanged — the plan misses, not the segment "
+                "(`strata simulate` shows planned against achieved)"
+            )

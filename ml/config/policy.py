@@ -131,6 +131,19 @@ class KpiConfig(Frozen):
         ge=1,
         description="a breach in this many consecutive periods proposes re-segmentation",
     )
+    fit_share: float = Field(
+        0.3,
+        gt=0,
+        le=1,
+        description="a persistent breach proposes re-segmentation only when at least this share "
+        "of the segment's products drifted; below it the policy is reviewed instead",
+    )
+    drift_mean_change: float = Field(
+        0.5, gt=0, description="a product drifted when its window mean demand moved by this ratio"
+    )
+    adi_cutoff: float = Field(
+        1.32, gt=1, description="or its demand interval crossed this (Syntetos-Boylan) cutoff"
+    )
     default: KpiTolerance = KpiTolerance()
     segments: dict[str, KpiTolerance] = Field(
         default_factory=dict, description="per-segment tolerances replacing the default"

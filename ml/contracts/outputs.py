@@ -157,6 +157,12 @@ KPI_ALERTS = pa.DataFrameSchema(
         C.VALUE: column("number", description="the KPI over the window"),
         C.TARGET: column("number", description="what the policies planned"),
         C.KPI_SOURCE: key("text", description="inventory (on-hand history) | simulation"),
+        C.CAUSE: column(
+            "text",
+            pa.Check.isin(("", "fit", "policy")),
+            description="of a persistent breach: fit (products moved: re-segment) | policy (the "
+            "plan misses its target: review it); empty while not persistent",
+        ),
     },
     strict=False,
     name=C.KPI_ALERTS,

@@ -192,3 +192,38 @@ def test_cli_kpis_labels_the_source(tmp_path, demand):
     )
     assert r.exit_code == 0, r.output
     assert "SIMULATED" in r.output and "Segment KPIs" in r.output
+
+
+def test_only_products_that_moved_propose_resegmentation_else_the_policy_is_reviewed():
+    from ml.kpis import drifted_share
+
+    targets = pd.DataFrame(
+        {
+            C.FILL_RATE: [0.95],
+            C.TURNS: [5.0],
+            "inventory_value": [100.0],
+            C.STOCKOUT_DURATION: [0.0],
+        },
+        index=["s"],
+    )
+    tol = lambda _s: KpiTolerance(fill_rate=0.02)  # noqa: E731
+    # 3 products planned at 10 a week, every week (ADI 1): one doubled, one turned intermittent
+    window = np.array([[10.0] * 8, [20.0] * 8, [40.0, 0, 0, 0, 40.0, 0, 0, 0]])
+    share = drifted_share(
+        ["s"] * 3, [10.0] * 3, [2.0] * 3, [1.0] * 3, window, mean_change=0.5, adi_cutoff=1.32
+    )
+    # the same doubling is noise for a product planned at 10 +- 30 a week
+    assert drifted_share(
+        ["s"], [10.0], [30.0], [1.0], window[1:2], mean_change=0.5, adi_cutoff=1.32
+    ) == {"s": 0.0}
+    assert share == {"s": pytest.approx(2 / 3)}  # the doubled one and the one now every 4 weeks
+    moved = judge_kpis(
+        _history([0.9, 0.9]), targets, tol, persist=2, drifted=share, fit_share=0.3
+    ).set_index("kpi")
+    assert moved.loc[C.FILL_RATE, "cause"] == "fit"
+    assert moved.loc[C.FILL_RATE, C.PROPOSAL].startswith("re-segment: fill_rate")
+    steady = judge_kpis(
+        _history([0.9, 0.9]), targets, tol, persist=2, drifted={"s": 0.1}, fit_share=0.3
+    ).set_index("kpi")
+    assert steady.loc[C.FILL_RATE, "cause"] == "policy"
+    assert steady.loc[C.FILL_RATE, C.PROPOSAL].startswith("review the policy: fill_rate")
