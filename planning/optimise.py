@@ -25,6 +25,7 @@ against the replay by `strata simulate --catalogue FILE` before it is adopted.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -42,6 +43,7 @@ from ml.config.catalogue import ServiceBand
 from ml.config.policy import PolicyConfig
 from ml.config.scoring import ScoringConfig
 from ml.errors import StrataError
+from ml.policy.fill_rate import _expected_fill_rate
 from ml.policy.service_classes import ClassPlan, band_edges, cycle_value, optimise_class_levels
 from ml.policy.service_optimiser import (
     ServicePlan,
@@ -222,8 +224,21 @@ class _Inputs:
     args: tuple  # weight, order_qty, ltd_sd, unit_value
     names: list[str]
     code: NDArray[np.intp]
-    planned: float  # the aggregate fill rate the catalogue plans today
+    planned: float  # the aggregate fill rate today's safety stocks give in the normal model
     excluded: dict[str, int]
+
+
+def _todays_fill(pol: pd.DataFrame, d: Array) -> float:
+    """The aggregate fill rate today's safety stocks give in the optimiser's (normal) model, so
+    the catalogue as configured is compared on the same footing as the strategies."""
+    sd = pol[C.LEAD_TIME_DEMAND_SD].to_numpy(dtype=np.float64)
+    q = pol[C.ORDER_QTY].to_numpy(dtype=np.float64)
+    varies = sd > 0
+    k = np.where(
+        varies, pol[C.SAFETY_STOCK].to_numpy(dtype=np.float64) / np.where(varies, sd, 1), 0
+    )
+    fill = np.where(varies, _expected_fill_rate(k, sd, np.where(q > 0, q, 1.0)), 1.0)
+    return float(np.sum(d * fill) / np.sum(d))
 
 
 def _inputs(result: SegmentPolicies) -> _Inputs:
@@ -246,7 +261,7 @@ def _inputs(result: SegmentPolicies) -> _Inputs:
         ),
         names=names,
         code=pd.Categorical(pol[SEGMENT].astype(str), categories=names).codes.astype(np.intp),
-        planned=float(np.sum(d * pol[C.EXPECTED_FILL_RATE]) / np.sum(d)),
+        planned=_todays_fill(pol, d),
         excluded={
             "no demand in the window (nothing to protect)": idle,
             "no unit value or lot size (kept as they are)": int((~keep).sum()) - idle,
@@ -346,7 +361,8 @@ def optimise_service_levels(
 
 
 def write_proposal(ws: Workspace, proposal: ServiceLevelProposal) -> Path:
-    """Write ``<warehouse>/reports/segments_proposed_<as_of>.yaml``: a whole catalogue file."""
+    """Write ``<warehouse>/reports/segments_proposed_<as_of>.yaml`` (a whole catalogue file)
+    and ``.json`` beside it (the strategies and savings); returns the YAML's path."""
     folder = ws.warehouse / "reports"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"segments_proposed_{proposal.as_of.isoformat()}.yaml"
@@ -362,7 +378,20 @@ def write_proposal(ws: Workspace, proposal: ServiceLevelProposal) -> Path:
     body = yaml.safe_dump(
         proposal.catalogue.model_dump(mode="json", exclude_none=True), sort_keys=False
     )
-    tmp = path.with_suffix(".yaml.tmp")
-    tmp.write_text(header + body, encoding="utf-8")
-    tmp.replace(path)  # never half-written
+    _atomic_write(path, header + body)
+    summary = {
+        "as_of": proposal.as_of.isoformat(),
+        "target_fill_rate": proposal.target,
+        "saving_vs_best_uniform": proposal.saving_vs_best_uniform,
+        "per_item_limit_saving": proposal.per_item_limit_saving,
+        "strategies": proposal.strategies.to_dict("records"),
+        "excluded": proposal.excluded,
+    }
+    _atomic_write(path.with_suffix(".json"), json.dumps(summary, indent=2))
     return path
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)  # never half-written

@@ -26,8 +26,9 @@ for cfg in configs/strata.yaml configs/scms.yaml; do
   step "score with the champion: assignments + explanations ($cfg)"
   $S score --config "$cfg"
 
-  step "policies, simulation against a uniform policy, KPIs ($cfg)"
+  step "policies, service levels optimised, simulation against a uniform policy, KPIs ($cfg)"
   $S policy build --config "$cfg"
+  $S policy optimise --config "$cfg"
   $S simulate --config "$cfg"
   $S kpis --config "$cfg"
   $S models --config "$cfg"

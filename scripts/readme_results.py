@@ -153,12 +153,35 @@ def segment_mix_table(workspaces: list[Workspace]) -> str:
     return _table(["segment", *mixes], rows, align="r")
 
 
+def optimise_table(workspaces: list[Workspace]) -> str:
+    """Per workspace, each strategy's safety-stock value and saving at the same planned fill."""
+    rows = []
+    for ws in workspaces:
+        found = sorted((ws.warehouse / "reports").glob("segments_proposed_*.json"))
+        if not found:
+            continue
+        summary = json.loads(found[-1].read_text(encoding="utf-8"))
+        for s in summary["strategies"]:
+            rows.append(
+                [
+                    _title(ws),
+                    s["strategy"],
+                    f"{s['planned_fill_rate']:.1%}",
+                    f"{s['safety_stock_value']:,.0f}",
+                    f"{s['saving']:+.1%}",
+                ]
+            )
+    header = ["data", "strategy", "planned fill", "safety-stock value", "saving vs best uniform"]
+    return _table(header, rows, align="r")
+
+
 def results_tables(workspaces: list[Workspace]) -> dict[str, str]:
     """Every README result table by its marker name."""
     return {
         "ingestion": ingestion_table(workspaces),
         "training": training_table(workspaces),
         "segment_mix": segment_mix_table(workspaces),
+        "optimise": optimise_table(workspaces),
     }
 
 
