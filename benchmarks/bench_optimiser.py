@@ -22,6 +22,7 @@ from functools import partial
 import numpy as np
 
 from ml.policy import eoq_with_moq_and_pack, lead_time_demand_sd
+from ml.policy.service_classes import band_edges, cycle_value, optimise_class_levels
 from ml.policy.service_optimiser import (
     optimise_per_product,
     optimise_per_segment,
@@ -87,7 +88,33 @@ def solves(p: dict[str, np.ndarray], target: float, repeat: int) -> list[tuple[s
     for name, code in catalogues(p).items():
         t, ps = _best_of(1, partial(optimise_per_segment, code, *inputs, **bounds))
         rows.append((f"per segment, {name}", t, ps))
+    classes = service_classes(p)
+    groups = int(classes.max()) + 1
+    t, sc = _best_of(
+        repeat,
+        partial(
+            optimise_class_levels,
+            classes,
+            *inputs,
+            floor=np.full(groups, 0.5),
+            ceiling=np.full(groups, 0.9999),
+        ),
+    )
+    rows.append(
+        (f"service classes: random 10 segments x 4 cycle-value bands (best of {repeat})", t, sc)
+    )
     return rows
+
+
+def service_classes(p: dict[str, np.ndarray], bands: int = 4) -> np.ndarray:
+    """Random segments cut into cycle-value quartiles: what `strata policy optimise` proposes."""
+    segment = catalogues(p)["random"]
+    value = cycle_value(p["unit_value"], p["order_qty"], p["weight"])
+    band = np.zeros(value.size, dtype=np.intp)
+    for s in range(SEGMENTS):  # one pass per segment, vectorised within it
+        rows = segment == s
+        band[rows] = np.searchsorted(band_edges(value[rows], bands), value[rows], side="right")
+    return segment * bands + band
 
 
 def main() -> int:

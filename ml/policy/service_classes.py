@@ -25,6 +25,7 @@ from scipy.special import ndtr, ndtri
 
 from ml.errors import StrataError
 from ml.policy.fill_rate import _expected_fill_rate
+from ml.policy.normal import _loss
 
 __all__ = ["ClassPlan", "band_edges", "cycle_value", "optimise_class_levels"]
 
@@ -77,6 +78,34 @@ def _k(log_lambda: float, a: Array, b: Array, low: Array, high: Array) -> Array:
     return np.clip(k, low, high)
 
 
+class _GroupFill:
+    """The aggregate fill rate for one safety factor per group, each product's fill clipped at 0
+    as planned, in O(groups x log products): products sorted by Q / sigma within their group,
+    with suffix sums of w and w sigma / Q (a product is short of everything once sigma G(k) >= Q).
+    """
+
+    def __init__(self, code: NDArray[np.intp], n: int, w: Array, q: Array, sd: Array) -> None:
+        varies = sd > 0
+        self.total = w.sum()
+        self.certain = w[~varies].sum()
+        c, ratio, weight = code[varies], q[varies] / sd[varies], w[varies]
+        order = np.lexsort((ratio, c))
+        c, ratio, weight = c[order], ratio[order], weight[order]
+        self.key = c + ratio / (1.0 + ratio)  # rises with the group, then with Q / sigma in it
+        self.weight = np.r_[np.cumsum(weight[::-1])[::-1], 0.0]
+        self.per_ratio = np.r_[np.cumsum((weight / ratio)[::-1])[::-1], 0.0]
+        self.groups = np.arange(n)
+
+    def __call__(self, k_group: Array) -> float:
+        loss = _loss(k_group)
+        at = np.searchsorted(self.key, self.groups + loss / (1.0 + loss), side="left")
+        end = np.searchsorted(self.key, self.groups + 1.0, side="left")
+        served = (self.weight[at] - self.weight[end]) - loss * (
+            self.per_ratio[at] - self.per_ratio[end]
+        )
+        return float((self.certain + served.sum()) / self.total)
+
+
 def _check(floor: Array, ceiling: Array, target: float) -> None:
     if not 0.0 < target < 1.0:
         raise StrataError(f"target fill rate {target} must lie in (0, 1), e.g. 0.97")
@@ -121,9 +150,7 @@ def optimise_class_levels(
         k = k_group[code]
         return np.where(varies, _expected_fill_rate(k, sd, q_safe), 1.0)
 
-    def fill(k_group: Array) -> float:
-        # per product, clipped at 0 as planned; the closed form above steers, this decides
-        return float(w @ rates(k_group) / all_weight)
+    fill = _GroupFill(code, n, w, q_safe, sd)
 
     reachable = fill(high)
     if reachable < target:

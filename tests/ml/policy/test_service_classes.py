@@ -69,3 +69,17 @@ def test_cycle_value_and_band_edges():
     edges = band_edges(np.arange(1.0, 101.0), 4)
     np.testing.assert_allclose(edges, np.quantile(np.arange(1.0, 101.0), [0.25, 0.5, 0.75]))
     assert band_edges([1.0, np.nan], 4).size == 0  # too few products to band
+
+
+def test_the_fast_aggregate_fill_equals_the_per_product_sum_with_clipped_products():
+    from ml.policy.fill_rate import _expected_fill_rate
+    from ml.policy.service_classes import _GroupFill
+
+    rng = np.random.default_rng(11)
+    code = rng.integers(0, 5, N)
+    sd = SD * np.where(rng.random(N) < 0.3, 20.0, 1.0)  # a third short of everything at k ~ 0
+    sd[:10] = 0.0  # certain demand: always filled
+    k_group = rng.uniform(-0.5, 2.5, 5)
+    direct = np.where(sd > 0, _expected_fill_rate(k_group[code], sd, Q), 1.0)
+    expected = float(W @ direct / W.sum())
+    assert _GroupFill(code, 5, W, Q, sd)(k_group) == pytest.approx(expected, rel=1e-12)
