@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from ml import columns as C
 from ml.columns import SEGMENT
 from ml.config import Catalogue
+from ml.like_items import DEMAND_SOURCE, like_item_demand
 
 SERVICE_BANDS = "service_bands"  # per row: its segment's (edges, levels), or None
 
@@ -141,14 +142,16 @@ def policy_inputs(
     out[C.PERIOD] = bucket
     out[C.PERIOD_DAYS] = days
     out[C.PERIODS_PER_YEAR] = periods_per_year(bucket)
-    out[C.DEMAND_MEAN] = _number(features, "mean_qty")
-    out[C.DEMAND_SD] = _number(features, "std_qty")
+    demand = like_item_demand(features)
+    out[C.DEMAND_MEAN] = demand["mean_qty"].to_numpy()
+    out[C.DEMAND_SD] = demand["std_qty"].to_numpy()
+    out[DEMAND_SOURCE] = demand[DEMAND_SOURCE].to_numpy()
     out[C.LEAD_TIME_DAYS] = _number(features, "lead_time_mean_days")
     out[C.LEAD_TIME_SD_DAYS] = _number(features, "lead_time_sd_days")
     out[C.LEAD_TIME] = out[C.LEAD_TIME_DAYS] / days
     out[C.LEAD_TIME_SD] = out[C.LEAD_TIME_SD_DAYS] / days
     for name in ("adi", "cv2"):
-        out[name] = _number(features, name)
+        out[name] = demand[name].to_numpy()
     out[C.MOQ] = np.nan_to_num(_number(features, C.MOQ), nan=0.0)
     out[C.PACK_SIZE] = _number(features, C.PACK_SIZE)
     price = _number(features, C.UNIT_PRICE)

@@ -43,6 +43,7 @@ from numpy.typing import NDArray
 
 from ml import columns as C
 from ml.columns import SEGMENT
+from ml.like_items import DEMAND_SOURCE, OWN_HISTORY
 from ml.policy import (
     compound_poisson_parameters,
     cost_based_service_level,
@@ -289,6 +290,17 @@ def _planned_levels(
     return level
 
 
+def _with_demand_source(notes: NDArray[np.object_], inputs: pd.DataFrame) -> np.ndarray:
+    """The notes, with where the demand came from for products planned on like items."""
+    if DEMAND_SOURCE not in inputs.columns:
+        return notes.astype(str)
+    source = inputs[DEMAND_SOURCE].to_numpy(dtype=object)
+    borrowed = (source != OWN_HISTORY) & (source != "")
+    said = "no own history: demand from " + source.astype(str)
+    joined = np.where(notes == "", said, notes.astype(str) + "; " + said)
+    return np.where(borrowed, joined, notes.astype(str))
+
+
 def segment_policies(
     inputs: pd.DataFrame,
     history: pd.DataFrame | None = None,
@@ -353,7 +365,7 @@ def segment_policies(
     for name, values in out.columns.items():
         frame[name] = values
     frame[C.COST_BASED] = out.cost_based
-    frame[C.NOTE] = pd.array(out.notes.astype(str), dtype="str")
+    frame[C.NOTE] = pd.array(_with_demand_source(out.notes, inputs), dtype="str")
     numbers = [C.SAFETY_STOCK, C.REORDER_POINT, C.ORDER_QTY, C.EXPECTED_FILL_RATE]
     finite = np.isfinite(frame[numbers].to_numpy(dtype=np.float64)).all(axis=1)
     add_reason(
