@@ -313,6 +313,7 @@ def aggregate_to_family(
 
 
 LOCATION_KEY_SEPARATOR = "@"
+NO_LOCATION = "(no location)"  # the location part of the key of a series whose location is unknown
 
 
 def at_grain(frame: pd.DataFrame, grain: str) -> pd.DataFrame:
@@ -327,7 +328,9 @@ def at_grain(frame: pd.DataFrame, grain: str) -> pd.DataFrame:
                 "configs/segments.yaml sets drivers.grain: product_location, but the snapshot "
                 "has no location_id; build it with features.grain: product_location"
             )
-        key = frame[SKU_ID].astype(str) + LOCATION_KEY_SEPARATOR + frame[LOCATION_ID].astype(str)
+        # a series without a location still needs a key (pandas keeps NaN through astype(str))
+        location = frame[LOCATION_ID].astype("str").fillna(NO_LOCATION)
+        key = frame[SKU_ID].astype("str") + LOCATION_KEY_SEPARATOR + location
         return frame.assign(**{SKU_ID: key}).reset_index(drop=True)
     if grain != "family":
         return frame.reset_index(drop=True)

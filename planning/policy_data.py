@@ -20,6 +20,7 @@ from ml import columns as C
 from ml.config import Workspace
 from ml.config.scoring import ScoringConfig, resolve_sink
 from ml.errors import StrataError
+from ml.grain import LOCATION_KEY_SEPARATOR, NO_LOCATION
 from ml.periods import period_index, period_starts, shift_period
 from store.sink_common import AnySink
 
@@ -52,10 +53,23 @@ def _read(path: Path, columns: list[str], condition: pads.Expression | None) -> 
     return pads.dataset(path).to_table(columns=columns, filter=condition).to_pandas()
 
 
+def _by_location(ws: Workspace) -> bool:
+    return ws.features.grain == "product_location"
+
+
+def _keys(rows: pd.DataFrame, by_location: bool) -> pd.Series:
+    """Each row's series key: the product, or ``<sku>@<location>`` at product x location grain."""
+    sku = rows[C.SKU_ID].astype("str")
+    if not by_location:
+        return sku
+    return sku + LOCATION_KEY_SEPARATOR + rows[C.LOCATION_ID].astype("str").fillna(NO_LOCATION)
+
+
 def demand_matrix(
     ws: Workspace, skus: Sequence[str], first: date, n_periods: int, bucket: str
 ) -> np.ndarray:
-    """Units sold (kind sale, all locations) per product (rows, in ``skus`` order) and period.
+    """Units sold (kind sale) per series (rows, in ``skus`` order) and period: per product over
+    all locations, or per ``<sku>@<location>`` at product x location grain.
 
     Periods are the ``n_periods`` starting at ``first``; periods without a sale are 0.
     """
@@ -65,11 +79,13 @@ def demand_matrix(
         & (pads.field(C.PERIOD_START) >= pd.Timestamp(first))
         & (pads.field(C.PERIOD_START) < pd.Timestamp(end))
     )
-    rows = _read(table_path(ws, "demand"), [C.SKU_ID, C.PERIOD_START, C.QTY], cond)
+    by_location = _by_location(ws)
+    columns = [C.SKU_ID, *([C.LOCATION_ID] if by_location else []), C.PERIOD_START, C.QTY]
+    rows = _read(table_path(ws, "demand"), columns, cond)
     out = np.zeros((len(skus), n_periods))
     if rows.empty:
         return out
-    where = pd.Index(pd.Series(skus, dtype="str")).get_indexer(rows[C.SKU_ID].astype("str"))
+    where = pd.Index(pd.Series(skus, dtype="str")).get_indexer(_keys(rows, by_location))
     col = period_index(rows[C.PERIOD_START].to_numpy(), first, bucket)
     keep = (where >= 0) & (col >= 0) & (col < n_periods)
     qty = np.clip(rows[C.QTY].to_numpy(dtype=np.float64)[keep], 0.0, None)
@@ -87,8 +103,10 @@ def demand_history(
     cond = (pads.field(C.KIND) == "sale") & (
         pads.field(C.PERIOD_START) < pd.Timestamp(shift_period(last, 1, bucket))
     )
-    rows = _read(table_path(ws, "demand"), [C.SKU_ID, C.PERIOD_START], cond)
-    launch = rows.groupby(C.SKU_ID)[C.PERIOD_START].min()
+    by_location = _by_location(ws)
+    columns = [C.SKU_ID, *([C.LOCATION_ID] if by_location else []), C.PERIOD_START]
+    rows = _read(table_path(ws, "demand"), columns, cond)
+    launch = rows.groupby(_keys(rows, by_location))[C.PERIOD_START].min()
     start = pd.Series(skus, dtype="str").map(launch)
     position = period_index(start.to_numpy(dtype="datetime64[ns]"), first, bucket)
     never = start.isna().to_numpy()
@@ -122,7 +140,7 @@ def on_hand_matrix(
     else:
         rows["period"] = period_index(day, first, bucket)
     last = rows.sort_values(C.DATE).groupby([C.SKU_ID, C.LOCATION_ID, "period"]).tail(1)
-    per = last.groupby([C.SKU_ID, "period"])[C.ON_HAND].sum()
+    per = last.groupby([_keys(last, _by_location(ws)).to_numpy(), "period"])[C.ON_HAND].sum()
     out = np.full((len(skus), n_periods), np.nan)
     where = pd.Index(pd.Series(skus, dtype="str")).get_indexer(
         per.index.get_level_values(0).astype("str")

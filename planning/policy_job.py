@@ -40,6 +40,7 @@ from ml.config.policy import PolicyBuildConfig, PolicyConfig
 from ml.config.scoring import ScoringConfig
 from ml.contracts import check_run_output
 from ml.errors import StrataError
+from ml.grain import at_grain
 from ml.periods import last_complete_period
 from ml.policy_inputs import policy_inputs, with_uniform_service_level
 from ml.segment_policies import SegmentPolicies, segment_policies
@@ -93,9 +94,13 @@ def compute_policies(
     """
 
     seg = segments.drop_duplicates(C.SKU_ID, keep="last").set_index(C.SKU_ID)
-    frame = features.assign(
-        **{SEGMENT: features[C.SKU_ID].astype("str").map(seg[SEGMENT]).fillna("(no segment)")}
-    )
+    base = features[C.SKU_ID].astype("str")
+    if C.LOCATION_ID in features.columns:  # product x location: one policy per series
+        features = at_grain(features, "product_location")
+    key = features[C.SKU_ID].astype("str")
+    # a series takes its own segment, else its product's (a product-grain model)
+    segment = key.map(seg[SEGMENT]).fillna(base.map(seg[SEGMENT])).fillna("(no segment)")
+    frame = features.assign(**{SEGMENT: segment})
     inputs = policy_inputs(
         frame,
         catalogue,
