@@ -12,6 +12,7 @@ from strata.cli_policy import policy_app
 from strata.cli_score import audit, explain, score_app
 from strata.cli_simulate import kpis, simulate
 from strata.cli_train import runs_app, train
+from strata.cli_users import serve, users_app
 
 # pandera imports pyspark.pandas when pyspark is installed (the [spark] extra), which warns about
 # pandas 3 on every command that validates a table; the warning is about pyspark, not our data.
@@ -37,6 +38,8 @@ app.add_typer(override_app, name="override")
 app.add_typer(score_app, name="score")
 app.command("explain")(explain)
 app.command("audit")(audit)
+app.add_typer(users_app, name="users")
+app.command("serve")(serve)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

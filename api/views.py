@@ -1,0 +1,234 @@
+"""What the API and the pages show, as plain dicts, built from the stages' own public functions."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ml import columns as C
+from ml.columns import SKU_ID
+from ml.errors import StrataError
+
+__all__ = [
+    "FLAGS",
+    "NotFoundError",
+    "jsonable",
+    "product_view",
+    "records",
+    "search_products",
+    "segments_view",
+]
+
+FLAGS = ("provisional", "review", "changed", "override")
+_SEARCH_COLUMNS = [SKU_ID, "description", C.SEGMENT, C.PROBABILITY, "provisional", "review"]
+_SEARCH_COLUMNS += [C.CHANGED, C.METHOD]
+
+
+class NotFoundError(StrataError):
+    """The product (or another thing asked for) does not exist: HTTP 404."""
+
+
+def jsonable(value: Any) -> Any:
+    """A value JSON can carry: NaN/NaT -> None, dates -> ISO text, numpy -> Python."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if value is None or value is pd.NaT or value is pd.NA:
+        return None
+    if isinstance(value, float | np.floating):
+        return None if math.isnan(value) or math.isinf(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, pd.Timestamp | datetime | date):
+        return value.isoformat()
+    return value
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of `frame` as JSON-ready dicts."""
+    if frame is None or frame.empty:
+        return []
+    return json.loads(frame.to_json(orient="records", date_format="iso", default_handler=str))
+
+
+def _attributes(features: pd.DataFrame) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(descriptors, attributes with value, unit, meaning, high, imputed) of one product row."""
+    from ml.attributes import ATTRIBUTES
+
+    if features.empty:
+        return {}, []
+    row = features.iloc[0]
+    descriptors = {
+        k: jsonable(row.get(k))
+        for k in ("description", "family", "category", "region", "business_unit", "supplier_id")
+        if k in features.columns
+    }
+    shown = [
+        {
+            "name": a.name,
+            "value": jsonable(row[a.name]),
+            "unit": a.unit,
+            "meaning": a.meaning,
+            "high_means": a.high,
+            "imputed": bool(row.get(f"{a.name}_imputed", False) is True),
+        }
+        for a in ATTRIBUTES
+        if a.name in features.columns
+    ]
+    return descriptors, shown
+
+
+def _reasons(explanation: Any) -> list[dict[str, Any]]:
+    from ml.attributes import ATTRIBUTES
+
+    meaning = {a.name: a.meaning for a in ATTRIBUTES}
+    out = []
+    for _, r in explanation.reasons.iterrows():
+        feature = str(r[C.FEATURE])
+        out.append(
+            {
+                "rank": int(r["rank"]),
+                "feature": feature,
+                "meaning": meaning.get(feature, feature.replace("_", " ")),
+                "value": jsonable(r["value"]),
+                "shap": jsonable(r[C.SHAP]),
+                "reason": str(r["reason"]),
+            }
+        )
+    return out
+
+
+def _policy(service: Any, outputs: Any, sku: str) -> dict[str, Any] | None:
+    """The newest policy row of `sku` (or its flag saying why it has none), as policy_of gives."""
+    from planning.policy_job import SEGMENT_REASONS
+
+    hit, status = outputs.rows("policies", sku), "ok"
+    if hit.empty:
+        hit, status = outputs.rows("policy_flags", sku), "flagged"
+    if hit.empty:
+        return None
+    row = jsonable(hit.iloc[0].to_dict())
+    return {"status": status, "row": row, "reasons": str(row.get(SEGMENT_REASONS) or "")}
+
+
+def product_view(service: Any, sku: str) -> dict[str, Any]:
+    """Everything about one product: assignment, reasons, attributes, policy, overrides, audit."""
+    from serving.explain import product_explanation
+    from serving.overrides import list_overrides
+    from store.audit import read_audit
+
+    out = service.outputs()
+    assignment = out.rows("assignments", sku)
+    if assignment.empty:
+        raise NotFoundError(
+            f"product {sku!r} is not in the newest scored assignments ({len(out.assignments):,} "
+            f"products); check the id with GET /api/products?q=..."
+        )
+    explanation = product_explanation(assignment, out.rows("explanations", sku), sku)
+    descriptors, attributes = _attributes(out.rows("features", sku))
+    a = jsonable(explanation.assignment)
+    overrides = list_overrides(service.ws)
+    overrides = overrides[overrides[SKU_ID].astype("str") == sku] if len(overrides) else overrides
+    return {
+        "sku_id": sku,
+        **descriptors,
+        "segment": a[C.SEGMENT],
+        "segment_title": _title(a[C.SEGMENT]),
+        "probability": a.get(C.PROBABILITY),
+        "provisional": bool(a.get("provisional")),
+        "review": bool(a.get("review")),
+        "method": a.get(C.METHOD),
+        "as_of": a.get(C.AS_OF),
+        "model_version": a.get(C.MODEL_VERSION),
+        "run_id": a.get(C.RUN_ID),
+        "assignment": a,
+        "explained_segment": explanation.explained_segment,
+        "explanation": explanation.to_text(),
+        "reasons": _reasons(explanation),
+        "attributes": attributes,
+        "policy": _policy(service, out, sku),
+        "overrides": records(overrides),
+        "audit": records(read_audit(service.ws, sku)),
+    }
+
+
+def _title(segment: str) -> str:
+    from ml.wording import segment_title
+
+    return segment_title(segment)
+
+
+def search_products(
+    service: Any,
+    q: str | None = None,
+    segment: str | None = None,
+    flag: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """Products whose id or description contains `q` (as plain text), in `segment`, with `flag`."""
+    if flag is not None and flag not in FLAGS:
+        raise StrataError(f"flag {flag!r} is not one of {', '.join(FLAGS)}")
+    out = service.outputs()
+    frame = out.assignments
+    keep = pd.Series(True, index=frame.index)
+    if segment:
+        keep &= frame[C.SEGMENT].astype("str") == segment
+    if flag == "override":
+        keep &= frame[C.METHOD].astype("str") == "override"
+    elif flag is not None:
+        keep &= frame[flag].astype(bool)
+    descriptions = _descriptions(out, frame)
+    if q:
+        text = str(q).casefold()
+        ids = frame[SKU_ID].astype("str").str.casefold().str.contains(text, regex=False)
+        desc = descriptions.str.casefold().str.contains(text, regex=False).fillna(False)
+        keep &= ids | desc.astype(bool)
+    hits = frame[keep.to_numpy()]
+    page = hits.iloc[offset : offset + limit].assign(description=descriptions[hits.index])
+    cols = [c for c in _SEARCH_COLUMNS if c in page.columns]
+    return {"total": len(hits), "offset": offset, "limit": limit, "products": records(page[cols])}
+
+
+def _descriptions(out: Any, frame: pd.DataFrame) -> pd.Series:
+    feats = out.features
+    if "description" not in feats.columns or feats.empty:
+        return pd.Series("", index=frame.index, dtype="str")
+    uniq = feats.drop_duplicates(SKU_ID)
+    lookup = pd.Series(uniq["description"].to_numpy(), index=uniq[SKU_ID].astype("str"))
+    found = frame[SKU_ID].astype("str").map(lookup)
+    return found.fillna("").astype("str")
+
+
+def segments_view(service: Any) -> dict[str, Any]:
+    """The catalogue with each segment's policy, the mix of the newest run, KPIs and alerts."""
+    from planning.kpis import read_alerts
+
+    out = service.outputs()
+    mix = out.assignments[C.SEGMENT].astype("str").value_counts() if len(out.assignments) else {}
+    total = int(sum(mix.values)) if len(mix) else 0
+    alerts = read_alerts(service.ws)
+    segments = []
+    for s in service.catalogue.segments:
+        n = int(mix.get(s.name, 0)) if len(mix) else 0
+        seg_alerts = alerts[alerts[C.SEGMENT].astype("str") == s.name] if len(alerts) else alerts
+        segments.append(
+            {
+                "name": s.name,
+                "title": _title(s.name),
+                "description": s.description,
+                "policy": jsonable(s.policy.model_dump(mode="json")),
+                "products": n,
+                "share": (n / total) if total else None,
+                "alerts": records(seg_alerts),
+            }
+        )
+    return {"products": total, "segments": segments, "alerts": records(alerts)}
