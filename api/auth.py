@@ -67,6 +67,8 @@ def current_user(request: Request) -> User:
         return user
     session = request.scope.get("session") or {}
     if session.get(_SESSION_USER):
+        if request.method not in ("GET", "HEAD"):  # forms carry CSRF tokens; the API does not
+            raise _unauthorised("API writes need 'Authorization: Bearer <API token>'")
         name, role = session[_SESSION_USER]
         return User(str(name), str(role))
     raise _unauthorised(
