@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
+from starlette.concurrency import run_in_threadpool
 
 from store.users import User, authenticate
 
@@ -33,13 +34,20 @@ class TokenCache:
         self._seen: dict[bytes, tuple[float, User]] = {}
         self._lock = threading.Lock()
 
+    def cached(self, token: str) -> tuple[bytes, User | None]:
+        """(the token's HMAC, its user when verified within `ttl` seconds)."""
+        mac = hmac.new(self._key, token.encode(), hashlib.sha256).digest()
+        hit = self._seen.get(mac)
+        if hit is not None and time.monotonic() - hit[0] < self.ttl:
+            return mac, hit[1]
+        return mac, None
+
     def user(self, ws: Any, token: str) -> User | None:
         """The token's user (None when the token is unknown or wrong)."""
-        mac = hmac.new(self._key, token.encode(), hashlib.sha256).digest()
+        mac, hit = self.cached(token)
+        if hit is not None:
+            return hit
         now = time.monotonic()
-        hit = self._seen.get(mac)
-        if hit is not None and now - hit[0] < self.ttl:
-            return hit[1]
         found = authenticate(ws, token)
         if found is not None:
             with self._lock:
@@ -51,15 +59,17 @@ def _unauthorised(message: str) -> HTTPException:
     return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
 
 
-def current_user(request: Request) -> User:
+async def current_user(request: Request) -> User:
     """The caller: the Bearer token's user, else the session's; 401 when neither is valid."""
-    service = request.app.state.service
+    service, tokens = request.app.state.service, request.app.state.tokens
     header = request.headers.get("authorization", "")
     if header:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise _unauthorised("the Authorization header must be 'Bearer <API token>'")
-        user = request.app.state.tokens.user(service.ws, token.strip())
+        _mac, user = tokens.cached(token.strip())
+        if user is None:  # one scrypt and a database read: off the event loop
+            user = await run_in_threadpool(tokens.user, service.ws, token.strip())
         if user is None:
             raise _unauthorised(
                 "the API token is not valid; ask an admin for one (`strata users add NAME --role ROLE`)"
@@ -79,7 +89,7 @@ def current_user(request: Request) -> User:
 def require(action: str) -> Callable[..., User]:
     """A dependency: the caller, when their role may do `action` (configs/roles.yaml); else 403."""
 
-    def check(request: Request, user: Annotated[User, Depends(current_user)]) -> User:
+    async def check(request: Request, user: Annotated[User, Depends(current_user)]) -> User:
         roles = request.app.state.service.roles
         if not roles.allows(user.role, action):
             raise HTTPException(

@@ -6,7 +6,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from api.auth import require
 from api.export import export_feed
@@ -56,10 +58,16 @@ def products(
     return search_products(_service(request), q, segment, flag, limit, offset)
 
 
-@router.get("/products/{sku_id}")
-def product(request: Request, sku_id: str, _user: Reader) -> dict[str, Any]:
+@router.get("/products/{sku_id}", response_class=JSONResponse)
+async def product(request: Request, sku_id: str, _user: Reader) -> JSONResponse:
     """One product: segment, probability, reasons, SHAP, attributes, policy, overrides, audit."""
-    return product_view(_service(request), sku_id)
+    # a few dictionary hits and no I/O once the outputs are in memory: on the event loop, no
+    # thread hop; the first call (or one after a new run) reads them in a worker thread
+    service = _service(request)
+    if not service.fresh():
+        await run_in_threadpool(service.outputs)
+        await run_in_threadpool(service.records)
+    return JSONResponse(product_view(service, sku_id))  # already JSON-ready
 
 
 @router.get("/segments")

@@ -47,6 +47,8 @@ def jsonable(value: Any) -> Any:
         return int(value)
     if isinstance(value, np.bool_):
         return bool(value)
+    if isinstance(value, np.datetime64):
+        return None if np.isnat(value) else pd.Timestamp(value).isoformat()
     if isinstance(value, pd.Timestamp | datetime | date):
         return value.isoformat()
     return value
@@ -59,17 +61,16 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return json.loads(frame.to_json(orient="records", date_format="iso", default_handler=str))
 
 
-def _attributes(features: pd.DataFrame) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _attributes(row: dict[str, Any] | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(descriptors, attributes with value, unit, meaning, high, imputed) of one product row."""
     from ml.attributes import ATTRIBUTES
 
-    if features.empty:
+    if row is None:
         return {}, []
-    row = features.iloc[0]
     descriptors = {
         k: jsonable(row.get(k))
         for k in ("description", "family", "category", "region", "business_unit", "supplier_id")
-        if k in features.columns
+        if k in row
     }
     shown = [
         {
@@ -81,62 +82,59 @@ def _attributes(features: pd.DataFrame) -> tuple[dict[str, Any], list[dict[str, 
             "imputed": bool(row.get(f"{a.name}_imputed", False) is True),
         }
         for a in ATTRIBUTES
-        if a.name in features.columns
+        if a.name in row
     ]
     return descriptors, shown
 
 
-def _reasons(explanation: Any) -> list[dict[str, Any]]:
+def _reasons(reasons: pd.DataFrame) -> list[dict[str, Any]]:
     from ml.attributes import ATTRIBUTES
 
     meaning = {a.name: a.meaning for a in ATTRIBUTES}
-    out = []
-    for _, r in explanation.reasons.iterrows():
-        feature = str(r[C.FEATURE])
-        out.append(
-            {
-                "rank": int(r["rank"]),
-                "feature": feature,
-                "meaning": meaning.get(feature, feature.replace("_", " ")),
-                "value": jsonable(r["value"]),
-                "shap": jsonable(r[C.SHAP]),
-                "reason": str(r["reason"]),
-            }
-        )
-    return out
+    columns = [reasons[c].tolist() for c in ("rank", C.FEATURE, "value", C.SHAP, "reason")]
+    return [
+        {
+            "rank": int(rank),
+            "feature": str(feature),
+            "meaning": meaning.get(str(feature), str(feature).replace("_", " ")),
+            "value": jsonable(value),
+            "shap": jsonable(shap),
+            "reason": str(reason),
+        }
+        for rank, feature, value, shap, reason in zip(*columns, strict=True)
+    ]
 
 
-def _policy(service: Any, outputs: Any, sku: str) -> dict[str, Any] | None:
+def _policy(outputs: Any, sku: str) -> dict[str, Any] | None:
     """The newest policy row of `sku` (or its flag saying why it has none), as policy_of gives."""
     from planning.policy_job import SEGMENT_REASONS
 
-    hit, status = outputs.rows("policies", sku), "ok"
-    if hit.empty:
-        hit, status = outputs.rows("policy_flags", sku), "flagged"
-    if hit.empty:
+    row, status = outputs.row("policies", sku), "ok"
+    if row is None:
+        row, status = outputs.row("policy_flags", sku), "flagged"
+    if row is None:
         return None
-    row = jsonable(hit.iloc[0].to_dict())
+    row = jsonable(row)
     return {"status": status, "row": row, "reasons": str(row.get(SEGMENT_REASONS) or "")}
 
 
 def product_view(service: Any, sku: str) -> dict[str, Any]:
     """Everything about one product: assignment, reasons, attributes, policy, overrides, audit."""
-    from serving.explain import product_explanation
-    from serving.overrides import list_overrides
-    from store.audit import read_audit
+    from serving.explain import ProductExplanation
 
     out = service.outputs()
-    assignment = out.rows("assignments", sku)
-    if assignment.empty:
+    found = out.row("assignments", sku)
+    if found is None:
         raise NotFoundError(
             f"product {sku!r} is not in the newest scored assignments ({len(out.assignments):,} "
             f"products); check the id with GET /api/products?q=..."
         )
-    explanation = product_explanation(assignment, out.rows("explanations", sku), sku)
-    descriptors, attributes = _attributes(out.rows("features", sku))
-    a = jsonable(explanation.assignment)
-    overrides = list_overrides(service.ws)
-    overrides = overrides[overrides[SKU_ID].astype("str") == sku] if len(overrides) else overrides
+    # the explanation `strata explain` prints, from this product's rows of the same tables
+    reasons = out.rows("explanations", sku)
+    explanation = ProductExplanation(sku, pd.Timestamp(found[C.AS_OF]).date(), found, reasons)
+    descriptors, attributes = _attributes(out.row("features", sku))
+    a = jsonable(found)
+    db = service.records()
     return {
         "sku_id": sku,
         **descriptors,
@@ -152,11 +150,11 @@ def product_view(service: Any, sku: str) -> dict[str, Any]:
         "assignment": a,
         "explained_segment": explanation.explained_segment,
         "explanation": explanation.to_text(),
-        "reasons": _reasons(explanation),
+        "reasons": _reasons(reasons),
         "attributes": attributes,
-        "policy": _policy(service, out, sku),
-        "overrides": records(overrides),
-        "audit": records(read_audit(service.ws, sku)),
+        "policy": _policy(out, sku),
+        "overrides": records(db.overrides_of(sku)),
+        "audit": records(db.audit_of(sku)),
     }
 
 
@@ -186,7 +184,7 @@ def search_products(
         keep &= frame[C.METHOD].astype("str") == "override"
     elif flag is not None:
         keep &= frame[flag].astype(bool)
-    descriptions = _descriptions(out, frame)
+    descriptions = out.descriptions
     if q:
         text = str(q).casefold()
         ids = frame[SKU_ID].astype("str").str.casefold().str.contains(text, regex=False)
@@ -196,16 +194,6 @@ def search_products(
     page = hits.iloc[offset : offset + limit].assign(description=descriptions[hits.index])
     cols = [c for c in _SEARCH_COLUMNS if c in page.columns]
     return {"total": len(hits), "offset": offset, "limit": limit, "products": records(page[cols])}
-
-
-def _descriptions(out: Any, frame: pd.DataFrame) -> pd.Series:
-    feats = out.features
-    if "description" not in feats.columns or feats.empty:
-        return pd.Series("", index=frame.index, dtype="str")
-    uniq = feats.drop_duplicates(SKU_ID)
-    lookup = pd.Series(uniq["description"].to_numpy(), index=uniq[SKU_ID].astype("str"))
-    found = frame[SKU_ID].astype("str").map(lookup)
-    return found.fillna("").astype("str")
 
 
 def segments_view(service: Any) -> dict[str, Any]:
