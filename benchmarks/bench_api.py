@@ -234,6 +234,8 @@ def main() -> None:
             print(f"first lookup (reads the outputs into memory): {time.perf_counter() - t:.1f} s")
             lat, wall = _load(port, token, skus, args.requests, args.clients)
             pages = _pages(base, token, skus)
+            status = Path(f"/proc/{server.pid}/status").read_text()
+            rss_gb = int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024**2
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -244,6 +246,7 @@ def main() -> None:
         f"{rps:,.0f} req/s, p50 {p50:.1f} ms, p95 {p95:.1f} ms (budget p95 <= {P95_MS:.0f} ms, "
         f">= {MIN_RPS:.0f} req/s)"
     )
+    print(f"server peak RSS (outputs of {args.products:,} products in memory): {rss_gb:.1f} GB")
     print(
         f"product page, {len(pages)} sequential: p50 {_p(pages, 50):.1f} ms, p95 {page95:.1f} ms (budget <= {PAGE_P95_MS:.0f} ms)"
     )

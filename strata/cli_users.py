@@ -9,7 +9,7 @@ import typer
 
 from strata.cli_common import DEFAULT_CONFIG, ConfigOpt, fail, run, workspace
 
-__all__ = ["serve", "users_app"]
+__all__ = ["models_serve", "serve", "users_app"]
 
 users_app = typer.Typer(
     help="Users of `strata serve`: add (prints an API token once), list.", no_args_is_help=True
@@ -77,3 +77,47 @@ def serve(
     if app is None:
         fail("the service could not start")
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+
+
+def models_serve(
+    alias: Annotated[str, typer.Option("--alias", help="champion | staging")] = "champion",
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 5001,
+    config: ConfigOpt = DEFAULT_CONFIG,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="print the command and its environment, do not run")
+    ] = False,
+) -> None:
+    """Serve the model holding ALIAS with MLflow's own server (`mlflow models serve`).
+
+    Sets what MLflow needs that a fresh shell lacks: MLFLOW_TRACKING_URI (the workspace's
+    registry) and the venv's bin/ on PATH (MLflow starts uvicorn by name); --env-manager local.
+    """
+    import os
+    import shlex
+    import sys
+    from pathlib import Path
+
+    from store.registry import check_alias, resolve_version
+    from strata.cli_models import serving_context
+
+    ctx = serving_context(config)
+    run(check_alias, alias)
+    info = run(resolve_version, ctx.ref, alias)
+    bin_dir = Path(sys.executable).parent
+    env = {
+        "MLFLOW_TRACKING_URI": ctx.ref.tracking_uri,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+    }
+    cmd = [str(bin_dir / "mlflow"), "models", "serve", "-m"]
+    cmd += [f"models:/{ctx.ref.model_name}@{alias}", "--env-manager", "local"]
+    cmd += ["-h", host, "-p", str(port), "-w", "1"]
+    typer.echo(
+        f"serving {ctx.ref.model_name} v{info.version} (@{alias}) on http://{host}:{port} "
+        f"(POST /invocations, GET /ping)"
+    )
+    typer.echo(f"MLFLOW_TRACKING_URI={shlex.quote(env['MLFLOW_TRACKING_URI'])} {shlex.join(cmd)}")
+    if dry_run:
+        return
+    os.execve(cmd[0], cmd, {**os.environ, **env})

@@ -44,6 +44,8 @@ def test_planner_and_approver_flow_in_chromium(live, served):
             assert "the strongest reason for" in reasons.first.inner_text()
             expect(page.locator("svg.waterfall")).to_be_visible()
             page.screenshot(path=str(ARTIFACTS / "product_page.png"), full_page=True)
+            page.set_viewport_size({"width": 1100, "height": 760})
+            page.screenshot(path=str(ARTIFACTS / "product_page_top.png"))
 
             page.get_by_label("Segment").select_option("other")
             page.get_by_label("Reason (approvers and the audit read it)").fill("clearance sale")
