@@ -30,6 +30,7 @@ class Records:
     stamp: tuple[Any, ...]
     audit: pd.DataFrame
     overrides: pd.DataFrame
+    alerts: pd.DataFrame  # KPI alerts, newest first
     _audit_at: dict[str, np.ndarray] = field(repr=False)
     _overrides_at: dict[str, np.ndarray] = field(repr=False)
 
@@ -79,6 +80,7 @@ class Outputs:
     explanations: pd.DataFrame
     policies: pd.DataFrame
     policy_flags: pd.DataFrame
+    policy_segments: pd.DataFrame
     features: pd.DataFrame
     runs: pd.DataFrame
     descriptions: pd.Series  # aligned with assignments ("" when the snapshot has none)
@@ -192,6 +194,7 @@ class Service:
 
     def records(self) -> Records:
         """Audit and overrides, re-read (with the CLI's readers) when the database changed."""
+        from planning.kpis import read_alerts
         from serving.overrides import list_overrides
         from store.audit import read_audit
 
@@ -204,6 +207,7 @@ class Service:
                 stamp,
                 audit,
                 overrides,
+                read_alerts(self.ws),
                 _grouped(audit, "subject"),
                 _grouped(overrides, SKU_ID),
             )
@@ -227,14 +231,14 @@ class Service:
             except StrataError:
                 features = pd.DataFrame(columns=[SKU_ID])
         policies = _read(sink, C.POLICIES)
-        flags = pd.DataFrame()
+        flags = summary = pd.DataFrame()
         if len(policies):
-            flags = _read(
-                sink,
-                C.POLICY_FLAGS,
-                as_of=pd.Timestamp(policies[AS_OF].iloc[0]).date(),
-                model_version=str(policies[C.MODEL_VERSION].iloc[0]),
-            )
+            partition = {
+                "as_of": pd.Timestamp(policies[AS_OF].iloc[0]).date(),
+                "model_version": str(policies[C.MODEL_VERSION].iloc[0]),
+            }
+            flags = _read(sink, C.POLICY_FLAGS, **partition)
+            summary = _read(sink, C.POLICY_SEGMENTS, **partition)
         if len(explanations):
             explanations = explanations.sort_values([SKU_ID, "rank"], kind="stable")
             explanations = explanations.reset_index(drop=True)
@@ -251,6 +255,7 @@ class Service:
             key=key,
             runs=runs,
             descriptions=_descriptions(assignments, features),
+            policy_segments=summary,
             _index=index,
             _arrays=arrays,
             **tables,

@@ -153,9 +153,16 @@ def product_view(service: Any, sku: str) -> dict[str, Any]:
         "reasons": _reasons(reasons),
         "attributes": attributes,
         "policy": _policy(out, sku),
+        "segment_alerts": records(_alerts_of(db.alerts, str(a[C.SEGMENT]))),
         "overrides": records(db.overrides_of(sku)),
         "audit": records(db.audit_of(sku)),
     }
+
+
+def _alerts_of(alerts: pd.DataFrame, segment: str) -> pd.DataFrame:
+    if alerts.empty:
+        return alerts
+    return alerts[alerts[C.SEGMENT].astype("str") == segment]
 
 
 def _title(segment: str) -> str:
@@ -198,16 +205,17 @@ def search_products(
 
 def segments_view(service: Any) -> dict[str, Any]:
     """The catalogue with each segment's policy, the mix of the newest run, KPIs and alerts."""
-    from planning.kpis import read_alerts
-
     out = service.outputs()
     mix = out.assignments[C.SEGMENT].astype("str").value_counts() if len(out.assignments) else {}
     total = int(sum(mix.values)) if len(mix) else 0
-    alerts = read_alerts(service.ws)
+    alerts = service.records().alerts
+    planned = {}
+    if len(out.policy_segments):
+        planned = {str(r[C.SEGMENT]): r for r in records(out.policy_segments)}
     segments = []
     for s in service.catalogue.segments:
         n = int(mix.get(s.name, 0)) if len(mix) else 0
-        seg_alerts = alerts[alerts[C.SEGMENT].astype("str") == s.name] if len(alerts) else alerts
+        plan = planned.get(s.name, {})
         segments.append(
             {
                 "name": s.name,
@@ -216,7 +224,10 @@ def segments_view(service: Any) -> dict[str, Any]:
                 "policy": jsonable(s.policy.model_dump(mode="json")),
                 "products": n,
                 "share": (n / total) if total else None,
-                "alerts": records(seg_alerts),
+                "planned_fill_rate": plan.get("expected_fill_rate"),
+                "target_service_level": plan.get("target_service_level"),
+                "products_with_policy": plan.get("products"),
+                "alerts": records(_alerts_of(alerts, s.name)),
             }
         )
     return {"products": total, "segments": segments, "alerts": records(alerts)}

@@ -77,6 +77,8 @@ def test_search_by_segment_and_flag_and_drill_down(api):
     seg = client.get("/api/segments", headers=auth("pat")).json()
     counts = {s["name"]: s["products"] for s in seg["segments"]}
     assert sum(counts.values()) == seg["products"] == 2000
+    planned = [s for s in seg["segments"] if s["products_with_policy"]]
+    assert planned and all(0 < s["planned_fill_rate"] <= 1 for s in planned)
     r = client.get(
         "/api/products", params={"segment": "lumpy_sellers", "limit": 500}, headers=auth("pat")
     )

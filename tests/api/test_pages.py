@@ -54,6 +54,7 @@ def test_planner_requests_and_approver_approves_through_the_pages(api, served):
     assert page.status_code == 200
     assert "Why this segment" in page.text and "<svg" in page.text and "chance of" in page.text
     assert "log-odds" not in page.text
+    assert "so reorder when stock falls to" in page.text  # how the policy follows
     assert "Promote" not in client.get("/models").text
     body = {"segment": "other", "reason": "clearance sale", "until": "2099-01-31"}
     r = client.post(f"/products/{SKU}/override", data={**body, "csrf": _csrf(page.text)})
