@@ -3,6 +3,7 @@ user per role (and a second approver and admin); `api` is a TestClient on the re
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +36,6 @@ def scored(registered, tmp_path_factory: pytest.TempPathFactory) -> Served:
     """The registered workspace, promoted, scored, with policies and users (built once)."""
     from ml.config.files import load_policy_config, load_roles_config, load_scoring_config
     from planning.policy_job import build_policies
-    from promotion.promote import rollback_alias  # noqa: F401  (import check)
     from serving.scoring import score
     from store.registry import RegistryRef, registry_client
     from store.users import add_user
@@ -59,7 +59,14 @@ def scored(registered, tmp_path_factory: pytest.TempPathFactory) -> Served:
     )
     roles = list(load_roles_config(ws).roles)
     tokens = {name: add_user(ws, name, role, roles, "test") for name, role in USERS.items()}
+    _forget_mlflow_uris()
     return Served(ws, ref, tokens, root)
+
+
+def _forget_mlflow_uris() -> None:
+    """mlflow.set_tracking_uri exports the URI to the environment; later tests must not see it."""
+    for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        os.environ.pop(key, None)
 
 
 @pytest.fixture
@@ -68,7 +75,11 @@ def served(scored: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> S
     from store.registry import RegistryRef
     from training.tracking import tracking_uri
 
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        # set, then delete: monkeypatch then restores "unset" after the test, whatever MLflow
+        # exported to the environment meanwhile
+        monkeypatch.setenv(key, "unset")
+        monkeypatch.delenv(key)
     monkeypatch.setenv("STRATA_USER", "env-user-must-not-be-recorded")
     root = tmp_path / "ws"
     shutil.copytree(scored.root, root, symlinks=True)
