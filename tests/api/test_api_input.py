@@ -114,3 +114,21 @@ def test_export_feed_pages_json_and_csv(api):
     assert r.json()["total"] == 0  # nothing written after the newest run
     r = client.get("/api/export", params={"since": "score-nope"}, headers=auth("ops"))
     assert r.status_code == 404 and "no scoring run 'score-nope'" in r.json()["detail"]
+
+
+def test_a_workspace_not_scored_yet_answers_empty_not_500(serving_ws):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from ml.config.files import load_roles_config
+    from store.users import add_user
+
+    ws, _ref = serving_ws
+    token = add_user(ws, "pat", "planner", list(load_roles_config(ws).roles), "test")
+    client = TestClient(create_app(ws))
+    h = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/products", headers=h).json()["total"] == 0
+    assert client.get("/api/segments", headers=h).json()["products"] == 0
+    r = client.get("/api/products/SKU000001", headers=h)
+    assert r.status_code == 404 and "(0 products)" in r.json()["detail"]
+    assert client.get("/api/export", headers=h).json()["total"] == 0
