@@ -119,9 +119,11 @@ def request_for(service: Any, body: OverrideRequest, user: User) -> dict[str, An
     from serving.overrides import request_override, validate_override_target
 
     outputs = service.outputs()
-    known = outputs.features["sku_id"] if len(outputs.features) else outputs.assignments["sku_id"]
+    known = outputs.ids("features") or outputs.ids("assignments")
+    # a known id needs no list of all ids; an unknown one gets close matches from them all
+    known = [body.sku_id] if body.sku_id in known else list(known)
     segments = [s.name for s in service.catalogue.segments]
-    validate_override_target(body.sku_id, body.segment, known.astype("str"), segments)
+    validate_override_target(body.sku_id, body.segment, known, segments)
     until = body.until or (datetime.now(UTC).date() + timedelta(days=90))
     oid = request_override(service.ws, body.sku_id, body.segment, body.reason, until, user.name)
     return {"override_id": oid, "status": "requested", "requested_by": user.name}

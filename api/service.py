@@ -91,6 +91,10 @@ class Outputs:
     def empty(self) -> bool:
         return self.assignments.empty
 
+    def ids(self, table: str) -> Any:
+        """The product ids of `table` (a dict view: membership is one hash lookup)."""
+        return self._index[table].keys()
+
     def row(self, table: str, sku: str) -> dict[str, Any] | None:
         """The one row of `sku` in `table` (assignments|policies|policy_flags|features), or None."""
         at = self._index[table].get(str(sku))

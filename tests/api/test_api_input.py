@@ -44,6 +44,15 @@ def test_malformed_json_is_422_naming_the_problem(api):
     assert r.json()["detail"].startswith(
         "override rejected: segment 'nope' is not in the catalogue (configs/segments.yaml)"
     )
+    r = client.post(
+        "/api/overrides",
+        json={"sku_id": "SKU00001", "segment": "other", "reason": "x"},
+        headers=h,
+    )
+    assert r.status_code == 409
+    assert r.json()["detail"].startswith(
+        "override rejected: product 'SKU00001' is not in the newest snapshot; close matches: "
+    )
 
 
 def test_oversize_bodies_are_refused_with_413(api):
