@@ -64,10 +64,11 @@ def _move_alias(
     event: str,
     why: str,
     timeout: float,
+    who: str | None = None,
 ) -> AliasMove:
     """Record and set, atomically with respect to the audit: see the module docstring."""
 
-    who = current_user()
+    who = (who or "").strip() or current_user()
     with open_db(ws, write=True, timeout=timeout) as con:
         con.execute("BEGIN TRANSACTION")
         alias_set = False
@@ -172,10 +173,12 @@ def promote(
     policy: Any = None,
     timeout: float = DEFAULT_TIMEOUT_S,
     on_locked: Callable[[], None] | None = None,
+    who: str | None = None,
 ) -> AliasMove:
     """Give `version` the alias `target` when every gate passes, or forced with a reason.
 
     `on_locked` runs under the lock before anything is written (tests widen the race with it).
+    `who` is recorded (the service passes its authenticated user; default the OS user).
     """
     target = check_alias(target)
     reason = (reason or "").strip()
@@ -209,7 +212,7 @@ def promote(
             )
         if on_locked is not None:
             on_locked()
-        move = _move_alias(ws, ref, client, target, current, info.version, event, why, timeout)
+        move = _move_alias(ws, ref, client, target, current, info.version, event, why, timeout, who)
     return AliasMove(**{**move.__dict__, "check": check})
 
 
@@ -219,6 +222,7 @@ def rollback_alias(
     alias: str = "champion",
     reason: str | None = None,
     timeout: float = DEFAULT_TIMEOUT_S,
+    who: str | None = None,
 ) -> AliasMove:
     """Move `alias` back to the version its current holder replaced when it was promoted."""
     alias = check_alias(alias)
@@ -248,5 +252,5 @@ def rollback_alias(
             f": {reason.strip()}" if reason and reason.strip() else ""
         )
         return _move_alias(
-            ws, ref, client, alias, current, target.version, "rollback", why, timeout
+            ws, ref, client, alias, current, target.version, "rollback", why, timeout, who
         )

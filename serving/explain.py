@@ -177,8 +177,8 @@ class ProductExplanation:
                 )
             else:
                 lines.append("Reasons, strongest first:")
-            for _, r in self.reasons.iterrows():
-                lines.append(f"  {int(r['rank'])}. {r['reason']}")
+            ranks, texts = self.reasons["rank"].tolist(), self.reasons["reason"].tolist()
+            lines += [f"  {int(k)}. {t}" for k, t in zip(ranks, texts, strict=True)]
         return "\n".join(lines)
 
 

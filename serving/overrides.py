@@ -33,6 +33,7 @@ __all__ = [
     "approve_override",
     "expire_overrides",
     "list_overrides",
+    "reject_override",
     "request_override",
     "validate_override_target",
 ]
@@ -171,7 +172,7 @@ def request_override(
 
 
 def _approvable(
-    con: duckdb.DuckDBPyConnection, override_id: int, who: str, today: date
+    con: duckdb.DuckDBPyConnection, override_id: int, who: str, today: date, verb: str = "approve"
 ) -> pd.Series:
     """The requested override `override_id`, or a StrataError saying why `who` cannot approve it."""
     found = _rows(con, f"{C.OVERRIDE_ID} = ?", [int(override_id)])
@@ -190,12 +191,12 @@ def _approvable(
     if row[C.STATUS] != "requested":
         by = f" by {row[C.APPROVED_BY]}" if row[C.STATUS] == "approved" else ""
         raise StrataError(
-            f"{what} is already {row[C.STATUS]}{by}; only a requested override can be approved"
+            f"{what} is already {row[C.STATUS]}{by}; only a requested override can be {verb}d"
         )
     if who.casefold() == str(row[C.REQUESTED_BY]).casefold():
         raise StrataError(
             f"four-eyes rule: {what} was requested by {row[C.REQUESTED_BY]}, so {who} cannot "
-            f"approve it; ask another planner to approve it"
+            f"{verb} it; ask another planner to {verb} it"
         )
     until = pd.Timestamp(row[C.UNTIL]).date()
     if until < today:
@@ -267,10 +268,47 @@ def approve_override(
         return _rows(con, f"{C.OVERRIDE_ID} = ?", [int(override_id)]).iloc[0].to_dict()
 
 
+def reject_override(
+    db: Workspace | Path | str,
+    override_id: int,
+    reason: str,
+    rejected_by: str | None = None,
+    today: date | None = None,
+    timeout: float = DEFAULT_TIMEOUT_S,
+) -> dict[str, Any]:
+    """Reject a requested override (four eyes, like approval) with a reason; returns it."""
+    who = (rejected_by or current_user()).strip()
+    if not str(reason or "").strip():
+        raise StrataError(
+            f"rejecting override {override_id}: give a reason; the requester reads it"
+        )
+    with _transaction(db, timeout) as con:
+        row = _approvable(con, override_id, who, today or datetime.now(UTC).date(), "reject")
+        con.execute(
+            f"UPDATE {OVERRIDES_TABLE} SET {C.STATUS} = 'rejected', {ENDED_AT} = ?, "
+            f"{ENDED_WHY} = ? WHERE {C.OVERRIDE_ID} = ?",
+            [_now(), f"rejected by {who}: {reason.strip()}", int(override_id)],
+        )
+        insert_audit(
+            con,
+            [
+                {
+                    C.EVENT: "override_reject",
+                    C.SUBJECT: str(row[SKU_ID]),
+                    C.TO_VALUE: str(row[C.SEGMENT]),
+                    C.WHO: who,
+                    C.WHY: f"rejected override {override_id} requested by "
+                    f"{row[C.REQUESTED_BY]}: {reason.strip()}",
+                }
+            ],
+        )
+        return _rows(con, f"{C.OVERRIDE_ID} = ?", [int(override_id)]).iloc[0].to_dict()
+
+
 def list_overrides(
     db: Workspace | Path | str, status: str | None = None, timeout: float = DEFAULT_TIMEOUT_S
 ) -> pd.DataFrame:
-    """Every override (or those with `status`: requested|approved|expired|superseded)."""
+    """Every override (or those with `status`: requested|approved|rejected|expired|superseded)."""
     with open_db(db, write=False, timeout=timeout) as con:
         if not has_table(con, OVERRIDES_TABLE):
             return pd.DataFrame(columns=OVERRIDE_COLUMNS)

@@ -39,6 +39,7 @@ EVENTS = (
     "segment_change",
     "override_request",
     "override_approve",
+    "override_reject",
     "override_expire",
     "promotion",
     "forced_promotion",

@@ -7,11 +7,12 @@ import warnings
 import typer
 
 from strata.cli_features import features_app, synth
-from strata.cli_models import gates_app, models, override_app, promote, rollback
+from strata.cli_models import gates_app, models_app, override_app, promote, rollback
 from strata.cli_policy import policy_app
 from strata.cli_score import audit, explain, score_app
 from strata.cli_simulate import kpis, simulate
 from strata.cli_train import runs_app, train
+from strata.cli_users import models_serve, serve, users_app
 
 # pandera imports pyspark.pandas when pyspark is installed (the [spark] extra), which warns about
 # pandas 3 on every command that validates a table; the warning is about pyspark, not our data.
@@ -32,11 +33,14 @@ app.command("kpis")(kpis)
 app.add_typer(gates_app, name="gates")
 app.command("promote")(promote)
 app.command("rollback")(rollback)
-app.command("models")(models)
+app.add_typer(models_app, name="models")
 app.add_typer(override_app, name="override")
 app.add_typer(score_app, name="score")
 app.command("explain")(explain)
 app.command("audit")(audit)
+app.add_typer(users_app, name="users")
+app.command("serve")(serve)
+models_app.command("serve")(models_serve)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

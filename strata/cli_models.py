@@ -17,6 +17,7 @@ __all__ = [
     "ServingContext",
     "gates_app",
     "models",
+    "models_app",
     "override_app",
     "promote",
     "quiet_serving",
@@ -25,8 +26,12 @@ __all__ = [
 ]
 
 gates_app = typer.Typer(help="Promotion gates: check a model version.", no_args_is_help=True)
+models_app = typer.Typer(
+    help="Model versions: the overview (`strata models`), `strata models serve`.",
+    invoke_without_command=True,
+)
 override_app = typer.Typer(
-    help="Planner overrides: request, approve (four eyes), list.", no_args_is_help=True
+    help="Planner overrides: request, approve or reject (four eyes), list.", no_args_is_help=True
 )
 
 GatesOpt = Annotated[
@@ -241,7 +246,9 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+@models_app.callback(invoke_without_command=True)
 def models(
+    context: typer.Context,
     config: ConfigOpt = DEFAULT_CONFIG,
     training_config: TrainingOpt = None,
     history: Annotated[int, typer.Option("--history", min=0, help="alias moves shown")] = 10,
@@ -250,6 +257,8 @@ def models(
     ] = False,
 ) -> None:
     """Every version with its aliases, gate results and who promoted what when."""
+    if context.invoked_subcommand is not None:
+        return
     ctx = serving_context(config, training_config)
     from rich.table import Table
 
@@ -342,11 +351,28 @@ def override_approve(
     )
 
 
+@override_app.command("reject")
+def override_reject(
+    override_id: Annotated[int, typer.Argument(help="override id (`strata override list`)")],
+    reason: Annotated[str, typer.Option("--reason", help="why; the requester reads it")],
+    config: ConfigOpt = DEFAULT_CONFIG,
+) -> None:
+    """Reject a requested override with a reason (not your own: four eyes)."""
+    quiet_serving()
+    from serving.overrides import reject_override
+
+    row = run(reject_override, workspace(config), override_id, reason)
+    _console().print(
+        f"override {override_id} rejected: {row['sku_id']} stays where the model puts it "
+        f"(requested by {row['requested_by']})"
+    )
+
+
 @override_app.command("list")
 def override_list(
     status: Annotated[
         str | None,
-        typer.Option("--status", help="requested | approved | expired | superseded"),
+        typer.Option("--status", help="requested | approved | rejected | expired | superseded"),
     ] = None,
     config: ConfigOpt = DEFAULT_CONFIG,
 ) -> None:
@@ -356,8 +382,9 @@ def override_list(
 
     from serving.overrides import list_overrides
 
-    if status is not None and status not in ("requested", "approved", "expired", "superseded"):
-        fail(f"--status {status!r} is not one of requested, approved, expired, superseded")
+    known = ("requested", "approved", "rejected", "expired", "superseded")
+    if status is not None and status not in known:
+        fail(f"--status {status!r} is not one of {', '.join(known)}")
     ws = workspace(config)
     frame = run(list_overrides, ws, status)
     if frame.empty:

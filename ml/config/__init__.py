@@ -5,6 +5,7 @@ from ml.config.catalogue import ArchetypeCondition, Catalogue, OrderQuantity, Po
 from ml.config.drivers import SegmentationConfig
 from ml.config.gates import Gate, GatesConfig
 from ml.config.policy import PolicyConfig
+from ml.config.roles import RolesConfig
 from ml.config.scoring import ScoringConfig
 from ml.config.training import TrainingConfig
 from ml.config.workspace import (
@@ -40,6 +41,7 @@ __all__ = [
     "Policy",
     "PolicyConfig",
     "ProductMasterFallback",
+    "RolesConfig",
     "RowKind",
     "ScoringConfig",
     "Segment",

@@ -22,6 +22,7 @@ from ml.catalogue_checks import validate_catalogue
 from ml.config.catalogue import Catalogue
 from ml.config.gates import GatesConfig
 from ml.config.policy import PolicyConfig
+from ml.config.roles import RolesConfig
 from ml.config.scoring import ScoringConfig
 from ml.config.training import TrainingConfig
 from ml.config.workspace import Workspace
@@ -34,6 +35,7 @@ __all__ = [
     "load_gates_config",
     "load_model",
     "load_policy_config",
+    "load_roles_config",
     "load_scoring_config",
     "load_training_config",
     "load_workspace",
@@ -146,6 +148,11 @@ def load_policy_config(ws: Workspace, path: Path | None = None) -> PolicyConfig:
 def load_gates_config(ws: Workspace, path: Path | None = None) -> GatesConfig:
     """The promotion gates per alias (default configs/gates.yaml)."""
     return _stage_config(ws, GatesConfig, ws.gates, path)
+
+
+def load_roles_config(ws: Workspace, path: Path | None = None) -> RolesConfig:
+    """Who may do what in `strata serve` (default configs/roles.yaml)."""
+    return _stage_config(ws, RolesConfig, ws.roles, path)
 
 
 def _segment_names(path: Path) -> list[str]:

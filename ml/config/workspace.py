@@ -246,6 +246,7 @@ class Workspace(Frozen):
         Path("configs/policy.yaml"), description="policy build, simulation and KPI settings"
     )
     gates: Path = Field(Path("configs/gates.yaml"), description="promotion gates per alias")
+    roles: Path = Field(Path("configs/roles.yaml"), description="who may do what in `strata serve`")
     sources: list[Source] = Field(min_length=1)
 
     @model_validator(mode="after")
