@@ -28,7 +28,7 @@ from features.snapshots import list_snapshots
 from ml import columns as C
 from ml.columns import SEGMENT
 from ml.config import Catalogue, Workspace
-from ml.config.policy import PolicyConfig
+from ml.config.policy import KpiConfig, PolicyConfig
 from ml.config.scoring import ScoringConfig
 from ml.contracts import check_output
 from ml.errors import StrataError
@@ -179,15 +179,7 @@ def segment_kpis(
         ends=list(range(span - kc.persist_periods, span)),
     )
     rows = slice(None) if measured is None else counted
-    drifted = drifted_share(
-        segs,
-        _column(policies, C.DEMAND_MEAN)[rows],
-        _column(policies, C.DEMAND_SD)[rows],
-        _column(policies, "adi")[rows],
-        demand[:, -kc.window_periods :],
-        mean_change=kc.drift_mean_change,
-        adi_cutoff=kc.adi_cutoff,
-    )
+    drifted = _drifted(policies, rows, segs, demand, kc)
     table = judge_kpis(
         history, plan_targets(policies), kc.tolerance, kc.persist_periods, drifted, kc.fit_share
     )
@@ -196,6 +188,25 @@ def segment_kpis(
     if write and len(alerts):
         write_alerts(ws, alerts)
     return KpiReport(as_of, source, detail, policies_detail, table, alerts, history)
+
+
+def _drifted(
+    policies: pd.DataFrame,
+    rows: slice | np.ndarray,
+    segs: np.ndarray,
+    demand: np.ndarray,
+    kc: KpiConfig,
+) -> dict[str, float]:
+    """Per segment, the share of the measured products whose demand moved (ml.kpis)."""
+    return drifted_share(
+        segs,
+        _column(policies, C.DEMAND_MEAN)[rows],
+        _column(policies, C.DEMAND_SD)[rows],
+        _column(policies, "adi")[rows],
+        demand[:, -kc.window_periods :],
+        mean_change=kc.drift_mean_change,
+        adi_cutoff=kc.adi_cutoff,
+    )
 
 
 def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
