@@ -168,7 +168,9 @@ def _backtest(
     output_format: str,
 ) -> None:
     """`strata simulate --backtest`: every strategy from several origins, no look-ahead."""
+    import contextlib
     import json
+    import sys
 
     from rich.console import Console
     from rich.table import Table
@@ -184,8 +186,10 @@ def _backtest(
     ws, cat, _scoring, cfg = stage_configs(config, catalogue, None, policy_config)
     console = Console(stderr=fmt == "json")
     windows = run(backtest_windows, ws, cfg)
-    for w in windows:
-        _ensure_snapshot(ws, w.policy_as_of, console)
+    # JSON goes to stdout alone: the snapshot builds' progress bars go to stderr
+    with contextlib.redirect_stdout(sys.stderr) if fmt == "json" else contextlib.nullcontext():
+        for w in windows:
+            _ensure_snapshot(ws, w.policy_as_of, console)
     segmenter = _segmenter(ws, cat, config, model_version, rules)
     result = run(
         run_backtest,

@@ -196,3 +196,22 @@ def test_cli_backtest_prints_json(pair):
     assert [o["policies_as_of"] for o in d["origins"]] == [
         (week(w) - timedelta(days=1)).isoformat() for w in ORIGIN_WEEKS
     ]
+
+
+def test_the_model_segmenter_scores_the_as_of_snapshot_with_the_judged_version(serving_ws):
+    from registered_ws import AS_OF, planted_catalogue
+
+    from features.snapshots import load_features
+    from planning.backtest import model_segmenter
+    from serving.predict import input_spec, load_pyfunc, model_inputs, predict_pandas
+
+    ws, _ref = serving_ws
+    v2 = load_pyfunc("models:/strata-segmenter/2")
+    frame = load_features(AS_OF, workspace=ws)
+    segments, source = model_segmenter(ws, planted_catalogue(), v2, "2")(frame, AS_OF)
+    # the same segments the pyfunc gives on that snapshot, computed here by its own API
+    direct = predict_pandas(v2, model_inputs(frame, input_spec(v2)), {"explain": False})
+    got = segments.set_index(C.SKU_ID).loc[direct[C.SKU_ID].astype("str"), C.SEGMENT]
+    assert (got.to_numpy() == direct[C.SEGMENT].astype("str").to_numpy()).all()
+    assert (segments[C.SEGMENT_MODEL_VERSION] == "2").all() and len(segments) == len(frame)
+    assert source.method == "model" and source.as_of == AS_OF and "v2" in source.detail
