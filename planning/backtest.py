@@ -548,7 +548,12 @@ def write_backtest_chart(ws: Workspace, result: Backtest) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "backtest_frontier.png"
     sweeps = pd.concat([o.sweeps for o in result.origins], ignore_index=True)
-    curves = sweeps.groupby(["kind", "level"], sort=True)[[C.FILL_RATE, C.AVG_INVENTORY_VALUE]]
+    # only the configured sweep levels every origin replayed: the per-origin average target
+    # differs between origins and would put single-origin points on an averaged curve
+    every = sweeps.groupby(["kind", "level"])["level"].transform("size") == len(result.origins)
+    curves = sweeps[every].groupby(["kind", "level"], sort=True)[
+        [C.FILL_RATE, C.AVG_INVENTORY_VALUE]
+    ]
     fig = Figure(figsize=(9, 6))
     ax = fig.add_subplot(1, 1, 1)
     for kind, curve in curves.mean().reset_index().groupby("kind", sort=True):
