@@ -26,7 +26,7 @@ against the replay by `strata simulate --catalogue FILE` before it is adopted.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -64,6 +64,7 @@ __all__ = [
     "STRATEGIES",
     "ServiceLevelProposal",
     "optimise_service_levels",
+    "proposal_from_policies",
     "write_proposal",
 ]
 
@@ -90,6 +91,8 @@ class ServiceLevelProposal:
     strategies: pd.DataFrame  # one row per strategy: safety-stock value, fill, saving
     excluded: dict[str, int]  # products left out of the optimisation, by reason
     catalogue: Catalogue  # the catalogue with the proposed targets
+    # the limit per product: sku_id, its safety factor k and planned fill rate
+    per_product: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
     @property
     def saving_vs_best_uniform(self) -> float:
@@ -323,7 +326,27 @@ def optimise_service_levels(
     segments, source = segment_assignments(
         ws, features, catalogue, workspace_sinks(ws, scoring), day
     )
-    x = _inputs(compute_policies(ws, features, segments, catalogue, config.build, day))
+    result = compute_policies(ws, features, segments, catalogue, config.build, day)
+    return proposal_from_policies(
+        result, catalogue=catalogue, config=config, as_of=day, source=source, target=target
+    )
+
+
+def proposal_from_policies(
+    result: SegmentPolicies,
+    *,
+    catalogue: Catalogue,
+    config: PolicyConfig,
+    as_of: date,
+    source: SegmentSource,
+    target: float | None = None,
+) -> ServiceLevelProposal:
+    """The strategies and the service-class proposal fitted on policies already computed.
+
+    Pure: the backtest calls it on the policies as of each origin, so the optimiser sees only
+    what was known then.
+    """
+    x = _inputs(result)
     goal = float(target or config.optimise.target_fill_rate or x.planned)
     floors, ceilings = _bounds(catalogue, x.names, config)
     k_min = config.build.k_min
@@ -339,24 +362,32 @@ def optimise_service_levels(
     )
     segment_csl, _ = _service_classes(x, goal, floors, ceilings, config, 1)
     classes, bands = _service_classes(x, goal, floors, ceilings, config, config.optimise.bands)
+    limit = optimise_per_product(*x.args, goal, k_min=k_min)
     plans = {
         "uniform csl": uniform_cycle_service(*x.args, goal, k_min=k_min),
         "uniform fill rate": uniform_fill_rate(*x.args, goal, k_min=k_min),
         "segment fill rates": per_segment,
         "segment csl": segment_csl,
         PROPOSED: classes,
-        "per-product optimum": optimise_per_product(*x.args, goal, k_min=k_min),
+        "per-product optimum": limit,
     }
     pol = x.policies
     current_value = float(np.sum(pol[C.UNIT_VALUE].fillna(1.0) * pol[C.SAFETY_STOCK]))
     return ServiceLevelProposal(
-        as_of=day,
+        as_of=as_of,
         source=source,
         target=goal,
         segments=_segment_table(x, classes, bands, floors, ceilings, catalogue),
         strategies=pd.DataFrame(_strategy_rows(plans, current_value, x.planned)),
         excluded=x.excluded,
         catalogue=_proposed_catalogue(catalogue, bands),
+        per_product=pd.DataFrame(
+            {
+                C.SKU_ID: pol[C.SKU_ID].astype("str").to_numpy(),
+                "k": limit.k,
+                C.EXPECTED_FILL_RATE: limit.fill_rate,
+            }
+        ),
     )
 
 

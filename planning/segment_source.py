@@ -21,7 +21,13 @@ from ml.errors import StrataError
 from store.sink_common import AnySink, sink_label
 from store.sinks import list_runs, read_table
 
-__all__ = ["RULES_VERSION", "SEGMENT_REASONS", "SegmentSource", "segment_assignments"]
+__all__ = [
+    "RULES_VERSION",
+    "SEGMENT_REASONS",
+    "SegmentSource",
+    "family_to_products",
+    "segment_assignments",
+]
 
 
 RULES_VERSION = "rules"
@@ -125,7 +131,7 @@ def segment_assignments(
             C.REASONS: _reason_texts(reasons),
         }
     ).drop_duplicates(C.SKU_ID, keep="last")
-    got = _family_to_products(got, features)
+    got = family_to_products(got, features)
     skus = features[C.SKU_ID].astype("str")
     missing = ~skus.isin(got[C.SKU_ID])
     detail = f"assignments as of {day.isoformat()}, model version {version}"
@@ -138,7 +144,7 @@ def segment_assignments(
     return got, SegmentSource("model", day, version, detail)
 
 
-def _family_to_products(got: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
+def family_to_products(got: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
     """A family-grain model's assignments (keyed by family) applied to each of its products."""
     if C.FAMILY not in features.columns:
         return got

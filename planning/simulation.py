@@ -58,6 +58,10 @@ from planning.segment_source import SegmentSource, segment_assignments
 __all__ = [
     "Baseline",
     "SimulationReport",
+    "demand_weighted_target",
+    "equal_fill_inventory",
+    "planned_fill",
+    "policy_sets",
     "simulate_policies",
 ]
 
@@ -114,13 +118,15 @@ class SimulationReport:
         return pd.concat({"segmented": seg, "uniform": u[keys]}, axis=1)
 
 
-def _demand_weighted_target(policies: pd.DataFrame) -> float:
+def demand_weighted_target(policies: pd.DataFrame) -> float:
+    """The policies' service-level targets averaged with mean demand as the weight."""
     d = policies[C.DEMAND_MEAN].to_numpy(dtype=np.float64)
     t = policies[C.TARGET_SERVICE_LEVEL].to_numpy(dtype=np.float64)
     return float(np.sum(d * t) / np.sum(d)) if np.sum(d) > 0 else float(np.mean(t))
 
 
-def _equal_fill_inventory(sweep: list[PolicySet], fill: float) -> float | None:
+def equal_fill_inventory(sweep: list[PolicySet], fill: float) -> float | None:
+    """The uniform inventory at ``fill`` read off a sweep's curve (None outside the sweep)."""
     points = sorted((p.overall[C.FILL_RATE], p.overall[C.AVG_INVENTORY_VALUE]) for p in sweep)
     rates = np.array([x for x, _ in points])
     values = np.array([y for _, y in points])
@@ -169,7 +175,7 @@ def _headline(report_parts: dict[str, object]) -> str:
     return text
 
 
-def _policy_sets(
+def policy_sets(
     ws: Workspace,
     features: pd.DataFrame,
     segments: pd.DataFrame,
@@ -179,6 +185,7 @@ def _policy_sets(
     levels: list[float | None],
     kind: str,
 ) -> list[SegmentPolicies]:
+    """The policies at each level of one type (None: the catalogue's own service levels)."""
     return [
         compute_policies(
             ws,
@@ -193,7 +200,7 @@ def _policy_sets(
     ]
 
 
-def _planned_fill(policies: pd.DataFrame) -> dict[str, float]:
+def planned_fill(policies: pd.DataFrame) -> dict[str, float]:
     """The policies' expected fill rate per segment and overall, weighted by mean demand."""
     d = policies[C.DEMAND_MEAN]
     weighted = policies[C.EXPECTED_FILL_RATE] * d
@@ -216,7 +223,7 @@ def _baselines(
     for kind in kinds:
         sweep = [run(frames[at + i], f"uniform {kind} {x:.3f}", x) for i, x in enumerate(levels)]
         at += len(levels)
-        equal = _equal_fill_inventory(sweep, fill)
+        equal = equal_fill_inventory(sweep, fill)
         baselines[kind] = Baseline(kind, levels[0], sweep[0], sweep, equal)
     return baselines
 
@@ -252,13 +259,13 @@ def simulate_policies(
         ws, features, catalogue, workspace_sinks(ws, scoring), day
     )
     say("segmented policies")
-    (segmented,) = _policy_sets(ws, features, segments, catalogue, config, day, [None], "")
-    level = sim.uniform.service_level or _demand_weighted_target(segmented.policies)
+    (segmented,) = policy_sets(ws, features, segments, catalogue, config, day, [None], "")
+    level = sim.uniform.service_level or demand_weighted_target(segmented.policies)
     levels = [level, *sorted(set(sim.uniform.sweep) - {level})]
     uniform: dict[str, list[SegmentPolicies]] = {}
     for kind in sim.uniform.service_level_types:
         say(f"uniform {kind} policies at {level:.4f} and {len(levels) - 1} sweep levels")
-        uniform[kind] = _policy_sets(ws, features, segments, catalogue, config, day, levels, kind)
+        uniform[kind] = policy_sets(ws, features, segments, catalogue, config, day, levels, kind)
     frames, flagged = common_products([segmented, *(s for v in uniform.values() for s in v)])
     say(f"replaying {window.describe()} for {len(frames[0]):,} products")
     launched = launched_in_window(ws, window, set(features[C.SKU_ID].astype(str)))
@@ -271,7 +278,7 @@ def simulate_policies(
         window=window,
         source=source,
         segmented=seg_set,
-        planned_fill_rate=_planned_fill(frames[0]),
+        planned_fill_rate=planned_fill(frames[0]),
         baselines=baselines,
         best=best,
         excluded={

@@ -28,6 +28,7 @@ __all__ = [
     "model_inputs",
     "model_segments",
     "predict_pandas",
+    "predict_snapshot",
     "prediction_params",
 ]
 
@@ -169,3 +170,15 @@ def predict_pandas(
         for i in range(0, len(inputs), chunk_rows)
     ]
     return pd.concat(parts, ignore_index=True)
+
+
+def predict_snapshot(model: Any, snapshot: pd.DataFrame, where: str, label: str) -> pd.DataFrame:
+    """The model's plain predictions (no reasons) for a snapshot: grain, checks, typed inputs.
+
+    Pure (no sink, no hysteresis, no overrides): the backtest scores each as-of snapshot with it.
+    ``where`` and ``label`` name the snapshot and the model in the error a bad snapshot raises.
+    """
+    spec = input_spec(model)
+    rows = at_model_grain(model, snapshot)
+    check_snapshot(rows, spec, where, label)
+    return predict_pandas(model, model_inputs(rows, spec), prediction_params(explain=False))

@@ -14,6 +14,7 @@ from pydantic import Field, model_validator
 from ml.config.base import Frozen
 
 __all__ = [
+    "BacktestConfig",
     "KpiConfig",
     "KpiTolerance",
     "OptimiseConfig",
@@ -191,6 +192,18 @@ class OptimiseConfig(Frozen):
         return self
 
 
+class BacktestConfig(Frozen):
+    """`strata simulate --backtest`: the rolling origins the strategies are replayed from."""
+
+    origins: int = Field(4, ge=1, le=52, description="origins replayed, newest first")
+    spacing_periods: int = Field(
+        13, ge=1, description="periods between two origins (13 weeks: quarterly)"
+    )
+    periods: int = Field(
+        13, ge=1, description="periods of demand measured after each origin (its window)"
+    )
+
+
 class PolicyConfig(Frozen):
     """configs/policy.yaml."""
 
@@ -198,3 +211,4 @@ class PolicyConfig(Frozen):
     simulation: SimulationConfig = SimulationConfig()
     kpis: KpiConfig = KpiConfig()
     optimise: OptimiseConfig = OptimiseConfig()
+    backtest: BacktestConfig = BacktestConfig()

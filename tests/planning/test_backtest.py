@@ -1,0 +1,217 @@
+"""The rolling backtest: origins and windows, point in time, strategies, errors, JSON, CLI."""
+
+import json
+from datetime import date, timedelta
+
+import numpy as np
+import pytest
+from policy_ws import POLICY_CONFIG, make_workspace, week
+from typer.testing import CliRunner
+
+from ml import columns as C
+from ml.config.files import load_catalogue, load_policy_config
+from ml.errors import StrataError
+from planning.backtest import (
+    STRATEGIES,
+    backtest,
+    backtest_windows,
+    origin_windows,
+    rule_segmenter,
+    write_backtest_chart,
+)
+from strata.cli import app
+
+WEEKS = 80
+NEWEST = week(75) + timedelta(days=6)  # Sunday: week 75 is the last complete one
+# 4 origins, 4 weeks apart, 4 measured weeks each: windows start at weeks 60, 64, 68, 72
+ORIGIN_WEEKS = [60, 64, 68, 72]
+BACKTEST_POLICY = {**POLICY_CONFIG, "backtest": {"origins": 4, "spacing_periods": 4, "periods": 4}}
+
+
+def _demand(jump: bool) -> dict[str, np.ndarray]:
+    i = np.arange(WEEKS)
+    rng = np.random.default_rng(3)
+    out = {
+        "STEADY": np.full(WEEKS, 20.0),
+        "RARE": np.where(i % 5 == 0, 8.0, 0.0),
+        "NOISY": np.maximum(rng.normal(30.0, 8.0, WEEKS).round(), 0.0),
+    }
+    # 10 a week, and from week 68 on (the third origin) 200 a week when `jump`
+    out["JUMP"] = np.where(jump & (i >= 68), 200.0, 10.0)
+    return out
+
+
+def _workspace(root, jump: bool):
+    as_ofs = [week(w) - timedelta(days=1) for w in ORIGIN_WEEKS] + [NEWEST]
+    return make_workspace(root, _demand(jump), as_ofs, policy_config=BACKTEST_POLICY)
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    """Two workspaces alike up to week 67; in the second JUMP sells 20x from week 68 on."""
+    base = tmp_path_factory.mktemp("bt")
+    return _workspace(base / "flat", False), _workspace(base / "jump", True)
+
+
+def _run(t):
+    cat = load_catalogue(t.ws, t.catalogue)
+    cfg = load_policy_config(t.ws, t.policy)
+    return backtest(t.ws, segmenter=rule_segmenter(t.ws, cat), catalogue=cat, config=cfg)
+
+
+@pytest.fixture(scope="module")
+def results(pair):
+    return _run(pair[0]), _run(pair[1])
+
+
+def test_origins_are_spaced_back_from_the_newest_complete_period():
+    windows = origin_windows("week", NEWEST, week(0), origins=4, spacing=4, periods=4, warmup=4)
+    assert [w.first for w in windows] == [week(w) for w in ORIGIN_WEEKS]
+    assert [w.policy_as_of for w in windows] == [week(w) - timedelta(days=1) for w in ORIGIN_WEEKS]
+    assert windows[-1].last == week(75)  # the newest window ends at the last complete week
+    assert all(w.periods == 4 and w.warmup == 4 for w in windows)
+    # monthly: 13 months back from August 2015 in steps of 3
+    m = origin_windows(
+        "month", date(2015, 9, 14), date(2012, 1, 1), origins=2, spacing=3, periods=6, warmup=3
+    )
+    assert [w.first for w in m] == [date(2014, 12, 1), date(2015, 3, 1)]
+
+
+def test_windows_come_from_the_workspace_config(pair):
+    t = pair[0]
+    windows = backtest_windows(t.ws, load_policy_config(t.ws, t.policy))
+    assert [w.first for w in windows] == [week(w) for w in ORIGIN_WEEKS]
+
+
+def test_too_little_history_names_the_origin_the_periods_and_the_fix():
+    with pytest.raises(StrataError) as err:
+        origin_windows("week", NEWEST, week(0), origins=20, spacing=4, periods=4, warmup=4)
+    text = str(err.value)
+    # origin 19 starts at week 0: no history before it for the 4-week warm-up
+    assert "backtest origin 2024-01-01" in text
+    assert "needs 4 weeks of demand history before it" in text
+    assert "0 weeks available" in text
+    assert "backtest.origins: 20" in text and "configs/policy.yaml" in text
+
+
+def test_every_strategy_is_replayed_at_every_origin(results):
+    flat, _ = results
+    assert [o.window.first for o in flat.origins] == [week(w) for w in ORIGIN_WEEKS]
+    for o in flat.origins:
+        assert list(o.strategies["strategy"]) == list(STRATEGIES)
+        assert o.products == 4
+        # every strategy replays the same products in the same order
+        orders = {n: tuple(p[C.SKU_ID]) for n, p in o.policies.items()}
+        assert len(set(orders.values())) == 1
+    avg = flat.average.set_index("strategy")
+    assert set(avg.index) == set(STRATEGIES)
+    assert ((avg[C.FILL_RATE] >= 0) & (avg[C.FILL_RATE] <= 1)).all()
+
+
+def test_classic_abc_plans_98_95_90_by_abc_class(results):
+    o = results[0].origins[0]
+    abc = o.policies["classic abc"].set_index(C.SKU_ID)[C.TARGET_SERVICE_LEVEL]
+    assert set(abc.round(4)) <= {0.98, 0.95, 0.90}
+    assert (o.policies["classic abc"][C.SERVICE_LEVEL_TYPE] == "csl").all()
+
+
+def test_per_product_optimum_sets_r_to_mean_ltd_plus_k_sigma_for_normal_products(results):
+    o = results[0].origins[0]
+    pp = o.policies["per-product optimum"]
+    normal = pp[pp[C.LTD_METHOD] == "normal"]
+    assert len(normal)  # STEADY, NOISY and JUMP sell every week: segment fast, normal
+    ss = normal[C.REORDER_POINT] - normal[C.LEAD_TIME_DEMAND_MEAN]
+    assert np.allclose(ss, normal[C.SAFETY_STOCK])
+    same = pp[pp[C.LTD_METHOD] != "normal"].set_index(C.SKU_ID)[C.REORDER_POINT]
+    cat = o.policies["catalogue"].set_index(C.SKU_ID)[C.REORDER_POINT]
+    assert np.allclose(same, cat.loc[same.index])  # the others keep the catalogue's policy
+
+
+def test_a_demand_jump_after_an_origin_does_not_change_its_policies(results):
+    flat, jump = results
+    for o_flat, o_jump in zip(flat.origins, jump.origins, strict=True):
+        if o_flat.window.first > week(68):
+            continue  # the jump is in this origin's history: its policies may (must) differ
+        for name in STRATEGIES:
+            a = o_flat.policies[name].set_index(C.SKU_ID)
+            b = o_jump.policies[name].set_index(C.SKU_ID)
+            cols = [C.REORDER_POINT, C.ORDER_QTY, C.EXPECTED_FILL_RATE, C.DEMAND_MEAN]
+            assert np.allclose(a[cols], b[cols]), (o_flat.window.first, name)
+    # ... while the replay at the jump's origin does see it
+    at = {o.window.first: o for o in jump.origins}[week(68)]
+    out = at.strategies.set_index("strategy")
+    flat_at = {o.window.first: o for o in flat.origins}[week(68)].strategies.set_index("strategy")
+    assert out.loc["catalogue", C.FILL_RATE] < flat_at.loc["catalogue", C.FILL_RATE]
+    last = {o.window.first: o for o in jump.origins}[week(72)].policies["catalogue"]
+    assert last.set_index(C.SKU_ID).loc["JUMP", C.DEMAND_MEAN] > 10.0  # learnt after the jump
+
+
+def test_savings_are_read_off_the_uniform_sweeps(results):
+    o = results[0].origins[-1]
+    s = o.strategies.set_index("strategy")
+    for name in STRATEGIES:
+        row = s.loc[name]
+        if row["best_uniform"] is None:
+            continue
+        assert row["saving"] == pytest.approx(
+            1 - row[C.AVG_INVENTORY_VALUE] / row["uniform_inventory"]
+        )
+        curve = o.sweeps[o.sweeps["kind"] == row["best_uniform"]].sort_values(C.FILL_RATE)
+        assert curve[C.FILL_RATE].min() <= row[C.FILL_RATE] <= curve[C.FILL_RATE].max()
+
+
+def test_json_has_the_headline_keys_and_every_origin(results, pair):
+    d = results[0].as_dict()
+    assert {"calibration_gap_max", "saving_vs_best_uniform", "per_item_limit_saving"} <= set(d)
+    assert len(d["origins"]) == 4
+    assert d["origins"][0]["origin"] == week(60).isoformat()
+    json.dumps(d)  # serialisable as it is
+    # no segment reaches 30 products in the tiny workspace: nothing to judge calibration on
+    assert d["calibration_gap_max"] is None
+    path = write_backtest_chart(pair[0].ws, results[0])
+    assert path.is_file() and path.suffix == ".png"
+
+
+def test_cli_backtest_prints_json(pair):
+    t = pair[0]
+    r = CliRunner().invoke(
+        app,
+        [
+            "simulate",
+            "--backtest",
+            "--rules",
+            "--format",
+            "json",
+            "--config",
+            str(t.config),
+            "--catalogue",
+            str(t.catalogue),
+            "--policy-config",
+            str(t.policy),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert {"calibration_gap_max", "saving_vs_best_uniform", "per_item_limit_saving"} <= set(d)
+    assert [o["policies_as_of"] for o in d["origins"]] == [
+        (week(w) - timedelta(days=1)).isoformat() for w in ORIGIN_WEEKS
+    ]
+
+
+def test_the_model_segmenter_scores_the_as_of_snapshot_with_the_judged_version(serving_ws):
+    from registered_ws import AS_OF, planted_catalogue
+
+    from features.snapshots import load_features
+    from planning.backtest import model_segmenter
+    from serving.predict import input_spec, load_pyfunc, model_inputs, predict_pandas
+
+    ws, _ref = serving_ws
+    v2 = load_pyfunc("models:/strata-segmenter/2")
+    frame = load_features(AS_OF, workspace=ws)
+    segments, source = model_segmenter(ws, planted_catalogue(), v2, "2")(frame, AS_OF)
+    # the same segments the pyfunc gives on that snapshot, computed here by its own API
+    direct = predict_pandas(v2, model_inputs(frame, input_spec(v2)), {"explain": False})
+    got = segments.set_index(C.SKU_ID).loc[direct[C.SKU_ID].astype("str"), C.SEGMENT]
+    assert (got.to_numpy() == direct[C.SEGMENT].astype("str").to_numpy()).all()
+    assert (segments[C.SEGMENT_MODEL_VERSION] == "2").all() and len(segments) == len(frame)
+    assert source.method == "model" and source.as_of == AS_OF and "v2" in source.detail
