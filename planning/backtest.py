@@ -29,25 +29,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow.compute as pc
-import pyarrow.dataset as pads
 
 from ml import columns as C
 from ml.columns import SEGMENT
 from ml.config import Catalogue, Workspace
 from ml.config.policy import PolicyConfig
-from ml.errors import StrataError
-from ml.periods import last_complete_period, shift_period
-from ml.segment_policies import SegmentPolicies
-from ml.segment_rules import ABC, rule_classes
-from planning.optimise import proposal_from_policies
-from planning.policy_data import table_path
+from planning.backtest_origins import (
+    Segmenter,
+    backtest_windows,
+    model_segmenter,
+    origin_windows,
+    rule_segmenter,
+)
+from planning.backtest_strategies import ABC_LEVELS, STRATEGIES, OriginStrategies, origin_strategies
 from planning.replay import (
     PolicySet,
     Replayer,
@@ -57,15 +56,10 @@ from planning.replay import (
     replayer,
 )
 from planning.segment_source import (
-    RULES_VERSION,
     SegmentSource,
-    family_to_products,
-    segment_assignments,
 )
 from planning.simulation import (
-    demand_weighted_target,
     planned_fill,
-    policy_sets,
 )
 
 __all__ = [
@@ -81,241 +75,9 @@ __all__ = [
     "origin_windows",
     "replay_origin",
     "rule_segmenter",
-    "write_backtest_chart",
 ]
 
-#: the strategies side by side, in report order
-STRATEGIES = (
-    "uniform csl",
-    "uniform fill rate",
-    "classic abc",
-    "catalogue",
-    "service classes",
-    "per-product optimum",
-)
-#: classic ABC cycle-service levels; products the rules call new get C's level
-ABC_LEVELS = {"A": 0.98, "B": 0.95, "C": 0.90}
 CALIBRATION_MIN_PRODUCTS = 30  # segments smaller than this are too noisy to judge calibration
-_UNIFORM_KINDS = {"uniform csl": "csl", "uniform fill rate": "fill_rate"}
-
-#: (as-of snapshot, its day) -> (sku_id, segment, ... per product; where the segments came from)
-Segmenter = Callable[[pd.DataFrame, date], tuple[pd.DataFrame, SegmentSource]]
-
-
-def _periods_between(first: date, later: date, bucket: str) -> int:
-    """Whole periods from the period starting ``first`` to the one starting ``later``."""
-    if bucket == "week":
-        return (later - first).days // 7
-    return (later.year - first.year) * 12 + later.month - first.month
-
-
-def origin_windows(
-    bucket: str,
-    data_as_of: date,
-    history_first: date,
-    *,
-    origins: int,
-    spacing: int,
-    periods: int,
-    warmup: int,
-) -> list[SimulationWindow]:
-    """The origins' windows, oldest first: the newest ends at the last complete period.
-
-    Each origin needs ``warmup`` periods of history before it and ``periods`` after it; one
-    that lacks them raises a StrataError naming it, the periods needed and had, and the fix.
-    """
-    last = last_complete_period(data_as_of, bucket)
-    windows = []
-    for i in range(origins):
-        first = shift_period(last, -(periods - 1) - i * spacing, bucket)
-        had = _periods_between(history_first, first, bucket)
-        if had < warmup:
-            raise StrataError(
-                f"backtest origin {first.isoformat()} (origin {i + 1} of {origins}, policies as "
-                f"of {(first - timedelta(days=1)).isoformat()}) needs {warmup} "
-                f"{bucket}s of demand history before it for the warm-up and {periods} after it, "
-                f"but the demand starts {history_first.isoformat()}: {max(had, 0)} {bucket}s "
-                f"available before it. Fix: fewer origins (backtest.origins: {origins}), a "
-                f"smaller backtest.spacing_periods ({spacing}) or backtest.periods ({periods}), "
-                f"or fewer simulation.warmup_periods ({warmup}) in configs/policy.yaml"
-            )
-        windows.append(SimulationWindow(bucket, first, periods, warmup, data_as_of))
-    return windows[::-1]
-
-
-def _history_first(ws: Workspace) -> date:
-    """The first period with a sale in the demand table."""
-    path = table_path(ws, "demand")
-    table = pads.dataset(path).to_table(
-        columns=[C.PERIOD_START], filter=pads.field(C.KIND) == "sale"
-    )
-    if table.num_rows == 0:
-        raise StrataError(
-            f"workspace '{ws.name}' has no sales in {path}; build it with `strata features build`"
-        )
-    return pd.Timestamp(pc.min(table.column(0)).as_py()).date()
-
-
-def backtest_windows(
-    ws: Workspace, config: PolicyConfig, data_as_of: date | None = None
-) -> list[SimulationWindow]:
-    """The workspace's origin windows from configs/policy.yaml (data: the newest snapshot)."""
-    from features.snapshots import list_snapshots
-
-    if data_as_of is None:
-        dates = list_snapshots(ws)
-        if not dates:
-            raise StrataError(
-                f"workspace '{ws.name}' has no feature snapshot; run `strata features build "
-                f"--config <workspace yaml>` first"
-            )
-        data_as_of = dates[-1]
-    bt, sim = config.backtest, config.simulation
-    bucket = ws.calendar.bucket
-    warmup = (
-        sim.warmup_periods if sim.warmup_periods is not None else {"week": 13, "month": 3}[bucket]
-    )
-    return origin_windows(
-        bucket,
-        data_as_of,
-        _history_first(ws),
-        origins=bt.origins,
-        spacing=bt.spacing_periods,
-        periods=bt.periods,
-        warmup=warmup,
-    )
-
-
-def rule_segmenter(ws: Workspace, catalogue: Catalogue) -> Segmenter:
-    """Segments by the catalogue's rules on each as-of snapshot (no model judged)."""
-
-    def segments(features: pd.DataFrame, day: date) -> tuple[pd.DataFrame, SegmentSource]:
-        got, _ = segment_assignments(ws, features, catalogue, [], day)
-        detail = f"the catalogue's rules on the snapshot as of {day.isoformat()}"
-        return got, SegmentSource("rule", day, RULES_VERSION, detail)
-
-    return segments
-
-
-def model_segmenter(
-    ws: Workspace, catalogue: Catalogue, model: Any, version: str, name: str = "model"
-) -> Segmenter:
-    """Segments by scoring each as-of snapshot with a loaded pyfunc (raw proposals: no
-    hysteresis, no overrides — the model itself is judged); products it does not score take
-    the catalogue's rules."""
-    from serving.predict import predict_snapshot
-
-    def segments(features: pd.DataFrame, day: date) -> tuple[pd.DataFrame, SegmentSource]:
-        where = f"the snapshot as of {day.isoformat()} of workspace '{ws.name}'"
-        pred = predict_snapshot(model, features, where, f"{name} v{version}")
-        got = pd.DataFrame(
-            {
-                C.SKU_ID: pred[C.SKU_ID].astype("str").to_numpy(),
-                SEGMENT: pred[C.SEGMENT].astype("str").to_numpy(),
-                C.ASSIGNMENT_METHOD: "model",
-                C.SEGMENT_MODEL_VERSION: str(version),
-                C.REASONS: "",
-            }
-        )
-        got = family_to_products(got, features)
-        missing = ~features[C.SKU_ID].astype("str").isin(got[C.SKU_ID])
-        detail = f"{name} v{version} scoring the snapshot as of {day.isoformat()}"
-        if missing.any():
-            ruled, _ = segment_assignments(ws, features.loc[missing], catalogue, [], day)
-            got = pd.concat([got, ruled], ignore_index=True)
-            detail += f"; {int(missing.sum())} product(s) it did not score take the rules"
-        return got, SegmentSource("model", day, str(version), detail)
-
-    return segments
-
-
-def _abc_policies(
-    ws: Workspace,
-    features: pd.DataFrame,
-    segments: pd.DataFrame,
-    catalogue: Catalogue,
-    config: PolicyConfig,
-    day: date,
-) -> SegmentPolicies:
-    """Classic ABC: cycle service 98 / 95 / 90 % by the snapshot's abc rule class."""
-    abc = rule_classes(features, catalogue.drivers)[ABC].astype("str")
-    level = abc.map(ABC_LEVELS).fillna(ABC_LEVELS["C"]).to_numpy()
-    by_sku = pd.Series(level, index=features[C.SKU_ID].astype("str").to_numpy())
-    levels = sorted(set(ABC_LEVELS.values()), reverse=True)
-    sets = policy_sets(ws, features, segments, catalogue, config, day, levels, "csl")
-    keep = []
-    for lv, s in zip(levels, sets, strict=True):
-        mine = lambda f, lv=lv: f[f[C.SKU_ID].astype("str").map(by_sku) == lv]  # noqa: E731
-        keep.append((mine(s.policies), mine(s.flagged)))
-    return SegmentPolicies(
-        policies=pd.concat([p for p, _ in keep], ignore_index=True),
-        flagged=pd.concat([f for _, f in keep], ignore_index=True),
-    )
-
-
-def _per_product_policies(result: SegmentPolicies, limit: pd.DataFrame) -> SegmentPolicies:
-    """The catalogue's policies with each normal-demand product's reorder point at the
-    per-product optimum: r = mean LTD + k sigma (same lot sizes, same review)."""
-    pol = result.policies
-    k = pol[C.SKU_ID].astype("str").map(limit.set_index(C.SKU_ID)["k"]).to_numpy(np.float64)
-    rate = pol[C.SKU_ID].astype("str").map(limit.set_index(C.SKU_ID)[C.EXPECTED_FILL_RATE])
-    normal = (pol[C.LTD_METHOD] == "normal").to_numpy() & np.isfinite(k)
-    mean = pol[C.LEAD_TIME_DEMAND_MEAN].to_numpy(np.float64)
-    sd = pol[C.LEAD_TIME_DEMAND_SD].to_numpy(np.float64)
-    r = np.maximum(mean + np.nan_to_num(k) * sd, 0.0)
-    out = pol.assign(
-        **{
-            C.REORDER_POINT: np.where(normal, r, pol[C.REORDER_POINT]),
-            C.SAFETY_STOCK: np.where(normal, r - mean, pol[C.SAFETY_STOCK]),
-            C.EXPECTED_FILL_RATE: np.where(
-                normal, rate.to_numpy(np.float64), pol[C.EXPECTED_FILL_RATE]
-            ),
-        }
-    )
-    return SegmentPolicies(policies=out, flagged=result.flagged)
-
-
-@dataclass(frozen=True)
-class OriginStrategies:
-    """The policy sets of one origin, all fitted on the as-of snapshot."""
-
-    sets: dict[str, SegmentPolicies]  # by strategy name (STRATEGIES)
-    sweeps: dict[str, list[tuple[float, SegmentPolicies]]]  # uniform kind -> (level, set)
-    level: float  # the catalogue's demand-weighted target, the uniform rules' level
-    optimiser_target: float
-
-
-def origin_strategies(
-    ws: Workspace,
-    features: pd.DataFrame,
-    segments: pd.DataFrame,
-    catalogue: Catalogue,
-    config: PolicyConfig,
-    day: date,
-    source: SegmentSource,
-) -> OriginStrategies:
-    """Every strategy's policies and the uniform sweeps from one as-of snapshot (in memory)."""
-    (configured,) = policy_sets(ws, features, segments, catalogue, config, day, [None], "")
-    level = config.simulation.uniform.service_level or demand_weighted_target(configured.policies)
-    sweeps: dict[str, list[tuple[float, SegmentPolicies]]] = {}
-    at_level: dict[str, SegmentPolicies] = {}
-    levels = [level, *sorted(set(config.simulation.uniform.sweep) - {level})]
-    for name, kind in _UNIFORM_KINDS.items():
-        sets = policy_sets(ws, features, segments, catalogue, config, day, levels, kind)
-        at_level[name] = sets[0]
-        sweeps[kind] = list(zip(levels, sets, strict=True))
-    proposal = proposal_from_policies(
-        configured, catalogue=catalogue, config=config, as_of=day, source=source
-    )
-    (classes,) = policy_sets(ws, features, segments, proposal.catalogue, config, day, [None], "")
-    sets = {
-        **at_level,
-        "classic abc": _abc_policies(ws, features, segments, catalogue, config, day),
-        "catalogue": configured,
-        "service classes": classes,
-        "per-product optimum": _per_product_policies(configured, proposal.per_product),
-    }
-    return OriginStrategies(sets, sweeps, level, proposal.target)
 
 
 @dataclass(frozen=True)
@@ -537,44 +299,3 @@ def backtest(
             replay_origin(window, source, made, lambda f, w=window: replayer(ws, w, config, f))
         )
     return Backtest(ws.name, results)
-
-
-def write_backtest_chart(ws: Workspace, result: Backtest) -> Path:
-    """The efficient frontier (inventory value against achieved fill rate, averaged over
-    origins): the uniform sweeps as curves, every strategy as a point."""
-    from matplotlib.figure import Figure
-
-    folder = ws.warehouse / "reports"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "backtest_frontier.png"
-    sweeps = pd.concat([o.sweeps for o in result.origins], ignore_index=True)
-    # only the configured sweep levels every origin replayed: the per-origin average target
-    # differs between origins and would put single-origin points on an averaged curve
-    every = sweeps.groupby(["kind", "level"])["level"].transform("size") == len(result.origins)
-    curves = sweeps[every].groupby(["kind", "level"], sort=True)[
-        [C.FILL_RATE, C.AVG_INVENTORY_VALUE]
-    ]
-    fig = Figure(figsize=(9, 6))
-    ax = fig.add_subplot(1, 1, 1)
-    for kind, curve in curves.mean().reset_index().groupby("kind", sort=True):
-        c = curve.sort_values(C.FILL_RATE)
-        ax.plot(c[C.FILL_RATE], c[C.AVG_INVENTORY_VALUE], marker=".", label=f"uniform {kind}")
-    avg = result.average
-    for row in avg.to_dict("records"):
-        ax.scatter(row[C.FILL_RATE], row[C.AVG_INVENTORY_VALUE], s=60, zorder=3)
-        ax.annotate(
-            row["strategy"],
-            (row[C.FILL_RATE], row[C.AVG_INVENTORY_VALUE]),
-            textcoords="offset points",
-            xytext=(5, 5),
-            fontsize=8,
-        )
-    ax.set_xlabel("achieved fill rate (averaged over origins)")
-    ax.set_ylabel("average inventory value")
-    ax.set_title(f"{result.workspace}: backtest over {len(result.origins)} origins")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", fontsize=8)
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    tmp.replace(path)
-    return path

@@ -25,14 +25,11 @@ against the replay by `strata simulate --catalogue FILE` before it is adopted.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 from numpy.typing import NDArray
 
 from features.snapshots import load_features
@@ -65,7 +62,6 @@ __all__ = [
     "ServiceLevelProposal",
     "optimise_service_levels",
     "proposal_from_policies",
-    "write_proposal",
 ]
 
 STRATEGIES = (
@@ -389,40 +385,3 @@ def proposal_from_policies(
             }
         ),
     )
-
-
-def write_proposal(ws: Workspace, proposal: ServiceLevelProposal) -> Path:
-    """Write ``<warehouse>/reports/segments_proposed_<as_of>.yaml`` (a whole catalogue file)
-    and ``.json`` beside it (the strategies and savings); returns the YAML's path."""
-    folder = ws.warehouse / "reports"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"segments_proposed_{proposal.as_of.isoformat()}.yaml"
-    header = (
-        f"# Proposed by `strata policy optimise` for the snapshot of {proposal.as_of}: a "
-        f"cycle-service level per segment and cycle-value band\n# holding an aggregate planned fill rate of "
-        f"{proposal.target:.4f} with {proposal.saving_vs_best_uniform:.1%} less safety-stock "
-        f"value than the best uniform rule\n# (the per-product limit: "
-        f"{proposal.per_item_limit_saving:.1%}). Review it, replay it with `strata simulate "
-        f"--catalogue {path.name}`,\n# then adopt it by pointing the workspace's catalogue: at "
-        f"it or copying it over configs/segments.yaml.\n"
-    )
-    body = yaml.safe_dump(
-        proposal.catalogue.model_dump(mode="json", exclude_none=True), sort_keys=False
-    )
-    _atomic_write(path, header + body)
-    summary = {
-        "as_of": proposal.as_of.isoformat(),
-        "target_fill_rate": proposal.target,
-        "saving_vs_best_uniform": proposal.saving_vs_best_uniform,
-        "per_item_limit_saving": proposal.per_item_limit_saving,
-        "strategies": proposal.strategies.to_dict("records"),
-        "excluded": proposal.excluded,
-    }
-    _atomic_write(path.with_suffix(".json"), json.dumps(summary, indent=2))
-    return path
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)  # never half-written

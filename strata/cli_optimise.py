@@ -43,7 +43,8 @@ def optimise(
     """Fill-rate targets per segment (within the catalogue's floors and ceilings) that need the
     least safety stock for the aggregate fill rate, against one rule for all and the per-product
     limit; written as a proposed catalogue under <warehouse>/reports/, never into configs/."""
-    from planning.optimise import optimise_service_levels, write_proposal
+    from planning.optimise import optimise_service_levels
+    from planning.proposal_file import write_proposal
     from strata.cli_policy import stage_configs
 
     if output_format not in ("table", "json"):

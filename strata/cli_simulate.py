@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
+from strata.cli_backtest import backtest_command
 from strata.cli_common import DEFAULT_CONFIG, ConfigOpt, StepProgress, run
 from strata.cli_policy import CatalogueOpt, PolicyConfigOpt, ScoringOpt, stage_configs
 
@@ -76,10 +77,9 @@ def simulate(
     baseline; print what segmentation buys and write a report under <warehouse>/reports/.
     With --backtest: the rolling backtest of every strategy (see planning/backtest.py)."""
     if backtest:
-        _backtest(config, catalogue, policy_config, model_version, rules, output_format)
+        backtest_command(config, catalogue, policy_config, model_version, rules, output_format)
         return
     from rich.console import Console
-    from rich.table import Table
 
     from planning.replay import simulation_window
     from planning.simulation import simulate_policies
@@ -102,6 +102,13 @@ def simulate(
         )
         step("writing the report")
         paths = write_simulation_report(ws, report)
+    _print_simulation(console, report, paths)
+
+
+def _print_simulation(console: Any, report: Any, paths: dict[str, Any]) -> None:
+    """The replay's comparison, per segment and overall, and where the report is."""
+    from rich.table import Table
+
     src = report.source
     style = "bold yellow" if src.fallback else "bold"
     console.print(f"[{style}]segments[/]: {src.detail}")
@@ -140,107 +147,6 @@ def simulate(
     for reason, n in report.excluded.items():
         console.print(f"[dim]left out: {n:,} {reason}[/]")
     console.print(f"report: {paths['markdown']}\nchart:  {paths['chart']}")
-
-
-def _segmenter(ws: Any, cat: Any, config: Any, model_version: int | None, rules: bool) -> Any:
-    """The backtest's segmenter: the catalogue's rules, or the model version being judged."""
-    from planning.backtest import model_segmenter, rule_segmenter
-
-    if rules:
-        return rule_segmenter(ws, cat)
-    from strata.cli_models import serving_context
-
-    sc = serving_context(config)
-    from serving.predict import load_pyfunc
-    from store.registry import resolve_version
-
-    info = run(resolve_version, sc.ref, model_version or "champion")
-    pyfunc = run(load_pyfunc, info.uri)
-    return model_segmenter(ws, cat, pyfunc, str(info.version), sc.ref.model_name)
-
-
-def _backtest(
-    config: Any,
-    catalogue: Any,
-    policy_config: Any,
-    model_version: int | None,
-    rules: bool,
-    output_format: str,
-) -> None:
-    """`strata simulate --backtest`: every strategy from several origins, no look-ahead."""
-    import contextlib
-    import json
-    import sys
-
-    from rich.console import Console
-    from rich.table import Table
-
-    from planning.backtest import backtest as run_backtest
-    from planning.backtest import backtest_windows, write_backtest_chart
-
-    fmt = output_format.lower()
-    if fmt not in ("table", "json"):
-        raise typer.BadParameter(f"--format {output_format!r}: use table or json")
-    if rules and model_version is not None:
-        raise typer.BadParameter("--rules and --model-version exclude each other; pick one")
-    ws, cat, _scoring, cfg = stage_configs(config, catalogue, None, policy_config)
-    console = Console(stderr=fmt == "json")
-    windows = run(backtest_windows, ws, cfg)
-    # JSON goes to stdout alone: the snapshot builds' progress bars go to stderr
-    with contextlib.redirect_stdout(sys.stderr) if fmt == "json" else contextlib.nullcontext():
-        for w in windows:
-            _ensure_snapshot(ws, w.policy_as_of, console)
-    segmenter = _segmenter(ws, cat, config, model_version, rules)
-    result = run(
-        run_backtest,
-        ws,
-        segmenter=segmenter,
-        catalogue=cat,
-        config=cfg,
-        windows=windows,
-        progress=lambda m: console.print(f"[dim]· {m}[/]"),
-    )
-    chart = write_backtest_chart(ws, result)
-    result.paths["chart"] = chart
-    if fmt == "json":
-        typer.echo(json.dumps(result.as_dict(), indent=2, default=str))
-        return
-    console.print(f"segments: {result.origins[0].source.detail} (first origin)")
-    heads = ["fill_rate", "planned_fill_rate", "avg_inventory_value", "orders"]
-    heads += ["stockout_periods", "saving", "no_more_orders"]
-    t = Table(title=f"Backtest over {len(result.origins)} origins (averages)", title_justify="left")
-    t.add_column("strategy")
-    for h in heads:
-        t.add_column(h.replace("_", " "), justify="right")
-    for row in result.average.to_dict("records"):
-        t.add_row(str(row["strategy"]), *(_fmt(row[h]) for h in heads))
-    console.print(t)
-    for o in result.origins:
-        s = o.strategies.set_index("strategy")
-        cells = ", ".join(
-            f"{n} fill {s.loc[n, 'fill_rate']:.3f} saving {_fmt(s.loc[n, 'saving'])}"
-            for n in ("catalogue", "service classes", "per-product optimum")
-        )
-        console.print(f"origin {o.window.first} ({o.products:,} products): {cells}")
-    c = Table(title="Calibration per segment: achieved - planned fill rate", title_justify="left")
-    for h in ("segment", "products", "planned", "achieved", "gap"):
-        c.add_column(h, justify="left" if h == "segment" else "right")
-    for row in result.calibration.to_dict("records"):
-        c.add_row(
-            str(row["segment"]),
-            f"{row['products']:,.0f}",
-            _fmt(row["planned_fill_rate"]),
-            _fmt(row["fill_rate"]),
-            f"{row['gap']:+.3f}",
-        )
-    console.print(c)
-    gap = result.calibration_gap_max
-    console.print(
-        f"calibration_gap_max (segments with >= 30 products): {_fmt(gap)}; saving vs best "
-        f"uniform: service classes {_fmt(result.saving('service classes'))}, per-product "
-        f"optimum {_fmt(result.saving('per-product optimum'))}"
-    )
-    console.print(f"chart: {chart}")
 
 
 def kpis(

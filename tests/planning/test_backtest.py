@@ -17,8 +17,8 @@ from planning.backtest import (
     backtest_windows,
     origin_windows,
     rule_segmenter,
-    write_backtest_chart,
 )
+from planning.backtest_chart import write_backtest_chart
 from strata.cli import app
 
 WEEKS = 80

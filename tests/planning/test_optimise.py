@@ -11,8 +11,9 @@ from typer.testing import CliRunner
 from ml import columns as C
 from ml.config.files import load_catalogue, load_policy_config, load_scoring_config
 from ml.errors import StrataError
-from planning.optimise import PROPOSED, optimise_service_levels, write_proposal
+from planning.optimise import PROPOSED, optimise_service_levels
 from planning.policy_job import build_policies
+from planning.proposal_file import write_proposal
 from strata.cli import app
 
 AS_OF = date(2024, 12, 29)

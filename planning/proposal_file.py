@@ -1,0 +1,50 @@
+"""The optimiser's proposal on disk: a whole catalogue file and its JSON summary, written atomically."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from ml.config import Workspace
+from planning.optimise import ServiceLevelProposal
+
+__all__ = ["write_proposal"]
+
+
+def write_proposal(ws: Workspace, proposal: ServiceLevelProposal) -> Path:
+    """Write ``<warehouse>/reports/segments_proposed_<as_of>.yaml`` (a whole catalogue file)
+    and ``.json`` beside it (the strategies and savings); returns the YAML's path."""
+    folder = ws.warehouse / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"segments_proposed_{proposal.as_of.isoformat()}.yaml"
+    header = (
+        f"# Proposed by `strata policy optimise` for the snapshot of {proposal.as_of}: a "
+        f"cycle-service level per segment and cycle-value band\n# holding an aggregate planned fill rate of "
+        f"{proposal.target:.4f} with {proposal.saving_vs_best_uniform:.1%} less safety-stock "
+        f"value than the best uniform rule\n# (the per-product limit: "
+        f"{proposal.per_item_limit_saving:.1%}). Review it, replay it with `strata simulate "
+        f"--catalogue {path.name}`,\n# then adopt it by pointing the workspace's catalogue: at "
+        f"it or copying it over configs/segments.yaml.\n"
+    )
+    body = yaml.safe_dump(
+        proposal.catalogue.model_dump(mode="json", exclude_none=True), sort_keys=False
+    )
+    _atomic_write(path, header + body)
+    summary = {
+        "as_of": proposal.as_of.isoformat(),
+        "target_fill_rate": proposal.target,
+        "saving_vs_best_uniform": proposal.saving_vs_best_uniform,
+        "per_item_limit_saving": proposal.per_item_limit_saving,
+        "strategies": proposal.strategies.to_dict("records"),
+        "excluded": proposal.excluded,
+    }
+    _atomic_write(path.with_suffix(".json"), json.dumps(summary, indent=2))
+    return path
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)  # never half-written
