@@ -204,8 +204,10 @@ def test_the_model_segmenter_scores_the_as_of_snapshot_with_the_judged_version(s
     from features.snapshots import load_features
     from planning.backtest import model_segmenter
     from serving.predict import input_spec, load_pyfunc, model_inputs, predict_pandas
+    from training.tracking import use_workspace_store
 
     ws, _ref = serving_ws
+    use_workspace_store(ws)  # this workspace's registry, whatever an earlier test pointed at
     v2 = load_pyfunc("models:/strata-segmenter/2")
     frame = load_features(AS_OF, workspace=ws)
     segments, source = model_segmenter(ws, planted_catalogue(), v2, "2")(frame, AS_OF)
