@@ -19,6 +19,8 @@ from ml.periods import last_complete_period, shift_period
 from planning.policy_data import table_path
 from planning.replay import (
     SimulationWindow,
+    default_warmup,
+    newest_snapshot_day,
 )
 from planning.segment_source import (
     RULES_VERSION,
@@ -26,6 +28,7 @@ from planning.segment_source import (
     family_to_products,
     segment_assignments,
 )
+from serving.predict import predict_snapshot
 
 __all__ = ["Segmenter", "backtest_windows", "model_segmenter", "origin_windows", "rule_segmenter"]
 
@@ -91,21 +94,11 @@ def backtest_windows(
     ws: Workspace, config: PolicyConfig, data_as_of: date | None = None
 ) -> list[SimulationWindow]:
     """The workspace's origin windows from configs/policy.yaml (data: the newest snapshot)."""
-    from features.snapshots import list_snapshots
-
     if data_as_of is None:
-        dates = list_snapshots(ws)
-        if not dates:
-            raise StrataError(
-                f"workspace '{ws.name}' has no feature snapshot; run `strata features build "
-                f"--config <workspace yaml>` first"
-            )
-        data_as_of = dates[-1]
+        data_as_of = newest_snapshot_day(ws)
     bt, sim = config.backtest, config.simulation
     bucket = ws.calendar.bucket
-    warmup = (
-        sim.warmup_periods if sim.warmup_periods is not None else {"week": 13, "month": 3}[bucket]
-    )
+    warmup = sim.warmup_periods if sim.warmup_periods is not None else default_warmup(bucket)
     return origin_windows(
         bucket,
         data_as_of,
@@ -134,7 +127,6 @@ def model_segmenter(
     """Segments by scoring each as-of snapshot with a loaded pyfunc (raw proposals: no
     hysteresis, no overrides — the model itself is judged); products it does not score take
     the catalogue's rules."""
-    from serving.predict import predict_snapshot
 
     def segments(features: pd.DataFrame, day: date) -> tuple[pd.DataFrame, SegmentSource]:
         where = f"the snapshot as of {day.isoformat()} of workspace '{ws.name}'"

@@ -11,6 +11,7 @@ import pandas as pd
 from ml import columns as C
 from ml.config import Catalogue, Workspace
 from ml.config.policy import PolicyConfig
+from ml.policy.safety_stock import _implied_by_reorder_point, _reorder_point, _safety_stock
 from ml.segment_policies import SegmentPolicies
 from ml.segment_rules import ABC, rule_classes
 from planning.optimise import proposal_from_policies
@@ -76,11 +77,12 @@ def _per_product_policies(result: SegmentPolicies, limit: pd.DataFrame) -> Segme
     normal = (pol[C.LTD_METHOD] == "normal").to_numpy() & np.isfinite(k)
     mean = pol[C.LEAD_TIME_DEMAND_MEAN].to_numpy(np.float64)
     sd = pol[C.LEAD_TIME_DEMAND_SD].to_numpy(np.float64)
-    r = np.maximum(mean + np.nan_to_num(k) * sd, 0.0)
+    r = np.maximum(_reorder_point(mean, _safety_stock(np.nan_to_num(k), sd)), 0.0)
+    safety, _ = _implied_by_reorder_point(r, mean, sd)
     out = pol.assign(
         **{
             C.REORDER_POINT: np.where(normal, r, pol[C.REORDER_POINT]),
-            C.SAFETY_STOCK: np.where(normal, r - mean, pol[C.SAFETY_STOCK]),
+            C.SAFETY_STOCK: np.where(normal, safety, pol[C.SAFETY_STOCK]),
             C.EXPECTED_FILL_RATE: np.where(
                 normal, rate.to_numpy(np.float64), pol[C.EXPECTED_FILL_RATE]
             ),

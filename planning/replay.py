@@ -34,7 +34,9 @@ __all__ = [
     "Replayer",
     "SimulationWindow",
     "common_products",
+    "default_warmup",
     "launched_in_window",
+    "newest_snapshot_day",
     "outcome_frame",
     "pit_features",
     "replay",
@@ -92,6 +94,22 @@ class SimulationWindow:
         )
 
 
+def newest_snapshot_day(ws: Workspace) -> date:
+    """The day of the workspace's newest feature snapshot: the data a replay ends with."""
+    dates = list_snapshots(ws)
+    if not dates:
+        raise StrataError(
+            f"workspace '{ws.name}' has no feature snapshot; run `strata features build "
+            f"--config <workspace yaml>` first"
+        )
+    return dates[-1]
+
+
+def default_warmup(bucket: str) -> int:
+    """Warm-up periods replayed before the measured ones: 13 weeks or 3 months."""
+    return _DEFAULT_WARMUP[bucket]
+
+
 def simulation_window(
     ws: Workspace,
     periods: int | None = None,
@@ -101,15 +119,9 @@ def simulation_window(
     """The last ``periods`` complete periods up to the newest snapshot (or ``data_as_of``)."""
     bucket = ws.calendar.bucket
     if data_as_of is None:
-        dates = list_snapshots(ws)
-        if not dates:
-            raise StrataError(
-                f"workspace '{ws.name}' has no feature snapshot; run `strata features build "
-                f"--config <workspace yaml>` first"
-            )
-        data_as_of = dates[-1]
+        data_as_of = newest_snapshot_day(ws)
     n = periods or _DEFAULT_PERIODS[bucket]
-    w = _DEFAULT_WARMUP[bucket] if warmup is None else warmup
+    w = default_warmup(bucket) if warmup is None else warmup
     if n < 1:
         raise StrataError(f"--weeks {n} must be at least 1 period")
     last = last_complete_period(data_as_of, bucket)

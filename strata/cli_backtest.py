@@ -6,8 +6,7 @@ from typing import Any
 
 import typer
 
-from strata.cli_common import run
-from strata.cli_policy import stage_configs
+from strata.cli_common import run, stage_configs
 
 __all__ = ["backtest_command"]
 

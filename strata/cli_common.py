@@ -97,3 +97,35 @@ class StepProgress:
                 self._task, completed=self.total, description=self.title + " done"
             )
         self._progress.stop()
+
+
+# the stage configs every stage command takes, and their one loader
+PolicyConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--policy-config", help="policy stage config (default: configs/policy.yaml)"),
+]
+CatalogueOpt = Annotated[
+    Path | None,
+    typer.Option("--catalogue", help="segment catalogue (default: the workspace's)"),
+]
+ScoringOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--scoring-config", help="scoring settings and sinks (default: configs/scoring.yaml)"
+    ),
+]
+
+
+def stage_configs(
+    config: Path, catalogue: Path | None, scoring: Path | None, policy_config: Path | None
+) -> tuple[Any, Any, Any, Any]:
+    """The workspace, catalogue, scoring and policy configs, each a clear error when bad."""
+    from ml.config.files import load_catalogue, load_policy_config, load_scoring_config
+
+    ws = workspace(config)
+    return (
+        ws,
+        run(load_catalogue, ws, catalogue),
+        run(load_scoring_config, ws, scoring),
+        run(load_policy_config, ws, policy_config),
+    )

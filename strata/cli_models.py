@@ -11,7 +11,16 @@ from typing import Annotated, Any
 
 import typer
 
-from strata.cli_common import DEFAULT_CONFIG, ConfigOpt, fail, parse_date, run, workspace
+from strata.cli_common import (
+    DEFAULT_CONFIG,
+    CatalogueOpt,
+    ConfigOpt,
+    ScoringOpt,
+    fail,
+    parse_date,
+    run,
+    workspace,
+)
 
 __all__ = [
     "ServingContext",
@@ -37,19 +46,11 @@ override_app = typer.Typer(
 GatesOpt = Annotated[
     Path | None, typer.Option("--gates-config", help="gates (default: configs/gates.yaml)")
 ]
-ScoringOpt = Annotated[
-    Path | None,
-    typer.Option("--scoring-config", help="scoring settings (default: configs/scoring.yaml)"),
-]
 TrainingOpt = Annotated[
     Path | None,
     typer.Option(
         "--training-config", help="training config naming the model (configs/training.yaml)"
     ),
-]
-CatalogueOpt = Annotated[
-    Path | None,
-    typer.Option("--catalogue", help="segment catalogue (default: the workspace's)"),
 ]
 ToOpt = Annotated[str, typer.Option("--to", help="target alias: staging | champion")]
 

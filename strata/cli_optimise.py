@@ -8,7 +8,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from strata.cli_common import DEFAULT_CONFIG, AsOfOpt, ConfigOpt, parse_date, run
+from strata.cli_common import (
+    DEFAULT_CONFIG,
+    AsOfOpt,
+    CatalogueOpt,
+    ConfigOpt,
+    PolicyConfigOpt,
+    ScoringOpt,
+    parse_date,
+    run,
+    stage_configs,
+)
 
 if TYPE_CHECKING:
     from planning.optimise import ServiceLevelProposal
@@ -27,15 +37,9 @@ def optimise(
             "plans today, or optimise.target_fill_rate in configs/policy.yaml)",
         ),
     ] = None,
-    catalogue: Annotated[
-        str | None, typer.Option("--catalogue", help="segment catalogue (default: the workspace's)")
-    ] = None,
-    scoring_config: Annotated[
-        str | None, typer.Option("--scoring-config", help="default: configs/scoring.yaml")
-    ] = None,
-    policy_config: Annotated[
-        str | None, typer.Option("--policy-config", help="default: configs/policy.yaml")
-    ] = None,
+    catalogue: CatalogueOpt = None,
+    scoring_config: ScoringOpt = None,
+    policy_config: PolicyConfigOpt = None,
     output_format: Annotated[
         str, typer.Option("--format", help="table | json", case_sensitive=False)
     ] = "table",
@@ -45,12 +49,10 @@ def optimise(
     limit; written as a proposed catalogue under <warehouse>/reports/, never into configs/."""
     from planning.optimise import optimise_service_levels
     from planning.proposal_file import write_proposal
-    from strata.cli_policy import stage_configs
 
     if output_format not in ("table", "json"):
         raise typer.BadParameter(f"--format {output_format!r}: use table or json")
-    paths = [None if p is None else Path(p) for p in (catalogue, scoring_config, policy_config)]
-    ws, cat, scoring, cfg = stage_configs(config, *paths)
+    ws, cat, scoring, cfg = stage_configs(config, catalogue, scoring_config, policy_config)
     proposal = run(
         optimise_service_levels,
         ws,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -12,10 +11,14 @@ import typer
 from strata.cli_common import (
     DEFAULT_CONFIG,
     AsOfOpt,
+    CatalogueOpt,
     ConfigOpt,
+    PolicyConfigOpt,
+    ScoringOpt,
     StepProgress,
     parse_date,
     run,
+    stage_configs,
     workspace,
 )
 from strata.cli_optimise import optimise
@@ -162,37 +165,6 @@ def _print_table(result: dict[str, Any]) -> None:
             "note: the order quantity alone meets the fill-rate target; the safety factor is held "
             "at --k-min (no negative safety stock)."
         )
-
-
-PolicyConfigOpt = Annotated[
-    Path | None,
-    typer.Option("--policy-config", help="policy stage config (default: configs/policy.yaml)"),
-]
-CatalogueOpt = Annotated[
-    Path | None,
-    typer.Option("--catalogue", help="segment catalogue (default: configs/segments.yaml)"),
-]
-ScoringOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--scoring-config", help="sinks to read and write (default: configs/scoring.yaml)"
-    ),
-]
-
-
-def stage_configs(
-    config: Path, catalogue: Path | None, scoring: Path | None, policy_config: Path | None
-) -> tuple[Any, Any, Any, Any]:
-    """The workspace, catalogue, scoring and policy configs, each a clear error when bad."""
-    from ml.config.files import load_catalogue, load_policy_config, load_scoring_config
-
-    ws = workspace(config)
-    return (
-        ws,
-        run(load_catalogue, ws, catalogue),
-        run(load_scoring_config, ws, scoring),
-        run(load_policy_config, ws, policy_config),
-    )
 
 
 def _num(value: Any, digits: int = 4) -> str:

@@ -7,8 +7,16 @@ from typing import Annotated, Any
 import typer
 
 from strata.cli_backtest import backtest_command
-from strata.cli_common import DEFAULT_CONFIG, ConfigOpt, StepProgress, run
-from strata.cli_policy import CatalogueOpt, PolicyConfigOpt, ScoringOpt, stage_configs
+from strata.cli_common import (
+    DEFAULT_CONFIG,
+    CatalogueOpt,
+    ConfigOpt,
+    PolicyConfigOpt,
+    ScoringOpt,
+    StepProgress,
+    run,
+    stage_configs,
+)
 
 __all__ = ["kpis", "simulate"]
 

@@ -63,11 +63,12 @@ def band_edges(values: ArrayLike, bands: int) -> Array:
     return np.unique(edges)
 
 
-def _group_sums(code: NDArray[np.intp], n: int, w, q, sd, v) -> tuple[Array, Array, Array]:
+def _group_sums(code: NDArray[np.intp], n: int, w, q, sd, v) -> tuple[Array, Array]:
+    """A_g = sum v sigma and B_g = sum w sigma / Q over each group's uncertain products."""
     varies = sd > 0
     a = np.bincount(code, np.where(varies, v * sd, 0.0), n)
     b = np.bincount(code, np.where(varies, w * sd / np.where(varies, q, 1.0), 0.0), n)
-    return a, b, np.bincount(code, w, n)
+    return a, b
 
 
 def _k(log_lambda: float, a: Array, b: Array, low: Array, high: Array) -> Array:
@@ -138,7 +139,7 @@ def optimise_class_levels(
     lo_level, hi_level = (np.asarray(x, dtype=np.float64) for x in (floor, ceiling))
     _check(lo_level, hi_level, target)
     n = lo_level.size
-    a, b, _ = _group_sums(code, n, w, q, sd, v)
+    a, b = _group_sums(code, n, w, q, sd, v)
     low = np.maximum(ndtri(lo_level), k_min)
     high = np.maximum(ndtri(hi_level), low)
     all_weight = w.sum()
