@@ -23,12 +23,20 @@
    orders, stockout periods; per segment the catalogue's achieved - planned fill rate; each
    strategy's saving against the best uniform rule at the same achieved fill rate (read off the
    uniform sweeps, with the orders the uniform rule places there).
+5. **Calibration, learned without look-ahead** (``backtest.calibrate``,
+   :mod:`ml.policy.service_calibration`): one extra window before the first origin replays the
+   catalogue's policies alone; each origin's plan per segment is then the formulas' expected fill
+   rate corrected by the segment's shortage ratio pooled over the latest
+   ``backtest.calibration_windows`` windows that ended before it,
+   and ``calibration_gap_max`` judges achieved against that plan (``raw_calibration_gap_max``
+   against the formulas alone).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -39,14 +47,18 @@ from ml import columns as C
 from ml.columns import SEGMENT
 from ml.config import Catalogue, Workspace
 from ml.config.policy import PolicyConfig
+from ml.periods import shift_period
+from ml.policy.service_calibration import calibrated_fill_rate, pooled_shortage_ratios
 from planning.backtest_origins import (
     Segmenter,
     backtest_windows,
+    calibration_window,
     model_segmenter,
     origin_windows,
     rule_segmenter,
 )
 from planning.backtest_strategies import ABC_LEVELS, STRATEGIES, OriginStrategies, origin_strategies
+from planning.policy_job import compute_policies
 from planning.replay import (
     PolicySet,
     Replayer,
@@ -70,6 +82,8 @@ __all__ = [
     "OriginResult",
     "backtest",
     "backtest_windows",
+    "calibration_window",
+    "catalogue_calibration",
     "model_segmenter",
     "origin_strategies",
     "origin_windows",
@@ -168,6 +182,52 @@ def _savings(strategies: pd.DataFrame, sweeps: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([strategies, pd.DataFrame(rows, index=strategies.index)], axis=1)
 
 
+def _calibration_table(catalogue: PolicySet) -> pd.DataFrame:
+    """Per segment of the catalogue's replay: products, planned and achieved fill rate, gap."""
+    planned = planned_fill(catalogue.policies)
+    by = catalogue.by_segment
+    by = by[by[SEGMENT] != "all"]
+    table = pd.DataFrame(
+        {
+            SEGMENT: by[SEGMENT].to_numpy(),
+            C.PRODUCTS: by[C.PRODUCTS].to_numpy(),
+            "planned_fill_rate": by[SEGMENT].map(planned).to_numpy(np.float64),
+            C.FILL_RATE: by[C.FILL_RATE].to_numpy(np.float64),
+        }
+    )
+    table["gap"] = table[C.FILL_RATE] - table["planned_fill_rate"]
+    return table
+
+
+def _calibrated(table: pd.DataFrame, ratios: dict[str, float]) -> pd.DataFrame:
+    """The table with each segment's shortage ratio, calibrated plan and the gap against it."""
+    out = table.rename(columns={"gap": "raw_gap"})
+    out["shortage_ratio"] = out[SEGMENT].map(ratios).astype(np.float64)
+    out["calibrated_planned_fill_rate"] = calibrated_fill_rate(
+        out["planned_fill_rate"], out["shortage_ratio"]
+    )
+    out["gap"] = out[C.FILL_RATE] - out["calibrated_planned_fill_rate"]
+    return out
+
+
+def catalogue_calibration(
+    ws: Workspace,
+    window: SimulationWindow,
+    *,
+    segmenter: Segmenter,
+    catalogue: Catalogue,
+    config: PolicyConfig,
+) -> pd.DataFrame:
+    """The catalogue's calibration table of one window: its policies alone, replayed."""
+    day = window.policy_as_of
+    features = pit_features(ws, day)
+    segments, _ = segmenter(features, day)
+    policies = compute_policies(ws, features, segments, catalogue, config.build, day)
+    frames, _ = common_products([policies])
+    played = replayer(ws, window, config, frames[0])(frames[0], "catalogue", None)
+    return _calibration_table(played)
+
+
 def replay_origin(
     window: SimulationWindow,
     source: SegmentSource,
@@ -192,18 +252,7 @@ def replay_origin(
     for (kind, lv), frame in zip(sweep_keys, frames[len(names) :], strict=True):
         sweep_rows.append({"kind": kind, "level": lv, **_figures(play(frame, kind, lv), frame)})
     sweeps = pd.DataFrame(sweep_rows)
-    planned = planned_fill(played["catalogue"].policies)
-    by = played["catalogue"].by_segment
-    by = by[by[SEGMENT] != "all"]
-    calibration = pd.DataFrame(
-        {
-            SEGMENT: by[SEGMENT].to_numpy(),
-            C.PRODUCTS: by[C.PRODUCTS].to_numpy(),
-            "planned_fill_rate": by[SEGMENT].map(planned).to_numpy(np.float64),
-            C.FILL_RATE: by[C.FILL_RATE].to_numpy(np.float64),
-        }
-    )
-    calibration["gap"] = calibration[C.FILL_RATE] - calibration["planned_fill_rate"]
+    calibration = _calibration_table(played["catalogue"])
     strategies = _savings(pd.DataFrame(rows), sweeps)
     policies = {name: p.policies for name, p in played.items()}
     return OriginResult(window, source, len(frames[0]), strategies, calibration, sweeps, policies)
@@ -239,21 +288,34 @@ class Backtest:
     def calibration(self) -> pd.DataFrame:
         """Per segment: products and achieved - planned fill rate, averaged over origins."""
         frame = pd.concat([o.calibration for o in self.origins], ignore_index=True)
+        if "calibrated_planned_fill_rate" not in frame:  # built without calibration
+            frame = _calibrated(frame, {})
         out = frame.groupby(SEGMENT, sort=True).agg(
             products=(C.PRODUCTS, "mean"),
             planned_fill_rate=("planned_fill_rate", "mean"),
+            calibrated_planned_fill_rate=("calibrated_planned_fill_rate", "mean"),
             fill_rate=(C.FILL_RATE, "mean"),
             gap=("gap", "mean"),
+            raw_gap=("raw_gap", "mean"),
             origins=("gap", "size"),
         )
         return out.reset_index()
 
-    @property
-    def calibration_gap_max(self) -> float | None:
-        """The largest |achieved - planned| over segments with >= 30 products (averaged)."""
+    def _gap_max(self, column: str) -> float | None:
         cal = self.calibration
         judged = cal[cal["products"] >= CALIBRATION_MIN_PRODUCTS]
-        return float(judged["gap"].abs().max()) if len(judged) else None
+        return float(judged[column].abs().max()) if len(judged) else None
+
+    @property
+    def calibration_gap_max(self) -> float | None:
+        """The largest |achieved - calibrated plan| over segments with >= 30 products (averaged
+        over origins; the plan is the formulas' where no earlier window calibrated it)."""
+        return self._gap_max("gap")
+
+    @property
+    def raw_calibration_gap_max(self) -> float | None:
+        """The same against the formulas' expected fill rate, uncalibrated."""
+        return self._gap_max("raw_gap")
 
     def saving(self, strategy: str) -> float | None:
         """A strategy's saving against the best uniform rule, averaged over origins."""
@@ -264,6 +326,7 @@ class Backtest:
         """JSON-ready: the headline keys first, then the averages and every origin."""
         return {
             "calibration_gap_max": self.calibration_gap_max,
+            "raw_calibration_gap_max": self.raw_calibration_gap_max,
             "saving_vs_best_uniform": self.saving("service classes"),
             "per_item_limit_saving": self.saving("per-product optimum"),
             "workspace": self.workspace,
@@ -272,6 +335,11 @@ class Backtest:
             "origins": [o.as_dict() for o in self.origins],
             "paths": {k: str(v) for k, v in self.paths.items()},
         }
+
+
+def _end(window: SimulationWindow) -> date:
+    """The day after the window's last measured period."""
+    return shift_period(window.last, 1, window.bucket)
 
 
 def backtest(
@@ -286,8 +354,17 @@ def backtest(
     """The rolling backtest of every strategy (module doc). Each origin's as-of snapshot must
     exist (`strata simulate --backtest` builds the missing ones)."""
     say = progress or (lambda _m: None)
+    windows = windows or backtest_windows(ws, config)
+    learned: list[tuple[SimulationWindow, pd.DataFrame]] = []
+    before = calibration_window(ws, config, windows)
+    if before is not None:
+        say(f"calibration window {before.describe()}: the catalogue's policies alone")
+        table = catalogue_calibration(
+            ws, before, segmenter=segmenter, catalogue=catalogue, config=config
+        )
+        learned.append((before, table))
     results = []
-    for window in windows or backtest_windows(ws, config):
+    for window in windows:
         day = window.policy_as_of
         say(f"origin {window.first.isoformat()}: snapshot and segments as of {day.isoformat()}")
         features = pit_features(ws, day)
@@ -295,7 +372,12 @@ def backtest(
         say(f"origin {window.first.isoformat()}: policies of every strategy")
         made = origin_strategies(ws, features, segments, catalogue, config, day, source)
         say(f"origin {window.first.isoformat()}: replaying {window.describe()}")
-        results.append(
-            replay_origin(window, source, made, lambda f, w=window: replayer(ws, w, config, f))
-        )
+        result = replay_origin(window, source, made, lambda f, w=window: replayer(ws, w, config, f))
+        # only windows that ended before this origin's policies were set: no look-ahead
+        past = [t for w, t in learned if _end(w) <= window.first]
+        past = past[-config.backtest.calibration_windows :] if config.backtest.calibrate else []
+        raw = result.calibration
+        result = replace(result, calibration=_calibrated(raw, pooled_shortage_ratios(past)))
+        learned.append((window, raw))
+        results.append(result)
     return Backtest(ws.name, results)

@@ -44,7 +44,7 @@ def backtest_command(
     from rich.console import Console
 
     from planning.backtest import backtest as run_backtest
-    from planning.backtest import backtest_windows
+    from planning.backtest import backtest_windows, calibration_window
     from planning.backtest_chart import write_backtest_chart
     from strata.cli_simulate import _ensure_snapshot  # cli_simulate imports this module
 
@@ -56,9 +56,10 @@ def backtest_command(
     ws, cat, _scoring, cfg = stage_configs(config, catalogue, None, policy_config)
     console = Console(stderr=fmt == "json")
     windows = run(backtest_windows, ws, cfg)
+    before = run(calibration_window, ws, cfg, windows)
     # JSON goes to stdout alone: the snapshot builds' progress bars go to stderr
     with contextlib.redirect_stdout(sys.stderr) if fmt == "json" else contextlib.nullcontext():
-        for w in windows:
+        for w in [*([before] if before else []), *windows]:
             _ensure_snapshot(ws, w.policy_as_of, console)
     segmenter = _segmenter(ws, cat, config, model_version, rules)
     result = run(
@@ -102,20 +103,25 @@ def _print_backtest(console: Any, result: Any, chart: Any) -> None:
         )
         console.print(f"origin {o.window.first} ({o.products:,} products): {cells}")
     c = Table(title="Calibration per segment: achieved - planned fill rate", title_justify="left")
-    for h in ("segment", "products", "planned", "achieved", "gap"):
+    heads = ("segment", "products", "formula plan", "calibrated plan", "achieved", "gap", "raw gap")
+    for h in heads:
         c.add_column(h, justify="left" if h == "segment" else "right")
     for row in result.calibration.to_dict("records"):
         c.add_row(
             str(row["segment"]),
             f"{row['products']:,.0f}",
             _fmt(row["planned_fill_rate"]),
+            _fmt(row["calibrated_planned_fill_rate"]),
             _fmt(row["fill_rate"]),
             f"{row['gap']:+.3f}",
+            f"{row['raw_gap']:+.3f}",
         )
     console.print(c)
     gap = result.calibration_gap_max
     console.print(
-        f"calibration_gap_max (segments with >= 30 products): {_fmt(gap)}; saving vs best "
+        f"calibration_gap_max (segments with >= 30 products, against the calibrated plan): "
+        f"{_fmt(gap)} (against the formulas alone: {_fmt(result.raw_calibration_gap_max)}); "
+        "saving vs best "
         f"uniform: service classes {_fmt(result.saving('service classes'))}, per-product "
         f"optimum {_fmt(result.saving('per-product optimum'))}"
     )

@@ -11,10 +11,13 @@ from typer.testing import CliRunner
 from ml import columns as C
 from ml.config.files import load_catalogue, load_policy_config
 from ml.errors import StrataError
+from ml.policy.service_calibration import pooled_shortage_ratios
 from planning.backtest import (
     STRATEGIES,
     backtest,
     backtest_windows,
+    calibration_window,
+    catalogue_calibration,
     origin_windows,
     rule_segmenter,
 )
@@ -41,8 +44,12 @@ def _demand(jump: bool) -> dict[str, np.ndarray]:
     return out
 
 
+CALIBRATION_WEEK = 56  # the catalogue-only window one spacing before the first origin
+
+
 def _workspace(root, jump: bool):
-    as_ofs = [week(w) - timedelta(days=1) for w in ORIGIN_WEEKS] + [NEWEST]
+    weeks = [CALIBRATION_WEEK, *ORIGIN_WEEKS]
+    as_ofs = [week(w) - timedelta(days=1) for w in weeks] + [NEWEST]
     return make_workspace(root, _demand(jump), as_ofs, policy_config=BACKTEST_POLICY)
 
 
@@ -217,3 +224,64 @@ def test_the_model_segmenter_scores_the_as_of_snapshot_with_the_judged_version(s
     assert (got.to_numpy() == direct[C.SEGMENT].astype("str").to_numpy()).all()
     assert (segments[C.SEGMENT_MODEL_VERSION] == "2").all() and len(segments) == len(frame)
     assert source.method == "model" and source.as_of == AS_OF and "v2" in source.detail
+
+
+def test_each_origin_is_calibrated_by_the_window_before_it_alone(results, pair):
+    t = pair[0]
+    flat, _ = results
+    cat = load_catalogue(t.ws, t.catalogue)
+    cfg = load_policy_config(t.ws, t.policy)
+    windows = backtest_windows(t.ws, cfg)
+    before = calibration_window(t.ws, cfg, windows)
+    assert before is not None and before.first == week(CALIBRATION_WEEK)
+    assert shift_end(before) == windows[0].first  # it ends where the first origin starts
+    first = catalogue_calibration(
+        t.ws, before, segmenter=rule_segmenter(t.ws, cat), catalogue=cat, config=cfg
+    )
+    # origin 1 plans with the calibration window's ratios, origin k with origin k-1's raw table
+    tables = [first] + [o.calibration.rename(columns={"raw_gap": "gap"}) for o in flat.origins[:-1]]
+    for o, prior in zip(flat.origins, tables, strict=True):
+        want = pooled_shortage_ratios([prior])
+        got = o.calibration.set_index("segment")["shortage_ratio"]
+        for seg, ratio in got.items():
+            if seg in want:
+                assert ratio == pytest.approx(want[seg])
+            else:
+                assert np.isnan(ratio)  # no planned shortage before: the plan stays the formula's
+        cal = o.calibration
+        expect = np.clip(1 - cal["shortage_ratio"] * (1 - cal["planned_fill_rate"]), 0, 1)
+        expect = expect.where(cal["shortage_ratio"].notna(), cal["planned_fill_rate"])
+        assert np.allclose(cal["calibrated_planned_fill_rate"], expect)
+        assert np.allclose(cal["gap"], cal[C.FILL_RATE] - cal["calibrated_planned_fill_rate"])
+        assert np.allclose(cal["raw_gap"], cal[C.FILL_RATE] - cal["planned_fill_rate"])
+
+
+def test_a_demand_jump_does_not_reach_the_calibration_of_earlier_origins(results):
+    flat, jump = results
+    for o_flat, o_jump in zip(flat.origins, jump.origins, strict=True):
+        if o_flat.window.first > week(68):
+            continue  # its calibration window (from week 68) saw the jump
+        a = o_flat.calibration.set_index("segment")["shortage_ratio"]
+        b = o_jump.calibration.set_index("segment")["shortage_ratio"]
+        assert np.allclose(a, b.loc[a.index], equal_nan=True), o_flat.window.first
+
+
+def test_calibration_can_be_switched_off(pair):
+    t = pair[0]
+    cat = load_catalogue(t.ws, t.catalogue)
+    cfg = load_policy_config(t.ws, t.policy)
+    off = cfg.model_copy(update={"backtest": cfg.backtest.model_copy(update={"calibrate": False})})
+    assert calibration_window(t.ws, off, backtest_windows(t.ws, off)) is None
+    windows = backtest_windows(t.ws, off)[:1]
+    got = backtest(
+        t.ws, segmenter=rule_segmenter(t.ws, cat), catalogue=cat, config=off, windows=windows
+    )
+    cal = got.origins[0].calibration
+    assert cal["shortage_ratio"].isna().all()
+    assert np.allclose(cal["gap"], cal["raw_gap"])
+
+
+def shift_end(window):
+    from ml.periods import shift_period
+
+    return shift_period(window.last, 1, window.bucket)
