@@ -55,8 +55,8 @@ def fresh_database(server_url: str) -> Iterator[str]:
     try:
         with admin.connect() as con:
             con.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        yield sa.engine.make_url(server_url).set(database=name).render_as_string(
-            hide_password=False
+        yield (
+            sa.engine.make_url(server_url).set(database=name).render_as_string(hide_password=False)
         )
         with admin.connect() as con:
             con.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
