@@ -6,22 +6,17 @@ goes through psycopg 3 (``postgresql+psycopg://``; a bare ``postgresql://`` is r
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
+from ml.config.base import hide_url_password as hide_password
 from ml.errors import StrataError
 
 __all__ = ["database_error", "hide_password", "sql_engine"]
 
 _EXAMPLES = "sqlite:///warehouse/strata.db or postgresql+psycopg://user@host:5432/strata"
-
-
-def hide_password(url: str) -> str:
-    """The URL with its password replaced by ***, for messages."""
-    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
 
 
 def sql_engine(url: str, setting: str, timeout: float) -> sa.Engine:
