@@ -20,7 +20,12 @@ Parquet (``ParquetSink``)::
 
 DuckDB file (``DuckDBSink``) and any SQLAlchemy URL (``SqlSink``): one transaction per run —
 copy the partition's current rows to ``<table>_history``, DELETE them, INSERT the new ones,
-record the run in ``strata_runs`` — then COMMIT. Tables are created on first write.
+record the run in ``strata_runs`` — then COMMIT. Tables (and a PostgreSQL schema) are created
+on first write.
+
+Several sinks (``write_runs``): the run is staged and verified in every one — transactions left
+open, parquet folders left unpublished — and only then published, database commits first and
+parquet link swaps last; a failure anywhere publishes it nowhere.
 """
 
 from __future__ import annotations

@@ -30,9 +30,13 @@ def sql_engine(url: str, setting: str, timeout: float) -> sa.Engine:
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     try:
-        if parsed.get_backend_name() != "sqlite":
-            connect_args = {"connect_timeout": max(1, int(timeout))}
-            return sa.create_engine(parsed, connect_args=connect_args)
+        backend = parsed.get_backend_name()
+        if backend == "postgresql":  # a silent host fails in seconds, not minutes
+            return sa.create_engine(
+                parsed, connect_args={"connect_timeout": max(1, int(min(timeout, 15)))}
+            )
+        if backend != "sqlite":
+            return sa.create_engine(parsed)
     except (sa.exc.NoSuchModuleError, ModuleNotFoundError) as exc:
         raise StrataError(
             f"{setting}: {hide_password(url)} names a database or driver Strata cannot load "
