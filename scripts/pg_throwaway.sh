@@ -26,7 +26,7 @@ as_owner() {
             echo "pg_throwaway: running as root and there is no 'postgres' user to run the server as; install Debian's postgresql package" >&2
             exit 1
         fi
-        runuser -u postgres -- "$@"
+        (cd / && runuser -u postgres -- "$@")  # from /: the caller's folder may be closed to postgres
     else
         "$@"
     fi
