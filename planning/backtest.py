@@ -57,8 +57,15 @@ from planning.backtest_origins import (
     origin_windows,
     rule_segmenter,
 )
-from planning.backtest_strategies import ABC_LEVELS, STRATEGIES, OriginStrategies, origin_strategies
-from planning.policy_job import compute_policies
+from planning.backtest_strategies import (
+    ABC_LEVELS,
+    STRATEGIES,
+    TUNED,
+    OriginStrategies,
+    origin_strategies,
+    sweep_levels,
+)
+from planning.backtest_tuning import segment_curves, tuned_levels, tuned_policies
 from planning.replay import (
     PolicySet,
     Replayer,
@@ -72,23 +79,27 @@ from planning.segment_source import (
 )
 from planning.simulation import (
     planned_fill,
+    policy_sets,
 )
 
 __all__ = [
     "ABC_LEVELS",
     "CALIBRATION_MIN_PRODUCTS",
     "STRATEGIES",
+    "TUNED",
     "Backtest",
+    "Learned",
     "OriginResult",
     "backtest",
     "backtest_windows",
     "calibration_window",
-    "catalogue_calibration",
+    "learning_window",
     "model_segmenter",
     "origin_strategies",
     "origin_windows",
     "replay_origin",
     "rule_segmenter",
+    "with_tuned_segments",
 ]
 
 CALIBRATION_MIN_PRODUCTS = 30  # segments smaller than this are too noisy to judge calibration
@@ -105,6 +116,7 @@ class OriginResult:
     calibration: pd.DataFrame  # segment, products, planned, achieved (the catalogue's policies)
     sweeps: pd.DataFrame  # kind, level, fill_rate, avg_inventory_value, orders
     policies: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)  # replayed rows
+    curves: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)  # csl sweep per segment
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -210,22 +222,44 @@ def _calibrated(table: pd.DataFrame, ratios: dict[str, float]) -> pd.DataFrame:
     return out
 
 
-def catalogue_calibration(
+@dataclass(frozen=True)
+class Learned:
+    """What one replayed window teaches the next origin: the catalogue's calibration table, the
+    per-segment curves of the cycle-service sweep and the fill rate the catalogue achieved."""
+
+    window: SimulationWindow
+    calibration: pd.DataFrame
+    curves: pd.DataFrame
+    fill_rate: float
+
+
+def learning_window(
     ws: Workspace,
     window: SimulationWindow,
     *,
     segmenter: Segmenter,
     catalogue: Catalogue,
     config: PolicyConfig,
-) -> pd.DataFrame:
-    """The catalogue's calibration table of one window: its policies alone, replayed."""
+) -> Learned:
+    """The catalogue's policies and the uniform cycle-service sweep of one window, replayed."""
     day = window.policy_as_of
     features = pit_features(ws, day)
     segments, _ = segmenter(features, day)
-    policies = compute_policies(ws, features, segments, catalogue, config.build, day)
-    frames, _ = common_products([policies])
-    played = replayer(ws, window, config, frames[0])(frames[0], "catalogue", None)
-    return _calibration_table(played)
+    (configured,) = policy_sets(ws, features, segments, catalogue, config, day, [None], "")
+    levels = sweep_levels(configured, config)
+    sweep = policy_sets(ws, features, segments, catalogue, config, day, levels, "csl")
+    frames, _ = common_products([configured, *sweep])
+    play = replayer(ws, window, config, frames[0])
+    played = play(frames[0], "catalogue", None)
+    by_level = [
+        (lv, play(f, "csl", lv).by_segment) for lv, f in zip(levels, frames[1:], strict=True)
+    ]
+    return Learned(
+        window,
+        _calibration_table(played),
+        segment_curves(by_level),
+        float(played.overall[C.FILL_RATE]),
+    )
 
 
 def replay_origin(
@@ -248,14 +282,20 @@ def replay_origin(
     for name, frame in zip(names, frames, strict=False):
         played[name] = play(frame, name, None)
         rows.append({"strategy": name, **_figures(played[name], frame)})
-    sweep_rows = []
+    sweep_rows, csl_by_level = [], []
     for (kind, lv), frame in zip(sweep_keys, frames[len(names) :], strict=True):
-        sweep_rows.append({"kind": kind, "level": lv, **_figures(play(frame, kind, lv), frame)})
+        swept = play(frame, kind, lv)
+        sweep_rows.append({"kind": kind, "level": lv, **_figures(swept, frame)})
+        if kind == "csl":
+            csl_by_level.append((lv, swept.by_segment))
     sweeps = pd.DataFrame(sweep_rows)
     calibration = _calibration_table(played["catalogue"])
     strategies = _savings(pd.DataFrame(rows), sweeps)
     policies = {name: p.policies for name, p in played.items()}
-    return OriginResult(window, source, len(frames[0]), strategies, calibration, sweeps, policies)
+    curves = segment_curves(csl_by_level)
+    return OriginResult(
+        window, source, len(frames[0]), strategies, calibration, sweeps, policies, curves
+    )
 
 
 @dataclass(frozen=True)
@@ -329,12 +369,26 @@ class Backtest:
             "raw_calibration_gap_max": self.raw_calibration_gap_max,
             "saving_vs_best_uniform": self.saving("service classes"),
             "per_item_limit_saving": self.saving("per-product optimum"),
+            "replay_tuned_saving": self.saving(TUNED),
             "workspace": self.workspace,
             "average": _records(self.average),
             "calibration": _records(self.calibration),
             "origins": [o.as_dict() for o in self.origins],
             "paths": {k: str(v) for k, v in self.paths.items()},
         }
+
+
+def with_tuned_segments(made: OriginStrategies, last: Learned | None) -> OriginStrategies:
+    """The origin's strategies plus the segment targets tuned on the last window's replay, at
+    the fill rate the catalogue achieved there (the catalogue's own set when nothing was
+    learned yet)."""
+    if last is None or last.curves.empty:
+        tuned = made.sets["catalogue"]
+    else:
+        levels = tuned_levels(last.curves, last.fill_rate)
+        tuned = tuned_policies(made.sweeps["csl"], levels, made.level)
+    sets = {**made.sets, TUNED: tuned}
+    return replace(made, sets={name: sets[name] for name in STRATEGIES})
 
 
 def _end(window: SimulationWindow) -> date:
@@ -355,29 +409,33 @@ def backtest(
     exist (`strata simulate --backtest` builds the missing ones)."""
     say = progress or (lambda _m: None)
     windows = windows or backtest_windows(ws, config)
-    learned: list[tuple[SimulationWindow, pd.DataFrame]] = []
+    learned: list[Learned] = []
     before = calibration_window(ws, config, windows)
     if before is not None:
-        say(f"calibration window {before.describe()}: the catalogue's policies alone")
-        table = catalogue_calibration(
-            ws, before, segmenter=segmenter, catalogue=catalogue, config=config
+        say(f"learning window {before.describe()}: the catalogue and the cycle-service sweep")
+        learned.append(
+            learning_window(ws, before, segmenter=segmenter, catalogue=catalogue, config=config)
         )
-        learned.append((before, table))
     results = []
     for window in windows:
         day = window.policy_as_of
+        # only windows that ended before this origin's policies were set: no look-ahead
+        past = [w for w in learned if _end(w.window) <= window.first]
         say(f"origin {window.first.isoformat()}: snapshot and segments as of {day.isoformat()}")
         features = pit_features(ws, day)
         segments, source = segmenter(features, day)
         say(f"origin {window.first.isoformat()}: policies of every strategy")
         made = origin_strategies(ws, features, segments, catalogue, config, day, source)
+        made = with_tuned_segments(made, past[-1] if past else None)
         say(f"origin {window.first.isoformat()}: replaying {window.describe()}")
         result = replay_origin(window, source, made, lambda f, w=window: replayer(ws, w, config, f))
-        # only windows that ended before this origin's policies were set: no look-ahead
-        past = [t for w, t in learned if _end(w) <= window.first]
-        past = past[-config.backtest.calibration_windows :] if config.backtest.calibrate else []
+        used = past[-config.backtest.calibration_windows :] if config.backtest.calibrate else []
         raw = result.calibration
-        result = replace(result, calibration=_calibrated(raw, pooled_shortage_ratios(past)))
-        learned.append((window, raw))
+        ratios = pooled_shortage_ratios([w.calibration for w in used])
+        result = replace(result, calibration=_calibrated(raw, ratios))
+        catalogue_fill = float(
+            result.strategies.set_index("strategy").loc["catalogue", C.FILL_RATE]
+        )
+        learned.append(Learned(window, raw, result.curves, catalogue_fill))
         results.append(result)
     return Backtest(ws.name, results)

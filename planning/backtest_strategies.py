@@ -23,7 +23,14 @@ from planning.simulation import (
     policy_sets,
 )
 
-__all__ = ["ABC_LEVELS", "STRATEGIES", "OriginStrategies", "origin_strategies"]
+__all__ = [
+    "ABC_LEVELS",
+    "STRATEGIES",
+    "TUNED",
+    "OriginStrategies",
+    "origin_strategies",
+    "sweep_levels",
+]
 
 
 #: the strategies side by side, in report order
@@ -33,8 +40,12 @@ STRATEGIES = (
     "classic abc",
     "catalogue",
     "service classes",
+    "replay-tuned segments",
     "per-product optimum",
 )
+
+#: the strategy whose segment targets are tuned on the last window's replay (planning.backtest)
+TUNED = "replay-tuned segments"
 
 
 #: classic ABC cycle-service levels; products the rules call new get C's level
@@ -91,6 +102,14 @@ def _per_product_policies(result: SegmentPolicies, limit: pd.DataFrame) -> Segme
     return SegmentPolicies(policies=out, flagged=result.flagged)
 
 
+def sweep_levels(configured: SegmentPolicies, config: PolicyConfig) -> list[float]:
+    """The uniform rules' level (configured, else the catalogue's demand-weighted target) first,
+    then the configured sweep."""
+    sim = config.simulation.uniform
+    level = sim.service_level or demand_weighted_target(configured.policies)
+    return [level, *sorted(set(sim.sweep) - {level})]
+
+
 @dataclass(frozen=True)
 class OriginStrategies:
     """The policy sets of one origin, all fitted on the as-of snapshot."""
@@ -112,10 +131,10 @@ def origin_strategies(
 ) -> OriginStrategies:
     """Every strategy's policies and the uniform sweeps from one as-of snapshot (in memory)."""
     (configured,) = policy_sets(ws, features, segments, catalogue, config, day, [None], "")
-    level = config.simulation.uniform.service_level or demand_weighted_target(configured.policies)
+    levels = sweep_levels(configured, config)
+    level = levels[0]
     sweeps: dict[str, list[tuple[float, SegmentPolicies]]] = {}
     at_level: dict[str, SegmentPolicies] = {}
-    levels = [level, *sorted(set(config.simulation.uniform.sweep) - {level})]
     for name, kind in _UNIFORM_KINDS.items():
         sets = policy_sets(ws, features, segments, catalogue, config, day, levels, kind)
         at_level[name] = sets[0]

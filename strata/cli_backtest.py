@@ -99,7 +99,12 @@ def _print_backtest(console: Any, result: Any, chart: Any) -> None:
         s = o.strategies.set_index("strategy")
         cells = ", ".join(
             f"{n} fill {s.loc[n, 'fill_rate']:.3f} saving {_fmt(s.loc[n, 'saving'])}"
-            for n in ("catalogue", "service classes", "per-product optimum")
+            for n in (
+                "catalogue",
+                "service classes",
+                "replay-tuned segments",
+                "per-product optimum",
+            )
         )
         console.print(f"origin {o.window.first} ({o.products:,} products): {cells}")
     c = Table(title="Calibration per segment: achieved - planned fill rate", title_justify="left")
@@ -122,7 +127,8 @@ def _print_backtest(console: Any, result: Any, chart: Any) -> None:
         f"calibration_gap_max (segments with >= 30 products, against the calibrated plan): "
         f"{_fmt(gap)} (against the formulas alone: {_fmt(result.raw_calibration_gap_max)}); "
         "saving vs best "
-        f"uniform: service classes {_fmt(result.saving('service classes'))}, per-product "
+        f"uniform: service classes {_fmt(result.saving('service classes'))}, replay-tuned "
+        f"segments {_fmt(result.saving('replay-tuned segments'))}, per-product "
         f"optimum {_fmt(result.saving('per-product optimum'))}"
     )
     console.print(f"chart: {chart}")

@@ -17,7 +17,7 @@ from planning.backtest import (
     backtest,
     backtest_windows,
     calibration_window,
-    catalogue_calibration,
+    learning_window,
     origin_windows,
     rule_segmenter,
 )
@@ -235,9 +235,9 @@ def test_each_origin_is_calibrated_by_the_window_before_it_alone(results, pair):
     before = calibration_window(t.ws, cfg, windows)
     assert before is not None and before.first == week(CALIBRATION_WEEK)
     assert shift_end(before) == windows[0].first  # it ends where the first origin starts
-    first = catalogue_calibration(
+    first = learning_window(
         t.ws, before, segmenter=rule_segmenter(t.ws, cat), catalogue=cat, config=cfg
-    )
+    ).calibration
     # origin 1 plans with the calibration window's ratios, origin k with origin k-1's raw table
     tables = [first] + [o.calibration.rename(columns={"raw_gap": "gap"}) for o in flat.origins[:-1]]
     for o, prior in zip(flat.origins, tables, strict=True):
@@ -285,3 +285,18 @@ def shift_end(window):
     from ml.periods import shift_period
 
     return shift_period(window.last, 1, window.bucket)
+
+
+def test_tuned_segment_targets_come_from_the_previous_windows_replay(results):
+    from planning.backtest import TUNED
+    from planning.backtest_tuning import tuned_levels
+
+    flat, _ = results
+    for prev, o in zip(flat.origins[:-1], flat.origins[1:], strict=True):
+        fill = prev.strategies.set_index("strategy").loc["catalogue", C.FILL_RATE]
+        want = tuned_levels(prev.curves, fill)
+        got = o.policies[TUNED].groupby(C.SEGMENT)[C.TARGET_SERVICE_LEVEL].unique()
+        default = o.policies["uniform csl"][C.TARGET_SERVICE_LEVEL].iloc[0]  # the uniform level
+        for seg, levels in got.items():
+            assert list(levels) == [pytest.approx(want.get(seg, default))], seg
+        assert (o.policies[TUNED][C.SERVICE_LEVEL_TYPE] == "csl").all()
