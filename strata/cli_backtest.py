@@ -73,6 +73,9 @@ def backtest_command(
     )
     chart = write_backtest_chart(ws, result)
     result.paths["chart"] = chart
+    summary = chart.parent / "backtest.json"  # what `scripts/readme_results.py` reads
+    result.paths["summary"] = summary
+    summary.write_text(json.dumps(result.as_dict(), indent=2, default=str), encoding="utf-8")
     if fmt == "json":
         typer.echo(json.dumps(result.as_dict(), indent=2, default=str))
         return
@@ -132,3 +135,4 @@ def _print_backtest(console: Any, result: Any, chart: Any) -> None:
         f"optimum {_fmt(result.saving('per-product optimum'))}"
     )
     console.print(f"chart: {chart}")
+    console.print(f"summary: {result.paths['summary']}")
