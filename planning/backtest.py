@@ -146,14 +146,23 @@ def _uniform_at(curve: pd.DataFrame, fill: float) -> tuple[float, float] | None:
 def _savings(strategies: pd.DataFrame, sweeps: pd.DataFrame) -> pd.DataFrame:
     """Each strategy's saving against the best uniform rule at its own achieved fill rate."""
     rows = []
+    curves = list(sweeps.groupby("kind", sort=True)) if len(sweeps) else []
     for row in strategies.to_dict("records"):
         best = None
-        for kind, curve in sweeps.groupby("kind", sort=True):
+        for kind, curve in curves:
             at = _uniform_at(curve, row[C.FILL_RATE])
             if at is not None and (best is None or at[0] < best[1]):
                 best = (str(kind), *at)
         if best is None:
-            rows.append({"best_uniform": None, "uniform_inventory": np.nan, "saving": np.nan})
+            rows.append(
+                {
+                    "best_uniform": None,
+                    "uniform_inventory": np.nan,
+                    "uniform_orders": np.nan,
+                    "saving": np.nan,
+                    "no_more_orders": np.nan,
+                }
+            )
             continue
         kind, inv, orders = best
         rows.append(
@@ -256,8 +265,12 @@ class Backtest:
         return float(judged["gap"].abs().max()) if len(judged) else None
 
     def saving(self, strategy: str) -> float | None:
-        """A strategy's saving against the best uniform rule, averaged over origins."""
-        v = self.average.set_index("strategy").loc[strategy, "saving"]
+        """A strategy's saving against the best uniform rule, averaged over origins (None: not
+        measured — the strategy or the uniform sweeps were not backtested)."""
+        average = self.average.set_index("strategy")
+        if strategy not in average.index:
+            return None
+        v = average.loc[strategy, "saving"]
         return float(v) if np.isfinite(v) else None
 
     def as_dict(self) -> dict[str, Any]:
@@ -282,9 +295,12 @@ def backtest(
     config: PolicyConfig,
     windows: list[SimulationWindow] | None = None,
     progress: Callable[[str], None] | None = None,
+    strategies: tuple[str, ...] = STRATEGIES,
 ) -> Backtest:
-    """The rolling backtest of every strategy (module doc). Each origin's as-of snapshot must
-    exist (`strata simulate --backtest` builds the missing ones)."""
+    """The rolling backtest of every strategy (module doc), or of ``strategies`` only (the
+    catalogue always; the uniform sweeps, hence the savings, only with a uniform strategy).
+    Each origin's as-of snapshot must exist (`strata simulate --backtest` builds the missing
+    ones)."""
     say = progress or (lambda _m: None)
     results = []
     for window in windows or backtest_windows(ws, config):
@@ -293,7 +309,7 @@ def backtest(
         features = pit_features(ws, day)
         segments, source = segmenter(features, day)
         say(f"origin {window.first.isoformat()}: policies of every strategy")
-        made = origin_strategies(ws, features, segments, catalogue, config, day, source)
+        made = origin_strategies(ws, features, segments, catalogue, config, day, source, strategies)
         say(f"origin {window.first.isoformat()}: replaying {window.describe()}")
         results.append(
             replay_origin(window, source, made, lambda f, w=window: replayer(ws, w, config, f))

@@ -160,6 +160,22 @@ def test_savings_are_read_off_the_uniform_sweeps(results):
         assert curve[C.FILL_RATE].min() <= row[C.FILL_RATE] <= curve[C.FILL_RATE].max()
 
 
+def test_the_catalogue_alone_replays_as_in_the_full_backtest(pair, results):
+    t = pair[0]
+    cat, cfg = load_catalogue(t.ws, t.catalogue), load_policy_config(t.ws, t.policy)
+    seg = rule_segmenter(t.ws, cat)
+    alone = backtest(t.ws, segmenter=seg, catalogue=cat, config=cfg, strategies=("catalogue",))
+    assert [list(o.strategies["strategy"]) for o in alone.origins] == [["catalogue"]] * 4
+    full = results[0].average.set_index("strategy").loc["catalogue"]
+    mine = alone.average.set_index("strategy").loc["catalogue"]
+    for figure in (C.FILL_RATE, C.AVG_INVENTORY_VALUE, C.ORDERS):
+        assert mine[figure] == pytest.approx(full[figure])
+    # no uniform sweep was built, so no saving is measured
+    assert alone.saving("catalogue") is None and alone.saving("service classes") is None
+    with pytest.raises(StrataError, match="'catalog' are not known; pick from uniform csl"):
+        backtest(t.ws, segmenter=seg, catalogue=cat, config=cfg, strategies=("catalog",))
+
+
 def test_json_has_the_headline_keys_and_every_origin(results, pair):
     d = results[0].as_dict()
     assert {"calibration_gap_max", "saving_vs_best_uniform", "per_item_limit_saving"} <= set(d)
