@@ -39,6 +39,7 @@ from ml import columns as C
 from ml.columns import SEGMENT
 from ml.config import Catalogue, Workspace
 from ml.config.policy import PolicyConfig
+from ml.segment_policies import SegmentPolicies
 from planning.backtest_origins import (
     Segmenter,
     backtest_windows,
@@ -69,6 +70,7 @@ __all__ = [
     "Backtest",
     "OriginResult",
     "backtest",
+    "backtest_models",
     "backtest_windows",
     "model_segmenter",
     "origin_strategies",
@@ -182,16 +184,20 @@ def replay_origin(
     source: SegmentSource,
     made: OriginStrategies,
     run: Callable[[pd.DataFrame], Replayer] | Replayer,
+    others: list[SegmentPolicies] | None = None,
 ) -> OriginResult:
     """Every strategy and sweep level replayed on the same products and random numbers.
 
     ``run`` is a Replayer, or a function that builds one from the first frame (so the demand is
-    read for exactly the products every set has a policy for).
+    read for exactly the products every set has a policy for). ``others`` (other models' sets
+    at this origin) narrow the products to those they have too, so that several models replay
+    the same products in the same order: the same random numbers for each.
     """
     names = list(made.sets)
     sweep_keys = [(k, lv) for k, pts in made.sweeps.items() for lv, _ in pts]
-    every = [*made.sets.values(), *(s for pts in made.sweeps.values() for _, s in pts)]
-    frames, _ = common_products(every)
+    every = made.every
+    frames, _ = common_products([*every, *(others or [])])
+    frames = frames[: len(every)]
     play = run if isinstance(run, Replayer) else run(frames[0])
     rows, played = [], {}
     for name, frame in zip(names, frames, strict=False):
@@ -287,6 +293,61 @@ class Backtest:
         }
 
 
+def _shared_replayer(
+    ws: Workspace, window: SimulationWindow, config: PolicyConfig
+) -> Callable[[pd.DataFrame], Replayer]:
+    """Builds the window's Replayer from the first frame it is given, then hands out that one
+    (every model's first frame holds the same products, in one order)."""
+    built: list[Replayer] = []
+
+    def run(first: pd.DataFrame) -> Replayer:
+        if not built:
+            built.append(replayer(ws, window, config, first))
+        return built[0]
+
+    return run
+
+
+def backtest_models(
+    ws: Workspace,
+    *,
+    segmenters: dict[str, Segmenter],
+    catalogue: Catalogue,
+    config: PolicyConfig,
+    windows: list[SimulationWindow] | None = None,
+    progress: Callable[[str], None] | None = None,
+    strategies: tuple[str, ...] = STRATEGIES,
+) -> dict[str, Backtest]:
+    """The rolling backtest of several models side by side, one Backtest per name.
+
+    At each origin every model segments the same as-of snapshot its own way; all replay the
+    products every model's policies cover, in one order, through one replayer: the same demand
+    and the same random numbers, so differences between them are their segmentations'.
+    """
+    say = progress or (lambda _m: None)
+    results: dict[str, list[OriginResult]] = {name: [] for name in segmenters}
+    for window in windows or backtest_windows(ws, config):
+        day, at = window.policy_as_of, f"origin {window.first.isoformat()}"
+        say(f"{at}: snapshot and segments as of {day.isoformat()}")
+        features = pit_features(ws, day)
+        made: dict[str, tuple[SegmentSource, OriginStrategies]] = {}
+        for name, segmenter in segmenters.items():
+            segments, source = segmenter(features, day)
+            say(f"{at}: policies of every strategy" + (f" ({name})" if len(segmenters) > 1 else ""))
+            made[name] = (
+                source,
+                origin_strategies(
+                    ws, features, segments, catalogue, config, day, source, strategies
+                ),
+            )
+        say(f"{at}: replaying {window.describe()}")
+        run = _shared_replayer(ws, window, config)
+        for name, (source, strat) in made.items():
+            others = [s for n, (_, o) in made.items() if n != name for s in o.every]
+            results[name].append(replay_origin(window, source, strat, run, others))
+    return {name: Backtest(ws.name, origins) for name, origins in results.items()}
+
+
 def backtest(
     ws: Workspace,
     *,
@@ -301,17 +362,12 @@ def backtest(
     catalogue always; the uniform sweeps, hence the savings, only with a uniform strategy).
     Each origin's as-of snapshot must exist (`strata simulate --backtest` builds the missing
     ones)."""
-    say = progress or (lambda _m: None)
-    results = []
-    for window in windows or backtest_windows(ws, config):
-        day = window.policy_as_of
-        say(f"origin {window.first.isoformat()}: snapshot and segments as of {day.isoformat()}")
-        features = pit_features(ws, day)
-        segments, source = segmenter(features, day)
-        say(f"origin {window.first.isoformat()}: policies of every strategy")
-        made = origin_strategies(ws, features, segments, catalogue, config, day, source, strategies)
-        say(f"origin {window.first.isoformat()}: replaying {window.describe()}")
-        results.append(
-            replay_origin(window, source, made, lambda f, w=window: replayer(ws, w, config, f))
-        )
-    return Backtest(ws.name, results)
+    return backtest_models(
+        ws,
+        segmenters={"model": segmenter},
+        catalogue=catalogue,
+        config=config,
+        windows=windows,
+        progress=progress,
+        strategies=strategies,
+    )["model"]

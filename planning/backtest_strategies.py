@@ -101,6 +101,11 @@ class OriginStrategies:
     level: float  # the catalogue's demand-weighted target, the uniform rules' level
     optimiser_target: float | None  # None when no optimised strategy was asked for
 
+    @property
+    def every(self) -> list[SegmentPolicies]:
+        """Every set replayed: the strategies', then the sweeps' (kind by kind, level by level)."""
+        return [*self.sets.values(), *(s for pts in self.sweeps.values() for _, s in pts)]
+
 
 def _checked(strategies: tuple[str, ...]) -> tuple[str, ...]:
     """The strategies asked for, in report order; the catalogue is always one of them."""

@@ -1,13 +1,14 @@
 """The policy-impact gate metrics: candidate and champion backtested from the same origins.
 
 Each model is judged by what its own segments would have done: at every origin of a small
-rolling backtest (:func:`planning.backtest.backtest`, the newest ``origins`` origins of
+rolling backtest (:func:`planning.backtest.backtest_models`, the newest ``origins`` origins of
 configs/policy.yaml's ``backtest:``), the model scores the snapshot as of the day before the
 origin (:func:`planning.backtest.model_segmenter`), the catalogue's policies are computed from
 those segments and that snapshot, and the demand after the origin is replayed through them. The
-champion goes through the same origins, the same demand and the same seed (common random
-numbers), so the difference between the two is the segmentation's. Nothing after an origin is
-read but the demand replayed — unlike scoring the newest snapshot and applying it to an old one.
+champion goes through the same origins and replays the same products with the same demand and
+the same random numbers, so the difference between the two is the segmentation's. Nothing after
+an origin is read but the demand replayed — unlike scoring the newest snapshot and applying its
+segments to an old one.
 
 The gate figures are the catalogue strategy's, averaged over the origins:
 ``policy_fill_rate`` (achieved fill rate) and ``policy_inventory_value`` (average inventory
@@ -31,7 +32,7 @@ from ml import columns as C
 from ml.config import Catalogue, Workspace
 from ml.config.policy import PolicyConfig
 from ml.errors import StrataError
-from planning.backtest import Backtest, backtest, backtest_windows
+from planning.backtest import Backtest, backtest_models, backtest_windows
 from planning.backtest_origins import Segmenter
 from planning.replay import SimulationWindow
 
@@ -48,7 +49,7 @@ class PolicyImpact:
     candidate: dict[str, float]
     champion: dict[str, float] | None
     origins: tuple[date, ...]  # the first period of each origin's window, oldest first
-    products: dict[str, float]  # per model: products replayed, averaged over the origins
+    products: dict[str, float]  # products replayed (both models: the same), averaged over origins
 
 
 def gate_windows(ws: Workspace, config: PolicyConfig, origins: int) -> list[SimulationWindow]:
@@ -98,30 +99,24 @@ def policy_impact(
     """The policy-impact gate metrics of two models, each backtested on its own segments.
 
     ``candidate`` and ``champion`` are segmenters (:func:`planning.backtest.model_segmenter`
-    of each model's pyfunc); both replay the same ``origins`` origins with the same random
-    numbers. Pass ``.candidate`` as the candidate's metrics and ``.champion`` as the
-    champion's to :func:`ml.gates.evaluate_gates`.
+    of each model's pyfunc); both replay the same ``origins`` origins, the same products and the
+    same random numbers (:func:`planning.backtest.backtest_models`). Pass ``.candidate`` as the
+    candidate's metrics and ``.champion`` as the champion's to :func:`ml.gates.evaluate_gates`.
     """
     windows = gate_windows(ws, config, origins)
     named = {"candidate": candidate, "champion": champion}
-    figures: dict[str, dict[str, float]] = {}
-    products: dict[str, float] = {}
-    for name, segmenter in named.items():
-        if segmenter is None:
-            continue
-        result = backtest(
-            ws,
-            segmenter=segmenter,
-            catalogue=catalogue,
-            config=config,
-            windows=windows,
-            strategies=(GATE_STRATEGY,),
-        )
-        figures[name] = _figures(result)
-        products[name] = sum(o.products for o in result.origins) / len(result.origins)
+    results = backtest_models(
+        ws,
+        segmenters={k: v for k, v in named.items() if v is not None},
+        catalogue=catalogue,
+        config=config,
+        windows=windows,
+        strategies=(GATE_STRATEGY,),
+    )
+    products = {k: sum(o.products for o in r.origins) / len(r.origins) for k, r in results.items()}
     return PolicyImpact(
-        figures["candidate"],
-        figures.get("champion"),
+        _figures(results["candidate"]),
+        _figures(results["champion"]) if "champion" in results else None,
         tuple(w.first for w in windows),
         products,
     )
