@@ -23,6 +23,12 @@
    orders, stockout periods; per segment the catalogue's achieved - planned fill rate; each
    strategy's saving against the best uniform rule at the same achieved fill rate (read off the
    uniform sweeps, with the orders the uniform rule places there).
+
+``backtest(..., strategies=...)`` builds only some strategies (the uniform sweeps only with a
+uniform one). ``backtest_models(ws, segmenters={name: segmenter, ...})`` backtests several
+models side by side: each segments the same as-of snapshots its own way, and all replay the
+products every one covers through one replayer per origin (same demand, same random numbers) —
+the policy-impact promotion gate (:mod:`planning.policy_impact`).
 """
 
 from __future__ import annotations
