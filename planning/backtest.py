@@ -30,6 +30,12 @@
    ``backtest.calibration_windows`` windows that ended before it,
    and ``calibration_gap_max`` judges achieved against that plan (``raw_calibration_gap_max``
    against the formulas alone).
+
+``backtest(..., strategies=...)`` builds only some strategies (the uniform sweeps only with a
+uniform one). ``backtest_models(ws, segmenters={name: segmenter, ...})`` backtests several
+models side by side: each segments the same as-of snapshots its own way, and all replay the
+products every one covers through one replayer per origin (same demand, same random numbers) —
+the policy-impact promotion gate (:mod:`planning.policy_impact`).
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ from ml.config import Catalogue, Workspace
 from ml.config.policy import PolicyConfig
 from ml.periods import shift_period
 from ml.policy.service_calibration import calibrated_fill_rate, pooled_shortage_ratios
+from ml.segment_policies import SegmentPolicies
 from planning.backtest_origins import (
     Segmenter,
     backtest_windows,
@@ -91,6 +98,7 @@ __all__ = [
     "Learned",
     "OriginResult",
     "backtest",
+    "backtest_models",
     "backtest_windows",
     "calibration_window",
     "learning_window",
@@ -172,14 +180,23 @@ def _uniform_at(curve: pd.DataFrame, fill: float) -> tuple[float, float] | None:
 def _savings(strategies: pd.DataFrame, sweeps: pd.DataFrame) -> pd.DataFrame:
     """Each strategy's saving against the best uniform rule at its own achieved fill rate."""
     rows = []
+    curves = list(sweeps.groupby("kind", sort=True)) if len(sweeps) else []
     for row in strategies.to_dict("records"):
         best = None
-        for kind, curve in sweeps.groupby("kind", sort=True):
+        for kind, curve in curves:
             at = _uniform_at(curve, row[C.FILL_RATE])
             if at is not None and (best is None or at[0] < best[1]):
                 best = (str(kind), *at)
         if best is None:
-            rows.append({"best_uniform": None, "uniform_inventory": np.nan, "saving": np.nan})
+            rows.append(
+                {
+                    "best_uniform": None,
+                    "uniform_inventory": np.nan,
+                    "uniform_orders": np.nan,
+                    "saving": np.nan,
+                    "no_more_orders": np.nan,
+                }
+            )
             continue
         kind, inv, orders = best
         rows.append(
@@ -240,15 +257,17 @@ def learning_window(
     segmenter: Segmenter,
     catalogue: Catalogue,
     config: PolicyConfig,
+    sweep: bool = True,
 ) -> Learned:
-    """The catalogue's policies and the uniform cycle-service sweep of one window, replayed."""
+    """The catalogue's policies and (``sweep``) the uniform cycle-service sweep of one window,
+    replayed."""
     day = window.policy_as_of
     features = pit_features(ws, day)
     segments, _ = segmenter(features, day)
     (configured,) = policy_sets(ws, features, segments, catalogue, config, day, [None], "")
-    levels = sweep_levels(configured, config)
-    sweep = policy_sets(ws, features, segments, catalogue, config, day, levels, "csl")
-    frames, _ = common_products([configured, *sweep])
+    levels = sweep_levels(configured, config) if sweep else []
+    sweep_sets = policy_sets(ws, features, segments, catalogue, config, day, levels, "csl")
+    frames, _ = common_products([configured, *sweep_sets])
     play = replayer(ws, window, config, frames[0])
     played = play(frames[0], "catalogue", None)
     by_level = [
@@ -267,16 +286,20 @@ def replay_origin(
     source: SegmentSource,
     made: OriginStrategies,
     run: Callable[[pd.DataFrame], Replayer] | Replayer,
+    others: list[SegmentPolicies] | None = None,
 ) -> OriginResult:
     """Every strategy and sweep level replayed on the same products and random numbers.
 
     ``run`` is a Replayer, or a function that builds one from the first frame (so the demand is
-    read for exactly the products every set has a policy for).
+    read for exactly the products every set has a policy for). ``others`` (other models' sets
+    at this origin) narrow the products to those they have too, so that several models replay
+    the same products in the same order: the same random numbers for each.
     """
     names = list(made.sets)
     sweep_keys = [(k, lv) for k, pts in made.sweeps.items() for lv, _ in pts]
-    every = [*made.sets.values(), *(s for pts in made.sweeps.values() for _, s in pts)]
-    frames, _ = common_products(every)
+    every = made.every
+    frames, _ = common_products([*every, *(others or [])])
+    frames = frames[: len(every)]
     play = run if isinstance(run, Replayer) else run(frames[0])
     rows, played = [], {}
     for name, frame in zip(names, frames, strict=False):
@@ -358,8 +381,12 @@ class Backtest:
         return self._gap_max("raw_gap")
 
     def saving(self, strategy: str) -> float | None:
-        """A strategy's saving against the best uniform rule, averaged over origins."""
-        v = self.average.set_index("strategy").loc[strategy, "saving"]
+        """A strategy's saving against the best uniform rule, averaged over origins (None: not
+        measured — the strategy or the uniform sweeps were not backtested)."""
+        average = self.average.set_index("strategy")
+        if strategy not in average.index:
+            return None
+        v = average.loc[strategy, "saving"]
         return float(v) if np.isfinite(v) else None
 
     def as_dict(self) -> dict[str, Any]:
@@ -382,18 +409,97 @@ def with_tuned_segments(made: OriginStrategies, last: Learned | None) -> OriginS
     """The origin's strategies plus the segment targets tuned on the last window's replay, at
     the fill rate the catalogue achieved there (the catalogue's own set when nothing was
     learned yet)."""
+    if "csl" not in made.sweeps:  # no uniform sweep built: nothing to tune with
+        return made
     if last is None or last.curves.empty:
         tuned = made.sets["catalogue"]
     else:
         levels = tuned_levels(last.curves, last.fill_rate)
         tuned = tuned_policies(made.sweeps["csl"], levels, made.level)
     sets = {**made.sets, TUNED: tuned}
-    return replace(made, sets={name: sets[name] for name in STRATEGIES})
+    return replace(made, sets={name: sets[name] for name in STRATEGIES if name in sets})
 
 
 def _end(window: SimulationWindow) -> date:
     """The day after the window's last measured period."""
     return shift_period(window.last, 1, window.bucket)
+
+
+def _shared_replayer(
+    ws: Workspace, window: SimulationWindow, config: PolicyConfig
+) -> Callable[[pd.DataFrame], Replayer]:
+    """Builds the window's Replayer from the first frame it is given, then hands out that one
+    (every model's first frame holds the same products, in one order)."""
+    built: list[Replayer] = []
+
+    def run(first: pd.DataFrame) -> Replayer:
+        if not built:
+            built.append(replayer(ws, window, config, first))
+        return built[0]
+
+    return run
+
+
+def backtest_models(
+    ws: Workspace,
+    *,
+    segmenters: dict[str, Segmenter],
+    catalogue: Catalogue,
+    config: PolicyConfig,
+    windows: list[SimulationWindow] | None = None,
+    progress: Callable[[str], None] | None = None,
+    strategies: tuple[str, ...] = STRATEGIES,
+) -> dict[str, Backtest]:
+    """The rolling backtest of several models side by side, one Backtest per name.
+
+    At each origin every model segments the same as-of snapshot its own way; all replay the
+    products every model's policies cover, in one order, through one replayer: the same demand
+    and the same random numbers, so differences between them are their segmentations'. Each
+    model learns its own calibration and tuned targets from its own earlier windows.
+    """
+    say = progress or (lambda _m: None)
+    windows = windows or backtest_windows(ws, config)
+    tune = TUNED in strategies
+    learned: dict[str, list[Learned]] = {name: [] for name in segmenters}
+    before = calibration_window(ws, config, windows) if config.backtest.calibrate or tune else None
+    if before is not None:
+        say(f"learning window {before.describe()}: the catalogue's policies replayed")
+        for name, segmenter in segmenters.items():
+            learned[name].append(
+                learning_window(
+                    ws, before, segmenter=segmenter, catalogue=catalogue, config=config, sweep=tune
+                )
+            )
+    results: dict[str, list[OriginResult]] = {name: [] for name in segmenters}
+    for window in windows:
+        day, at = window.policy_as_of, f"origin {window.first.isoformat()}"
+        say(f"{at}: snapshot and segments as of {day.isoformat()}")
+        features = pit_features(ws, day)
+        made: dict[str, tuple[SegmentSource, OriginStrategies]] = {}
+        for name, segmenter in segmenters.items():
+            segments, source = segmenter(features, day)
+            say(f"{at}: policies of every strategy" + (f" ({name})" if len(segmenters) > 1 else ""))
+            strat = origin_strategies(
+                ws, features, segments, catalogue, config, day, source, strategies
+            )
+            # only windows that ended before this origin's policies were set: no look-ahead
+            past = [w for w in learned[name] if _end(w.window) <= window.first]
+            if tune:
+                strat = with_tuned_segments(strat, past[-1] if past else None)
+            made[name] = (source, strat)
+        say(f"{at}: replaying {window.describe()}")
+        run = _shared_replayer(ws, window, config)
+        for name, (source, strat) in made.items():
+            others = [s for n, (_, o) in made.items() if n != name for s in o.every]
+            result = replay_origin(window, source, strat, run, others)
+            past = [w for w in learned[name] if _end(w.window) <= window.first]
+            used = past[-config.backtest.calibration_windows :] if config.backtest.calibrate else []
+            raw = result.calibration
+            ratios = pooled_shortage_ratios([w.calibration for w in used])
+            results[name].append(replace(result, calibration=_calibrated(raw, ratios)))
+            fill = float(result.strategies.set_index("strategy").loc["catalogue", C.FILL_RATE])
+            learned[name].append(Learned(window, raw, result.curves, fill))
+    return {name: Backtest(ws.name, origins) for name, origins in results.items()}
 
 
 def backtest(
@@ -404,38 +510,18 @@ def backtest(
     config: PolicyConfig,
     windows: list[SimulationWindow] | None = None,
     progress: Callable[[str], None] | None = None,
+    strategies: tuple[str, ...] = STRATEGIES,
 ) -> Backtest:
-    """The rolling backtest of every strategy (module doc). Each origin's as-of snapshot must
-    exist (`strata simulate --backtest` builds the missing ones)."""
-    say = progress or (lambda _m: None)
-    windows = windows or backtest_windows(ws, config)
-    learned: list[Learned] = []
-    before = calibration_window(ws, config, windows)
-    if before is not None:
-        say(f"learning window {before.describe()}: the catalogue and the cycle-service sweep")
-        learned.append(
-            learning_window(ws, before, segmenter=segmenter, catalogue=catalogue, config=config)
-        )
-    results = []
-    for window in windows:
-        day = window.policy_as_of
-        # only windows that ended before this origin's policies were set: no look-ahead
-        past = [w for w in learned if _end(w.window) <= window.first]
-        say(f"origin {window.first.isoformat()}: snapshot and segments as of {day.isoformat()}")
-        features = pit_features(ws, day)
-        segments, source = segmenter(features, day)
-        say(f"origin {window.first.isoformat()}: policies of every strategy")
-        made = origin_strategies(ws, features, segments, catalogue, config, day, source)
-        made = with_tuned_segments(made, past[-1] if past else None)
-        say(f"origin {window.first.isoformat()}: replaying {window.describe()}")
-        result = replay_origin(window, source, made, lambda f, w=window: replayer(ws, w, config, f))
-        used = past[-config.backtest.calibration_windows :] if config.backtest.calibrate else []
-        raw = result.calibration
-        ratios = pooled_shortage_ratios([w.calibration for w in used])
-        result = replace(result, calibration=_calibrated(raw, ratios))
-        catalogue_fill = float(
-            result.strategies.set_index("strategy").loc["catalogue", C.FILL_RATE]
-        )
-        learned.append(Learned(window, raw, result.curves, catalogue_fill))
-        results.append(result)
-    return Backtest(ws.name, results)
+    """The rolling backtest of every strategy (module doc), or of ``strategies`` only (the
+    catalogue always; the uniform sweeps, hence the savings, only with a uniform strategy).
+    Each origin's as-of snapshot must exist (`strata simulate --backtest` builds the missing
+    ones)."""
+    return backtest_models(
+        ws,
+        segmenters={"model": segmenter},
+        catalogue=catalogue,
+        config=config,
+        windows=windows,
+        progress=progress,
+        strategies=strategies,
+    )["model"]

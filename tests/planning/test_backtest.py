@@ -15,6 +15,7 @@ from ml.policy.service_calibration import pooled_shortage_ratios
 from planning.backtest import (
     STRATEGIES,
     backtest,
+    backtest_models,
     backtest_windows,
     calibration_window,
     learning_window,
@@ -165,6 +166,48 @@ def test_savings_are_read_off_the_uniform_sweeps(results):
         )
         curve = o.sweeps[o.sweeps["kind"] == row["best_uniform"]].sort_values(C.FILL_RATE)
         assert curve[C.FILL_RATE].min() <= row[C.FILL_RATE] <= curve[C.FILL_RATE].max()
+
+
+def test_the_catalogue_alone_replays_as_in_the_full_backtest(pair, results):
+    t = pair[0]
+    cat, cfg = load_catalogue(t.ws, t.catalogue), load_policy_config(t.ws, t.policy)
+    seg = rule_segmenter(t.ws, cat)
+    alone = backtest(t.ws, segmenter=seg, catalogue=cat, config=cfg, strategies=("catalogue",))
+    assert [list(o.strategies["strategy"]) for o in alone.origins] == [["catalogue"]] * 4
+    full = results[0].average.set_index("strategy").loc["catalogue"]
+    mine = alone.average.set_index("strategy").loc["catalogue"]
+    for figure in (C.FILL_RATE, C.AVG_INVENTORY_VALUE, C.ORDERS):
+        assert mine[figure] == pytest.approx(full[figure])
+    # no uniform sweep was built, so no saving is measured
+    assert alone.saving("catalogue") is None and alone.saving("service classes") is None
+    with pytest.raises(StrataError, match="'catalog' are not known; pick from uniform csl"):
+        backtest(t.ws, segmenter=seg, catalogue=cat, config=cfg, strategies=("catalog",))
+
+
+def test_models_backtested_side_by_side_share_products_and_random_numbers(pair, results):
+    t = pair[0]
+    cat, cfg = load_catalogue(t.ws, t.catalogue), load_policy_config(t.ws, t.policy)
+    rules = rule_segmenter(t.ws, cat)
+
+    def all_slow(features, day):
+        segments, source = rules(features, day)
+        return segments.assign(segment="slow"), source
+
+    side = backtest_models(
+        t.ws,
+        segmenters={"rules": rules, "again": rules, "slow": all_slow},
+        catalogue=cat,
+        config=cfg,
+        strategies=("catalogue",),
+    )
+    a, again, slow = (side[k].average.set_index("strategy").loc["catalogue"] for k in side)
+    full = results[0].average.set_index("strategy").loc["catalogue"]
+    assert a[C.FILL_RATE] == again[C.FILL_RATE] == pytest.approx(full[C.FILL_RATE])
+    assert a[C.AVG_INVENTORY_VALUE] == pytest.approx(full[C.AVG_INVENTORY_VALUE])
+    assert slow[C.AVG_INVENTORY_VALUE] != a[C.AVG_INVENTORY_VALUE]  # another segmentation
+    for origin in range(4):
+        played = [side[k].origins[origin].policies["catalogue"][C.SKU_ID].tolist() for k in side]
+        assert played[0] == played[1] == played[2]
 
 
 def test_json_has_the_headline_keys_and_every_origin(results, pair):
