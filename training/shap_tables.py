@@ -24,8 +24,9 @@ __all__ = ["TreeTable", "table_contributions", "tree_tables"]
 
 # LightGBM's kZeroThreshold (a float): values this close to 0 are read as 0
 _ZERO = float(np.float32(1e-35))
-# more internal nodes than this and a table (2**m rows) costs more than it saves
-_MAX_NODES = 10
+# a table holds 2**m patterns and is built over 2**m x 2**d (pattern, subset) pairs: past 8
+# internal nodes building it costs more than LightGBM's TreeSHAP saves
+_MAX_NODES = 8
 
 
 @dataclass(frozen=True)
