@@ -15,6 +15,7 @@ tie. `reason_text` and `format_value` are the same rules on one value.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -92,13 +93,29 @@ def _integer_text(n: np.ndarray, commas: np.ndarray) -> np.ndarray:
     """Non-negative int64 values as text; thousands separated by "," where `commas`."""
     sep = _where(commas, ",", "")
     head = n.copy()
-    tail = np.full(len(n), "", dtype=object)
-    big = np.flatnonzero(head >= 1000)
+    grouped = np.flatnonzero(head >= 1000)
+    tail = np.full(len(grouped), "", dtype=object)
+    big = np.arange(len(grouped))
     while big.size:
-        tail[big] = sep[big] + _PADDED3[head[big] % 1000] + tail[big]
-        head[big] //= 1000
-        big = big[head[big] >= 1000]
-    return _DIGITS[head] + tail
+        rows = grouped[big]
+        tail[big] = sep[rows] + _PADDED3[head[rows] % 1000] + tail[big]
+        head[rows] //= 1000
+        big = big[head[rows] >= 1000]
+    out = _DIGITS[head]
+    out[grouped] = out[grouped] + tail
+    return out
+
+
+@functools.cache
+def _decimal_table(decimals: int, strip: bool) -> np.ndarray:
+    """The text of q / 10**decimals for every q below 1000 * 10**decimals (built once)."""
+    q = np.arange(1000 * 10**decimals)
+    whole, part = np.divmod(q, 10**decimals)
+    digits = _DIGITS[part] if decimals == 1 else _PADDED2[part]
+    out = _DIGITS[whole] + "." + digits
+    if strip and decimals == 1:
+        out[part == 0] = _DIGITS[whole[part == 0]]
+    return out
 
 
 def _fixed(
@@ -116,15 +133,26 @@ def _fixed(
         x = a * scale
         fast = (x < _EXACT_BELOW) & (np.abs(x - np.floor(x) - 0.5) > x * 2.0**-50)
     out = np.empty(len(v), dtype=object)
-    q = np.rint(x[fast]).astype(np.int64)
-    d = decimals[fast]
-    whole, part = np.divmod(q, np.power(10, d).astype(np.int64))
-    dec = np.full(len(q), "", dtype=object)
-    one, two = d == 1, d == 2
-    dec[one] = "." + _DIGITS[part[one]]
-    dec[two] = "." + _PADDED2[part[two]]
-    dec[one & (part == 0) & strip[fast]] = ""
-    out[fast] = _where(np.signbit(v[fast]), "-", "") + _integer_text(whole, commas[fast]) + dec
+    rows = np.flatnonzero(fast)
+    q = np.rint(x[rows]).astype(np.int64)
+    d = decimals[rows]
+    # decimals below 1,000 from a table; whole numbers (and larger ones) built from digits
+    for places in (1, 2):
+        for stripped in (False, True):
+            pick = (d == places) & (q < 1000 * 10**places) & (strip[rows] == stripped)
+            out[rows[pick]] = _decimal_table(places, stripped)[q[pick]]
+            d = np.where(pick, -1, d)
+    rest = d >= 0
+    r, qr, dr = rows[rest], q[rest], d[rest]
+    whole, part = np.divmod(qr, np.power(10, dr).astype(np.int64))
+    text = _integer_text(whole, commas[r])
+    for places, digits in ((1, _DIGITS), (2, _PADDED2)):
+        pick = dr == places
+        keep = pick & ~((places == 1) & (part == 0) & strip[r])
+        text[keep] = text[keep] + "." + digits[part[keep]]
+    out[r] = text
+    negative = rows[np.signbit(v[rows])]
+    out[negative] = "-" + out[negative]
     for i in np.flatnonzero(~fast):
         text = format(float(v[i]), ",.0f" if commas[i] else f".{decimals[i]}f")
         out[i] = text.removesuffix(".0") if strip[i] else text
@@ -144,21 +172,30 @@ def _numbers(v: np.ndarray) -> np.ndarray:
     return _fixed(v, decimals, a >= 1000, tens)
 
 
-def _shown(v: np.ndarray, unit: str) -> np.ndarray:
-    """Known (non-NaN) numbers with their unit: shares as percentages, "1 week" singular."""
+def _shown_parts(v: np.ndarray, unit: str) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Known (non-NaN) numbers with their unit, as (numbers, suffixes, which suffix per row).
+
+    Shares read as percentages, money with the currency, "1 week" in the singular.
+    """
     u = unit.strip()
+    first = np.zeros(len(v), dtype=np.int64)
     if u.startswith("share"):
-        zero = np.zeros(len(v), dtype=np.int64)
         no = np.zeros(len(v), dtype=bool)
         with np.errstate(over="ignore"):
-            pct = _fixed(v * 100, zero, no, no) + "%"
-        return pct + f" {u.removeprefix('share ')}" if u.startswith("share of ") else pct
+            pct = _fixed(v * 100, first, no, no)
+        return pct, [f"% {u.removeprefix('share ')}" if u.startswith("share of ") else "%"], first
     number = _numbers(v)
     if not u or u in ("ratio", "rank") or u.startswith("correlation"):
-        return number
-    first, _, rest = u.partition(" ")
-    single = f"{first.removesuffix('s')} {rest}".strip()
-    return number + _where(number == "1", f" {single}" if single else "", f" {u}")
+        return number, [""], first
+    head, _, rest = u.partition(" ")
+    single = f"{head.removesuffix('s')} {rest}".strip()
+    return number, [f" {u}", f" {single}" if single else ""], (number == "1").astype(np.int64)
+
+
+def _shown(v: np.ndarray, unit: str) -> np.ndarray:
+    """Known (non-NaN) numbers with their unit (see _shown_parts), as text."""
+    number, suffixes, which = _shown_parts(v, unit)
+    return number + np.array(suffixes, dtype=object)[which]
 
 
 def _split(values: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -226,38 +263,64 @@ def _rounded(v: np.ndarray) -> np.ndarray:
     return out
 
 
-def _roles(shaps: np.ndarray, ranks: np.ndarray, segments: np.ndarray) -> np.ndarray:
-    """How each reason bears on its segment: "the strongest reason for X", "speaks against X"."""
+def _roles(
+    shaps: np.ndarray, ranks: np.ndarray, segments: np.ndarray
+) -> tuple[list[str], np.ndarray]:
+    """How each reason bears on its segment ("the strongest reason for X", "speaks against X"),
+    as (the distinct roles, which role per row)."""
     codes, names = pd.factorize(segments, use_na_sentinel=False)
-    titles = np.array([segment_title(s) for s in names], dtype=object)[codes]
-    role = np.full(len(shaps), _NEUTRAL, dtype=object)
+    titles = [segment_title(s) for s in names]
+    kind = np.full(len(shaps), 3, dtype=np.int64)
     positive = shaps > 0
-    role[positive] = _POINTS
-    role[positive & (ranks == 1)] = _STRONGEST
-    role[shaps < 0] = _AGAINST
-    return role + titles
+    kind[positive] = 1
+    kind[positive & (ranks == 1)] = 0
+    kind[shaps < 0] = 2
+    roles = [f"{p}{t}" for p in (_STRONGEST, _POINTS, _AGAINST, _NEUTRAL) for t in titles]
+    return roles, kind * len(titles) + codes
 
 
-def _judged(v: np.ndarray, typical: float | None, unit: str, high: str) -> np.ndarray:
-    """Whether each value is high or low against the typical (training median) value."""
-    judged = np.full(len(v), f"high means {high}", dtype=object)
+def _judged(
+    v: np.ndarray, typical: float | None, unit: str, high: str
+) -> tuple[list[str], np.ndarray]:
+    """Whether each value is high or low against the typical (training median) value, as
+    (the three judgements, which one per row)."""
+    level = np.zeros(len(v), dtype=np.int64)
+    said = [f"high means {high}"]
     if typical is None or math.isnan(typical):
-        return judged
-    judged[v > typical] = f"high: {high}"
-    judged[v < typical] = f"low, typical {format_value(typical, unit)}; high would mean {high}"
-    return judged
+        return said, level
+    level[v > typical] = 1
+    level[v < typical] = 2
+    low = f"low, typical {format_value(typical, unit)}; high would mean {high}"
+    return [*said, f"high: {high}", low], level
 
 
 def _attribute_texts(
-    name: str, v: np.ndarray, roles: np.ndarray, wording: Mapping[str, str], typical: float | None
+    name: str,
+    v: np.ndarray,
+    roles: tuple[list[str], np.ndarray],
+    wording: Mapping[str, str],
+    typical: float | None,
 ) -> np.ndarray:
     """Reasons of one registry attribute with known values `v`."""
     unit, meaning, high = wording["unit"], wording["meaning"], wording["high"]
-    shown, judged = _shown(v, unit), _judged(v, typical, unit, high)
-    if name in _LEAD_FEATURES:
-        start = _leads(name, v, unit) + f" ({meaning[:1].lower() + meaning[1:]} "
-        return start + shown + "; " + judged + ") — " + roles
-    return f"{meaning}: " + shown + " (" + judged + ") — " + roles
+    number, suffixes, which = _shown_parts(v, unit)
+    judged, level = _judged(v, typical, unit, high)
+    texts, role = roles
+    lead = name in _LEAD_FEATURES
+    # everything after the number is one of a few texts: pick it rather than join it per row
+    ends = np.array(
+        [
+            f"{s}; {j}) — {r}" if lead else f"{s} ({j}) — {r}"
+            for s in suffixes
+            for j in judged
+            for r in texts
+        ],
+        dtype=object,
+    )
+    end = ends[(which * len(judged) + level) * len(texts) + role]
+    if lead:
+        return _leads(name, v, unit) + f" ({meaning[:1].lower() + meaning[1:]} " + number + end
+    return f"{meaning}: " + number + end
 
 
 def reason_texts(
@@ -285,7 +348,7 @@ def reason_texts(
             f"features, values, shaps, segments and ranks have lengths {len(feats)}, "
             f"{len(number)}, {len(shap)}, {len(segs)}, {len(rank)}; give one entry per reason"
         )
-    roles = _roles(shap, rank, segs)
+    role_texts, role = _roles(shap, rank, segs)
     out = np.empty(len(feats), dtype=object)
     codes, names = pd.factorize(feats, use_na_sentinel=False)
     order = np.argsort(codes, kind="stable")
@@ -296,12 +359,16 @@ def reason_texts(
         if wording is None:
             label = _DESCRIPTOR_LABELS.get(name, segment_title(name))
             shown = _formatted(number[rows], obj[rows], is_text[rows], "")
-            out[rows] = f"{label} is " + shown + " — " + roles[rows]
+            tails = np.array([f" — {r}" for r in role_texts], dtype=object)
+            out[rows] = f"{label} is " + shown + tails[role[rows]]
             continue
         known = ~is_text[rows] & ~np.isnan(number[rows])
         unknown, rows = rows[~known], rows[known]
-        out[unknown] = f"{wording['meaning']} is unknown — " + roles[unknown]
-        out[rows] = _attribute_texts(name, number[rows], roles[rows], wording, typical.get(name))
+        unknowns = np.array([f"{wording['meaning']} is unknown — {r}" for r in role_texts])
+        out[unknown] = unknowns.astype(object)[role[unknown]]
+        out[rows] = _attribute_texts(
+            name, number[rows], (role_texts, role[rows]), wording, typical.get(name)
+        )
     return out
 
 
