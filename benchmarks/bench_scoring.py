@@ -266,14 +266,16 @@ def _section(r: dict, info: dict, threads: int, ok: bool) -> str:
         f"Verdict: {'meets' if ok else 'MISSES'} the budget.",
         "",
         f"How: reasons are the cost (prediction with reasons is "
-        f"{spans[1][1][0] / max(plain[0], 1e-9):.0f}x plain prediction here: TreeSHAP plus "
-        "wording each reason from the attribute registry), so the assigner is compact, each "
+        f"{spans[1][1][0] / max(plain[0], 1e-9):.0f}x plain prediction here: SHAP values plus "
+        "wording each reason from the attribute registry), so the assigner is compact; each "
         "product's contributions come from its assigned segment's trees only "
-        "(`training/contrib.py`), LightGBM runs on both cores, the job predicts in chunks of "
-        "250,000 rows, words the reasons over whole arrays (`ml.wording.reason_texts`: grouped "
-        "by feature, numbers written with numpy; no Python call per reason), keeps text in "
-        "Arrow and joins reasons with Arrow kernels. Run with `--products N`, `--threads T`, "
-        "`--no-readme`.",
+        "(`training/contrib.py`), looked up per tree in a table of its TreeSHAP values by "
+        "branch pattern (`training/shap_tables.py`; LightGBM's TreeSHAP for trees with "
+        "categorical splits, i.e. the launch model); LightGBM predicts on both cores; the job "
+        "predicts in chunks of 250,000 rows, words the reasons over whole arrays "
+        "(`ml.wording.reason_texts`: grouped by feature, numbers written with numpy; no Python "
+        "call per reason), keeps text in Arrow and joins reasons with Arrow kernels. Run with "
+        "`--products N`, `--threads T`, `--no-readme`.",
     ]
     return "\n".join(lines)
 
