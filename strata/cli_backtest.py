@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from strata.cli_common import run, stage_configs
+from strata.cli_common import ensure_snapshot, fmt_figure, run, stage_configs
 
 __all__ = ["backtest_command"]
 
@@ -46,7 +46,6 @@ def backtest_command(
     from planning.backtest import backtest as run_backtest
     from planning.backtest import backtest_windows, calibration_window
     from planning.backtest_chart import write_backtest_chart
-    from strata.cli_simulate import _ensure_snapshot  # cli_simulate imports this module
 
     fmt = output_format.lower()
     if fmt not in ("table", "json"):
@@ -60,7 +59,7 @@ def backtest_command(
     # JSON goes to stdout alone: the snapshot builds' progress bars go to stderr
     with contextlib.redirect_stdout(sys.stderr) if fmt == "json" else contextlib.nullcontext():
         for w in [*([before] if before else []), *windows]:
-            _ensure_snapshot(ws, w.policy_as_of, console)
+            ensure_snapshot(ws, w.policy_as_of, console)
     segmenter = _segmenter(ws, cat, config, model_version, rules)
     result = run(
         run_backtest,
@@ -86,8 +85,6 @@ def _print_backtest(console: Any, result: Any, chart: Any) -> None:
     """The averaged strategies, each origin's headline, calibration per segment, the chart."""
     from rich.table import Table
 
-    from strata.cli_simulate import _fmt
-
     console.print(f"segments: {result.origins[0].source.detail} (first origin)")
     heads = ["fill_rate", "planned_fill_rate", "avg_inventory_value", "orders"]
     heads += ["stockout_periods", "saving", "no_more_orders"]
@@ -96,12 +93,12 @@ def _print_backtest(console: Any, result: Any, chart: Any) -> None:
     for h in heads:
         t.add_column(h.replace("_", " "), justify="right")
     for row in result.average.to_dict("records"):
-        t.add_row(str(row["strategy"]), *(_fmt(row[h]) for h in heads))
+        t.add_row(str(row["strategy"]), *(fmt_figure(row[h]) for h in heads))
     console.print(t)
     for o in result.origins:
         s = o.strategies.set_index("strategy")
         cells = ", ".join(
-            f"{n} fill {s.loc[n, 'fill_rate']:.3f} saving {_fmt(s.loc[n, 'saving'])}"
+            f"{n} fill {s.loc[n, 'fill_rate']:.3f} saving {fmt_figure(s.loc[n, 'saving'])}"
             for n in (
                 "catalogue",
                 "service classes",
@@ -118,9 +115,9 @@ def _print_backtest(console: Any, result: Any, chart: Any) -> None:
         c.add_row(
             str(row["segment"]),
             f"{row['products']:,.0f}",
-            _fmt(row["planned_fill_rate"]),
-            _fmt(row["calibrated_planned_fill_rate"]),
-            _fmt(row["fill_rate"]),
+            fmt_figure(row["planned_fill_rate"]),
+            fmt_figure(row["calibrated_planned_fill_rate"]),
+            fmt_figure(row["fill_rate"]),
             f"{row['gap']:+.3f}",
             f"{row['raw_gap']:+.3f}",
         )
@@ -128,11 +125,11 @@ def _print_backtest(console: Any, result: Any, chart: Any) -> None:
     gap = result.calibration_gap_max
     console.print(
         f"calibration_gap_max (segments with >= 30 products, against the calibrated plan): "
-        f"{_fmt(gap)} (against the formulas alone: {_fmt(result.raw_calibration_gap_max)}); "
+        f"{fmt_figure(gap)} (against the formulas alone: {fmt_figure(result.raw_calibration_gap_max)}); "
         "saving vs best "
-        f"uniform: service classes {_fmt(result.saving('service classes'))}, replay-tuned "
-        f"segments {_fmt(result.saving('replay-tuned segments'))}, per-product "
-        f"optimum {_fmt(result.saving('per-product optimum'))}"
+        f"uniform: service classes {fmt_figure(result.saving('service classes'))}, replay-tuned "
+        f"segments {fmt_figure(result.saving('replay-tuned segments'))}, per-product "
+        f"optimum {fmt_figure(result.saving('per-product optimum'))}"
     )
     console.print(f"chart: {chart}")
     console.print(f"summary: {result.paths['summary']}")

@@ -13,7 +13,9 @@ __all__ = [
     "AsOfOpt",
     "ConfigOpt",
     "StepProgress",
+    "ensure_snapshot",
     "fail",
+    "fmt_figure",
     "parse_date",
     "run",
     "workspace",
@@ -129,3 +131,30 @@ def stage_configs(
         run(load_scoring_config, ws, scoring),
         run(load_policy_config, ws, policy_config),
     )
+
+
+def fmt_figure(value: Any) -> str:
+    """A figure for the simulation tables: — for none, ALERT/ok for flags, 3 decimals or 1,000s."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "—"
+    if isinstance(value, bool):
+        return "ALERT" if value else "ok"
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3f}"
+    return str(value)
+
+
+def ensure_snapshot(ws: Any, day: Any, console: Any) -> None:
+    """Build the point-in-time snapshot the replay needs when it does not exist yet."""
+    from features.snapshots import list_snapshots
+
+    if day in list_snapshots(ws):
+        return
+    from features.build import build_features
+
+    console.print(
+        f"[dim]building the point-in-time snapshot as of {day.isoformat()} (once): the policies "
+        f"must come from what was known before the window[/]"
+    )
+    with StepProgress(3, f"features build {ws.name} as of {day}") as step:
+        run(build_features, ws, as_of=[day], progress=step)

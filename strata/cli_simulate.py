@@ -14,37 +14,13 @@ from strata.cli_common import (
     PolicyConfigOpt,
     ScoringOpt,
     StepProgress,
+    ensure_snapshot,
+    fmt_figure,
     run,
     stage_configs,
 )
 
 __all__ = ["kpis", "simulate"]
-
-
-def _fmt(value: Any) -> str:
-    if value is None or (isinstance(value, float) and value != value):
-        return "—"
-    if isinstance(value, bool):
-        return "ALERT" if value else "ok"
-    if isinstance(value, float):
-        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3f}"
-    return str(value)
-
-
-def _ensure_snapshot(ws: Any, day: Any, console: Any) -> None:
-    """Build the point-in-time snapshot the replay needs when it does not exist yet."""
-    from features.snapshots import list_snapshots
-
-    if day in list_snapshots(ws):
-        return
-    from features.build import build_features
-
-    console.print(
-        f"[dim]building the point-in-time snapshot as of {day.isoformat()} (once): the policies "
-        f"must come from what was known before the window[/]"
-    )
-    with StepProgress(3, f"features build {ws.name} as of {day}") as step:
-        run(build_features, ws, as_of=[day], progress=step)
 
 
 def simulate(
@@ -97,7 +73,7 @@ def simulate(
     console = Console()
     sim = cfg.simulation
     window = run(simulation_window, ws, weeks or sim.periods, sim.warmup_periods)
-    _ensure_snapshot(ws, window.policy_as_of, console)
+    ensure_snapshot(ws, window.policy_as_of, console)
     with StepProgress(6, f"simulate {ws.name}") as step:
         report = run(
             simulate_policies,
@@ -143,7 +119,7 @@ def _print_simulation(console: Any, report: Any, paths: dict[str, Any]) -> None:
     for side, name in heads:
         t.add_column(f"{side[:3]}. {name.replace('_', ' ')}", justify="right")
     for segment, row in comp.iterrows():
-        cells = [_fmt(row[(side, name)]) for side, name in heads]
+        cells = [fmt_figure(row[(side, name)]) for side, name in heads]
         cells[0] = f"{int(row[heads[0]]):,}"  # products
         t.add_row(str(segment), *cells)
     console.print(t)
@@ -189,9 +165,9 @@ def kpis(
         t.add_row(
             row["segment"],
             row["kpi"],
-            _fmt(row["value"]),
-            _fmt(row["target"]),
-            _fmt(row["tolerance"]),
+            fmt_figure(row["value"]),
+            fmt_figure(row["target"]),
+            fmt_figure(row["tolerance"]),
             status,
             f"{row['periods_breached']} {ws.calendar.bucket}s" if row["breached"] else "",
         )

@@ -57,7 +57,11 @@ def serving_ws(registered: Registered, tmp_path: Path, monkeypatch: pytest.Monke
     from store.registry import RegistryRef
     from training.tracking import tracking_uri
 
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        # set, then delete: monkeypatch then restores "unset" after the test, whatever MLflow
+        # exported to the environment meanwhile (mlflow.set_tracking_uri does)
+        monkeypatch.setenv(key, "unset")
+        monkeypatch.delenv(key)
     monkeypatch.setenv("STRATA_USER", "tester")
     root = tmp_path / "ws"
     shutil.copytree(registered.root, root)

@@ -41,6 +41,7 @@ def scored(registered, tmp_path_factory: pytest.TempPathFactory) -> Served:
     from store.users import add_user
     from training.tracking import tracking_uri
 
+    _forget_mlflow_uris()  # an earlier test's exported URI must not pick the registry
     root = tmp_path_factory.mktemp("served") / "ws"
     shutil.copytree(registered.root, root)
     ws = registered.ws.model_copy(update={"root": root})
