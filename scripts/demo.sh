@@ -35,8 +35,9 @@ for cfg in configs/strata.yaml configs/scms.yaml; do
   $S models --config "$cfg"
 done
 
-step "README result tables from this run"
+step "README result tables and the product-page screenshot from this run"
 .venv/bin/python scripts/readme_results.py
+.venv/bin/python scripts/product_screenshot.py
 
 step "a planner's questions"
 $S explain 85123A
