@@ -34,6 +34,7 @@ _POLICY_FIELDS = [
     ("reorder_point", "reorder point (units)"),
     ("order_qty", "order quantity (units)"),
     ("expected_fill_rate", "expected fill rate"),
+    ("calibrated_fill_rate", "fill rate calibrated on the last backtest"),
     ("demand_mean", "mean demand per period"),
     ("lead_time_days", "lead time (days)"),
 ]

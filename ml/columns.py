@@ -177,6 +177,8 @@ SEGMENT_MODEL_VERSION = "segment_model_version"
 NOTE = "note"  # what a planner should know about a valid row ("" when nothing)
 
 #: The policies table in the order it is written (keys and provenance are added by the job).
+SHORTAGE_RATIO = "shortage_ratio"  # achieved over planned shortage of the segment, last backtest
+CALIBRATED_FILL_RATE = "calibrated_fill_rate"  # expected fill rate x that ratio's correction
 POLICY_COLUMNS = [
     SERVICE_LEVEL,
     SERVICE_LEVEL_TYPE,
@@ -192,6 +194,8 @@ POLICY_COLUMNS = [
     REORDER_POINT,
     ORDER_QTY,
     EXPECTED_FILL_RATE,
+    SHORTAGE_RATIO,
+    CALIBRATED_FILL_RATE,
     LTD_METHOD,
     ORDER_RULE,
     PERIOD,

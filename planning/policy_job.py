@@ -49,6 +49,7 @@ from planning.policy_data import (
     workspace_sinks,
 )
 from planning.segment_source import SEGMENT_REASONS, SegmentSource, segment_assignments
+from planning.service_calibration_file import read_calibration, with_calibration
 from store.sink_common import WriteResult, sink_label
 from store.sinks import read_table, write_runs
 
@@ -264,6 +265,8 @@ def build_policies(
     segments, source = segment_assignments(ws, features, catalogue, sinks, day)
     say("computing the policies")
     result = compute_policies(ws, features, segments, catalogue, config.build, day)
+    calibration = read_calibration(ws)
+    result = SegmentPolicies(with_calibration(result.policies, calibration), result.flagged)
     summary = segment_summary(result, catalogue)
     run_id = f"policy-{day.isoformat()}-{uuid.uuid4().hex[:8]}"
     tables = {

@@ -26,11 +26,13 @@ for cfg in configs/strata.yaml configs/scms.yaml; do
   step "score with the champion: assignments + explanations ($cfg)"
   $S score --config "$cfg"
 
-  step "policies, service levels optimised, simulation against a uniform policy, KPIs ($cfg)"
+  step "rolling backtest of the champion's segments: strategies, calibration per segment ($cfg)"
+  $S simulate --backtest --config "$cfg"
+
+  step "policies (calibrated by that backtest), service levels optimised, simulation, KPIs ($cfg)"
   $S policy build --config "$cfg"
   $S policy optimise --config "$cfg"
   $S simulate --config "$cfg"
-  $S simulate --backtest --config "$cfg"
   $S kpis --config "$cfg"
   $S models --config "$cfg"
 done

@@ -46,6 +46,7 @@ def backtest_command(
     from planning.backtest import backtest as run_backtest
     from planning.backtest import backtest_windows, calibration_window
     from planning.backtest_chart import write_backtest_chart
+    from planning.service_calibration_file import write_calibration
 
     fmt = output_format.lower()
     if fmt not in ("table", "json"):
@@ -75,6 +76,7 @@ def backtest_command(
     summary = chart.parent / "backtest.json"  # what `scripts/readme_results.py` reads
     result.paths["summary"] = summary
     summary.write_text(json.dumps(result.as_dict(), indent=2, default=str), encoding="utf-8")
+    result.paths["calibration"] = write_calibration(ws, result, cfg)
     if fmt == "json":
         typer.echo(json.dumps(result.as_dict(), indent=2, default=str))
         return
@@ -133,3 +135,7 @@ def _print_backtest(console: Any, result: Any, chart: Any) -> None:
     )
     console.print(f"chart: {chart}")
     console.print(f"summary: {result.paths['summary']}")
+    console.print(
+        f"calibration for `strata policy build`: {result.paths['calibration']} (each policy's "
+        "calibrated_fill_rate)"
+    )

@@ -290,6 +290,11 @@ _SHOW = [
     ("order_qty", "order quantity", "per order (rule below)"),
     ("order_rule", "order rule", "eoq | periods_of_supply | lot_for_lot"),
     ("expected_fill_rate", "expected fill rate", "share of demand met from stock"),
+    (
+        "calibrated_fill_rate",
+        "calibrated fill rate",
+        "x the segment's shortage ratio in the last backtest",
+    ),
     ("unit_value", "unit value", "unit_value_source"),
 ]
 

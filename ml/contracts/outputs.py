@@ -110,6 +110,14 @@ POLICIES = pa.DataFrameSchema(
         C.REORDER_POINT: key("number", pa.Check.ge(0), description="s, or S for (R, S)"),
         C.ORDER_QTY: key("number", pa.Check.ge(0), description="units per order"),
         C.EXPECTED_FILL_RATE: key("number", _SHARE, description="share of demand met, planned"),
+        C.SHORTAGE_RATIO: column(
+            "number",
+            pa.Check.ge(0),
+            description="segment's achieved / planned shortage in the last backtest (empty: none)",
+        ),
+        C.CALIBRATED_FILL_RATE: column(
+            "number", _SHARE, description="1 - shortage_ratio x (1 - expected_fill_rate)"
+        ),
         **_PROVENANCE,
     },
     unique=[C.SKU_ID],

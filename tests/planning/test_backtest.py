@@ -343,3 +343,16 @@ def test_tuned_segment_targets_come_from_the_previous_windows_replay(results):
         for seg, levels in got.items():
             assert list(levels) == [pytest.approx(want.get(seg, default))], seg
         assert (o.policies[TUNED][C.SERVICE_LEVEL_TYPE] == "csl").all()
+
+
+def test_the_backtest_leaves_the_newest_windows_ratios_for_the_policy_stage(results, pair):
+    from planning.service_calibration_file import read_calibration, write_calibration
+
+    t = pair[0]
+    flat, _ = results
+    cfg = load_policy_config(t.ws, t.policy)
+    write_calibration(t.ws, flat, cfg)
+    got = read_calibration(t.ws)
+    newest = flat.origins[-1]
+    assert got.ratios == pooled_shortage_ratios([newest.calibration])
+    assert got.windows == [newest.window.first.isoformat()]

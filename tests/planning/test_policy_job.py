@@ -159,3 +159,38 @@ def test_cli_build_then_show(tiny):
     missing = cli(tiny, "policy", "show", "F1X")
     assert missing.exit_code == 2
     assert "product 'F1X' has no policy" in missing.output and "did you mean F1" in missing.output
+
+
+def test_policies_plan_with_the_last_backtests_shortage_ratios(tiny):
+    import json
+
+    # no backtest yet: the calibrated fill rate stays empty
+    before = build_policies(tiny.ws, write=False, **configs(tiny)).policies.set_index("sku_id")
+    assert before[C.CALIBRATED_FILL_RATE].isna().all()
+    assert before[C.SHORTAGE_RATIO].isna().all()
+    reports = tiny.ws.warehouse / "reports"
+    reports.mkdir(parents=True, exist_ok=True)
+    body = {"ratios": {"fast": 3.0}, "windows": ["2024-10-07"], "segments_from": "rules"}
+    (reports / "service_calibration.json").write_text(json.dumps(body), encoding="utf-8")
+    build_policies(tiny.ws, **configs(tiny))
+    after = read_table(sink(tiny), "policies").set_index("sku_id")
+    for sku in ("F1", "F2"):  # fast: 3x the planned shortage
+        want = max(0.0, 1 - 3.0 * (1 - after.loc[sku, C.EXPECTED_FILL_RATE]))
+        assert after.loc[sku, C.CALIBRATED_FILL_RATE] == pytest.approx(want)
+        assert after.loc[sku, C.SHORTAGE_RATIO] == 3.0
+    assert np.isnan(after.loc["S1", C.CALIBRATED_FILL_RATE])  # slow was not learned
+    # the rest of the policy is the formulas', untouched by the calibration
+    cols = [C.REORDER_POINT, C.ORDER_QTY, C.EXPECTED_FILL_RATE]
+    assert np.allclose(after.loc[before.index, cols], before[cols])
+
+
+def test_a_broken_calibration_file_names_itself_and_the_fix(tiny):
+    from ml.errors import StrataError
+
+    reports = tiny.ws.warehouse / "reports"
+    reports.mkdir(parents=True, exist_ok=True)
+    (reports / "service_calibration.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(StrataError) as err:
+        build_policies(tiny.ws, write=False, **configs(tiny))
+    assert "service_calibration.json is not a service calibration" in str(err.value)
+    assert "rerun `strata simulate --backtest`" in str(err.value)
