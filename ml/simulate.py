@@ -26,7 +26,10 @@ a 14-day review or a 10-day lead time means what it says even in a monthly works
 
 Random numbers are drawn per product and step whether or not the product orders (common random
 numbers), so two policies replayed with the same seed see the same lead-time draws and their
-difference is the policies', not the dice's. A warm-up history is replayed first and not measured,
+difference is the policies', not the dice's. Several policy sets are replayed in one call by
+stacking them as extra rows with ``demand_rows`` (each row's product: its demand row and its
+random numbers): each set's figures are exactly those of replaying it alone, for one loop over
+the steps instead of one per set. A warm-up history is replayed first and not measured,
 so the stock starts in a realistic state; before it, on hand is s + Q (S for (R, S)) and nothing is
 on order.
 
@@ -207,15 +210,18 @@ def _round_orders(need: Array, moq: Array | None, pack: Array | None) -> Array:
 
 
 def _checked_demand(
-    demand: ArrayLike, warmup: ArrayLike | None, n: int, steps_per_period: int
+    demand: ArrayLike, warmup: ArrayLike | None, n: int | None, steps_per_period: int
 ) -> tuple[Array, int]:
-    """Warm-up and window demand side by side (products x periods), and the warm-up length."""
+    """Warm-up and window demand side by side (products x periods), and the warm-up length.
+
+    ``n`` is the number of rows the demand must have (None: any, set by the demand)."""
     window = np.asarray(demand, dtype=np.float64)
-    if window.ndim != 2 or window.shape[0] != n:
+    if window.ndim != 2 or (n is not None and window.shape[0] != n):
         raise StrataError(
             f"demand must be products x periods with {n} rows (one per policy), got shape "
             f"{window.shape}"
         )
+    n = window.shape[0]
     before = np.zeros((n, 0)) if warmup is None else np.asarray(warmup, dtype=np.float64)
     if before.ndim != 2 or before.shape[0] != n:
         raise StrataError(f"warmup must be products x periods with {n} rows, got {before.shape}")
@@ -236,6 +242,7 @@ class _Replay:
     def __init__(
         self,
         policy: ReplenishmentPolicy,
+        streams: NDArray[np.intp] | None,
         k: int,
         n_total: int,
         n_measured: int,
@@ -246,6 +253,7 @@ class _Replay:
     ) -> None:
         n = policy.n
         self.policy, self.k, self.n, self.n_total = policy, k, n, n_total
+        self.streams = streams  # each row's column of the random numbers (None: its own)
         self.distribution = lead_time_distribution
         self.review_steps = np.maximum(np.rint(policy.review_period * k), 1).astype(np.int64)
         self.lead_mean, self.lead_sd = policy.lead_time * k, policy.lead_time_sd * k
@@ -299,18 +307,23 @@ class _Replay:
         review = (step + 1) % self.review_steps == 0
         position = self.on_hand + self.on_order
         need = np.zeros(self.n)
-        topping = review & up & (s > position)
-        need[topping] = s[topping] - position[topping]
-        need = _round_orders(need, p.moq, p.pack_size)
+        topping = np.flatnonzero(review & up & (s > position))
+        if topping.size:  # rounded on these rows only: the others order nothing here
+            need[topping] = _round_orders(
+                s[topping] - position[topping],
+                None if p.moq is None else p.moq[topping],
+                None if p.pack_size is None else p.pack_size[topping],
+            )
         lots = review & ~up & (position <= s) & (q > 0)
         need[lots] = (np.floor((s[lots] - position[lots]) / q[lots]) + 1.0) * q[lots]
         who = np.flatnonzero(need > 0)
         if who.size == 0:
             return
+        col = who if self.streams is None else self.streams[who]
         lead = lead_time_quantile(
-            u[0, who], self.lead_mean[who], self.lead_sd[who], self.distribution
+            u[0, col], self.lead_mean[who], self.lead_sd[who], self.distribution
         )
-        arrival = step + 1 + np.floor(lead + u[1, who]).astype(np.int64)
+        arrival = step + 1 + np.floor(lead + u[1, col]).astype(np.int64)
         self.on_order[who] += need[who]
         if measured:
             self.counts["orders"][who] += 1
@@ -372,6 +385,17 @@ class _Replay:
         )
 
 
+def _checked_rows(demand_rows: ArrayLike, n: int) -> NDArray[np.intp]:
+    """The demand row of each policy row, as integers >= 0 (StrataError otherwise)."""
+    rows = np.asarray(demand_rows)
+    if rows.shape != (n,) or not np.issubdtype(rows.dtype, np.integer) or (rows < 0).any():
+        raise StrataError(
+            f"demand_rows must hold one non-negative integer row of demand per policy row "
+            f"({n}), got shape {rows.shape} of {rows.dtype}"
+        )
+    return rows.astype(np.intp)
+
+
 def simulate_inventory(
     demand: ArrayLike,
     policy: ReplenishmentPolicy,
@@ -383,6 +407,7 @@ def simulate_inventory(
     groups: ArrayLike | None = None,
     unit_value: ArrayLike | None = None,
     record: bool = False,
+    demand_rows: ArrayLike | None = None,
 ) -> SimulationResult:
     """Replay ``demand`` (products x periods, units) through ``policy``; see the module docstring.
 
@@ -391,20 +416,29 @@ def simulate_inventory(
     (integer code per product, e.g. the segment) adds per-period sums per group, with inventory
     valued at ``unit_value`` per unit (1 when not given). ``record`` keeps each measured period's
     sales, on hand at its end and stockout flag per product (products x periods arrays).
+    ``demand_rows`` (one per policy row) names each policy row's row of ``demand`` and
+    ``warmup``, and of the random numbers: policy sets stacked as extra rows, each replayed
+    exactly as alone (None: policy row i replays demand row i).
     """
     n = policy.n
-    both, n_warm = _checked_demand(demand, warmup, n, steps_per_period)
+    streams = None if demand_rows is None else _checked_rows(demand_rows, n)
+    both, n_warm = _checked_demand(demand, warmup, n if streams is None else None, steps_per_period)
+    if streams is not None and streams.size and streams.max() >= both.shape[0]:
+        raise StrataError(
+            f"demand_rows name row {int(streams.max())} but the demand has {both.shape[0]} rows"
+        )
+    n_streams = n if streams is None else both.shape[0]
     k = int(steps_per_period)
     per_step = np.ascontiguousarray(both.T) / k  # period-major: one contiguous row per period
     n_total = both.shape[1]
     n_measured = n_total - n_warm
     state = _Replay(
-        policy, k, n_total, n_measured, lead_time_distribution, groups, unit_value, record
+        policy, streams, k, n_total, n_measured, lead_time_distribution, groups, unit_value, record
     )
     rng = np.random.default_rng(seed)
     for period in range(n_total):
         measured = period >= n_warm
-        d = per_step[period]
+        d = per_step[period] if streams is None else per_step[period][streams]
         short_in_period = np.zeros(n, dtype=bool)
         sold_in_period = np.zeros(n)
         for sub in range(k):
@@ -413,7 +447,8 @@ def simulate_inventory(
             sales, short = state.sell(d)
             sold_in_period += sales
             short_in_period |= short
-            u = rng.random((2, n))  # drawn every step for every product: common random numbers
+            # drawn every step for every product: common random numbers
+            u = rng.random((2, n_streams))
             state.order(step, u, measured)
         if measured:
             state.measure(period - n_warm, d * k, sold_in_period, short_in_period)

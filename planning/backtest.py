@@ -184,13 +184,23 @@ def replay_origin(
     every = [*made.sets.values(), *(s for pts in made.sweeps.values() for _, s in pts)]
     frames, _ = common_products(every)
     play = run if isinstance(run, Replayer) else run(frames[0])
-    rows, played = [], {}
-    for name, frame in zip(names, frames, strict=False):
-        played[name] = play(frame, name, None)
-        rows.append({"strategy": name, **_figures(played[name], frame)})
-    sweep_rows = []
-    for (kind, lv), frame in zip(sweep_keys, frames[len(names) :], strict=True):
-        sweep_rows.append({"kind": kind, "level": lv, **_figures(play(frame, kind, lv), frame)})
+    # every set in one replay: the same products, demand and random numbers, one loop over steps
+    every_played = play.stacked(
+        frames,
+        [*names, *(kind for kind, _ in sweep_keys)],
+        [*(None for _ in names), *(lv for _, lv in sweep_keys)],
+    )
+    played = dict(zip(names, every_played, strict=False))
+    rows = [
+        {"strategy": name, **_figures(played[name], frame)}
+        for name, frame in zip(names, frames, strict=False)
+    ]
+    sweep_rows = [
+        {"kind": kind, "level": lv, **_figures(p, frame)}
+        for (kind, lv), p, frame in zip(
+            sweep_keys, every_played[len(names) :], frames[len(names) :], strict=True
+        )
+    ]
     sweeps = pd.DataFrame(sweep_rows)
     planned = planned_fill(played["catalogue"].policies)
     by = played["catalogue"].by_segment

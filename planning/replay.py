@@ -215,8 +215,10 @@ def replay(
     periods_per_year: float,
     steps_per_period: int = 1,
     groups: np.ndarray | None = None,
+    demand_rows: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, SimulationResult]:
-    """Simulate valid policy rows against demand (rows aligned); the per-product outcomes."""
+    """Simulate valid policy rows against demand (rows aligned, or each row's demand row in
+    ``demand_rows``); the per-product outcomes."""
     result = simulate_inventory(
         demand,
         replenishment_policy(policies),
@@ -226,6 +228,7 @@ def replay(
         lead_time_distribution=lead_time_distribution,
         groups=groups,
         unit_value=policies[C.UNIT_VALUE].to_numpy(dtype=np.float64),
+        demand_rows=demand_rows,
     )
     return outcome_frame(policies, result, periods_per_year), result
 
@@ -312,6 +315,38 @@ class Replayer:
         )
         by_segment = segment_outcomes(outcomes, self.periods, self.periods_per_year)
         return PolicySet(label, level, outcomes, by_segment, frame)
+
+    def stacked(
+        self, frames: list[pd.DataFrame], labels: list[str], levels: list[float | None]
+    ) -> list[PolicySet]:
+        """Several sets, each aligned with the demand, replayed in one simulation: the sets
+        are extra rows on the same demand and random numbers, so each set's outcomes are
+        exactly those of replaying it alone (``self(frame, ...)``)."""
+        if not frames:
+            return []
+        n = self.demand.shape[0]
+        bad = [label for frame, label in zip(frames, labels, strict=True) if len(frame) != n]
+        if bad:
+            raise StrataError(
+                f"policy sets {', '.join(bad)} do not have one row per demand row ({n}): "
+                "restrict them to the common products first (common_products)"
+            )
+        outcomes, _ = replay(
+            pd.concat(frames, ignore_index=True),
+            self.demand,
+            self.warm,
+            seed=self.seed,
+            lead_time_distribution=self.distribution,
+            periods_per_year=self.periods_per_year,
+            steps_per_period=self.steps,
+            demand_rows=np.tile(np.arange(n, dtype=np.intp), len(frames)),
+        )
+        out = []
+        for i, (frame, label, level) in enumerate(zip(frames, labels, levels, strict=True)):
+            mine = outcomes.iloc[i * n : (i + 1) * n].reset_index(drop=True)
+            by_segment = segment_outcomes(mine, self.periods, self.periods_per_year)
+            out.append(PolicySet(label, level, mine, by_segment, frame))
+        return out
 
 
 def replayer(
