@@ -320,9 +320,7 @@ class _Replay:
         if who.size == 0:
             return
         col = who if self.streams is None else self.streams[who]
-        lead = lead_time_quantile(
-            u[0, col], self.lead_mean[who], self.lead_sd[who], self.distribution
-        )
+        lead = self.lead_times(who, col, u[0])
         arrival = step + 1 + np.floor(lead + u[1, col]).astype(np.int64)
         self.on_order[who] += need[who]
         if measured:
@@ -337,6 +335,21 @@ class _Replay:
         cuts = np.flatnonzero(np.diff(arrival)) + 1
         for part, when in zip(np.split(who, cuts), arrival[np.r_[0, cuts]], strict=True):
             self.due.setdefault(int(when), []).append((part, need[part]))
+
+    def lead_times(self, who: NDArray[np.intp], col: NDArray[np.intp], u: Array) -> Array:
+        """The lead time (in steps) of each order of rows ``who`` drawn with ``u[col]``.
+
+        Rows of one random stream (one product in several stacked sets) with the same lead-time
+        mean and sd draw the same lead time: it is computed once for them."""
+        mean, sd = self.lead_mean[who], self.lead_sd[who]
+        if self.streams is None:
+            return lead_time_quantile(u[col], mean, sd, self.distribution)
+        streams, first, back = np.unique(col, return_index=True, return_inverse=True)
+        lead = lead_time_quantile(u[streams], mean[first], sd[first], self.distribution)[back]
+        odd = np.flatnonzero((mean != mean[first][back]) | (sd != sd[first][back]))
+        if odd.size:
+            lead[odd] = lead_time_quantile(u[col[odd]], mean[odd], sd[odd], self.distribution)
+        return lead
 
     def measure(self, row: int, demand: Array, sold: Array, short: NDArray[np.bool_]) -> None:
         """Add one measured period to the totals, the records and the group series."""
