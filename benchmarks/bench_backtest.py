@@ -92,10 +92,12 @@ class Stopwatch:
         return timed
 
     def install(self, stages: dict[str, tuple[str, str]]) -> None:
-        """Wrap every stage's function in its module (the callers look it up there)."""
+        """Wrap every stage's function in its module (the callers look it up there); a stage
+        the code does not have (an older version, run for a before/after) is left out."""
         for name, (module, attr) in stages.items():
             mod = importlib.import_module(module)
-            setattr(mod, attr, self.wrap(name, getattr(mod, attr)))
+            if hasattr(mod, attr):
+                setattr(mod, attr, self.wrap(name, getattr(mod, attr)))
 
 
 def peak_memory_mb() -> float:

@@ -236,6 +236,29 @@ def _checked_demand(
     return both, before.shape[1]
 
 
+def _first_of_each(keys: NDArray[np.intp], slot: NDArray[np.intp]) -> NDArray[np.intp]:
+    """For each position, the position of one occurrence of its key, the same for all equal
+    keys (O(n), no sort: ``slot`` is scratch indexed by key; the last write wins)."""
+    slot[keys] = np.arange(keys.size)
+    return slot[keys]
+
+
+_REVIEW_PATTERNS_KEPT = 16  # sets of review periods due together whose rows are kept
+
+
+@dataclass(frozen=True)
+class _Reviewed:
+    """The rows reviewed at one step (ascending) and their policy numbers, in that order."""
+
+    rows: NDArray[np.intp]
+    reorder_point: Array
+    order_qty: Array
+    order_up_to: NDArray[np.bool_]
+    lot_sized: NDArray[np.bool_]  # (s, nQ) rows with Q > 0
+    moq: Array | None
+    pack_size: Array | None
+
+
 class _Replay:
     """The state of one replay: stock, pipeline, counters; stepped period by period."""
 
@@ -256,12 +279,19 @@ class _Replay:
         self.streams = streams  # each row's column of the random numbers (None: its own)
         self.distribution = lead_time_distribution
         self.review_steps = np.maximum(np.rint(policy.review_period * k), 1).astype(np.int64)
+        self.review_values = [int(v) for v in np.unique(self.review_steps)]
+        self.review_cache: dict[tuple[int, ...], _Reviewed] = {}
         self.lead_mean, self.lead_sd = policy.lead_time * k, policy.lead_time_sd * k
         s, q, up = policy.reorder_point, policy.order_qty, policy.order_up_to
         self.on_hand = np.where(up, s, s + q)
         self.on_order = np.zeros(n)
         self.due: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
         self.short_since_receipt = np.zeros(n, dtype=bool)
+        # scratch for _first_of_each over rows and over random streams
+        self.row_slot = np.zeros(n, dtype=np.intp)
+        self.stream_slot = np.zeros(
+            n if streams is None else int(streams.max(initial=-1)) + 1, dtype=np.intp
+        )
         self.totals = {name: np.zeros(n) for name in ("demand", "sales", "on_hand")}
         self.counts = {
             name: np.zeros(n, dtype=np.int64)
@@ -282,15 +312,22 @@ class _Replay:
 
     def receive(self, step: int, measured: bool) -> None:
         """Orders due at this step arrive; a replenishment cycle ends at each arrival."""
-        arrived = np.zeros(self.n, dtype=bool)
-        for who, qty in self.due.pop(step, ()):  # one product at most once per list entry
+        entries = self.due.pop(step, [])
+        if not entries:
+            return
+        for who, qty in entries:  # one product at most once per list entry
             self.on_hand[who] += qty
             self.on_order[who] -= qty
-            arrived[who] = True
+        # the rows receiving (each once), so the counters touch only them
+        if len(entries) == 1:
+            arrived = entries[0][0]
+        else:
+            rows = np.concatenate([w for w, _ in entries])
+            arrived = rows[_first_of_each(rows, self.row_slot) == np.arange(rows.size)]
         if measured:
-            self.counts["cycles"] += arrived
-            self.counts["short_cycles"] += arrived & self.short_since_receipt
-        self.short_since_receipt &= ~arrived
+            self.counts["cycles"][arrived] += 1
+            self.counts["short_cycles"][arrived[self.short_since_receipt[arrived]]] += 1
+        self.short_since_receipt[arrived] = False
 
     def sell(self, d: Array) -> tuple[Array, NDArray[np.bool_]]:
         """Sales from stock (the rest is lost) and which products ran short."""
@@ -300,41 +337,66 @@ class _Replay:
         self.short_since_receipt |= short
         return sales, short
 
+    def reviewing(self, step: int) -> _Reviewed:
+        """The rows reviewed at the end of ``step`` (ascending) and their policy numbers."""
+        key = tuple(v for v in self.review_values if (step + 1) % v == 0)
+        hit = self.review_cache.get(key)
+        if hit is None:
+            p = self.policy
+            rows = np.flatnonzero(np.isin(self.review_steps, key))
+            up = p.order_up_to[rows]
+            hit = _Reviewed(
+                rows,
+                p.reorder_point[rows],
+                p.order_qty[rows],
+                up,
+                ~up & (p.order_qty[rows] > 0),
+                None if p.moq is None else p.moq[rows],
+                None if p.pack_size is None else p.pack_size[rows],
+            )
+            if len(self.review_cache) < _REVIEW_PATTERNS_KEPT:
+                self.review_cache[key] = hit
+        return hit
+
     def order(self, step: int, u: Array, measured: bool) -> None:
         """Review: order what the policy asks, with a lead time drawn per order."""
-        p = self.policy
-        s, q, up = p.reorder_point, p.order_qty, p.order_up_to
-        review = (step + 1) % self.review_steps == 0
-        position = self.on_hand + self.on_order
-        need = np.zeros(self.n)
-        topping = np.flatnonzero(review & up & (s > position))
+        r = self.reviewing(step)
+        if r.rows.size == 0:
+            return
+        s, q = r.reorder_point, r.order_qty
+        position = self.on_hand[r.rows] + self.on_order[r.rows]
+        need = np.zeros(r.rows.size)
+        topping = np.flatnonzero(r.order_up_to & (s > position))
         if topping.size:  # rounded on these rows only: the others order nothing here
             need[topping] = _round_orders(
                 s[topping] - position[topping],
-                None if p.moq is None else p.moq[topping],
-                None if p.pack_size is None else p.pack_size[topping],
+                None if r.moq is None else r.moq[topping],
+                None if r.pack_size is None else r.pack_size[topping],
             )
-        lots = review & ~up & (position <= s) & (q > 0)
+        lots = r.lot_sized & (position <= s)
         need[lots] = (np.floor((s[lots] - position[lots]) / q[lots]) + 1.0) * q[lots]
-        who = np.flatnonzero(need > 0)
+        ordering = need > 0
+        who, need = r.rows[ordering], need[ordering]
         if who.size == 0:
             return
         col = who if self.streams is None else self.streams[who]
         lead = self.lead_times(who, col, u[0])
         arrival = step + 1 + np.floor(lead + u[1, col]).astype(np.int64)
-        self.on_order[who] += need[who]
+        self.on_order[who] += need
         if measured:
             self.counts["orders"][who] += 1
         # orders due after the last step stay on order; they never arrive in the window
         inside = arrival < self.n_total * self.k
         if not inside.any():
             return
-        who, arrival = who[inside], arrival[inside]
+        who, arrival, need = who[inside], arrival[inside], need[inside]
         order = np.argsort(arrival, kind="stable")
-        who, arrival = who[order], arrival[order]
+        who, arrival, need = who[order], arrival[order], need[order]
         cuts = np.flatnonzero(np.diff(arrival)) + 1
-        for part, when in zip(np.split(who, cuts), arrival[np.r_[0, cuts]], strict=True):
-            self.due.setdefault(int(when), []).append((part, need[part]))
+        for part, qty, when in zip(
+            np.split(who, cuts), np.split(need, cuts), arrival[np.r_[0, cuts]], strict=True
+        ):
+            self.due.setdefault(int(when), []).append((part, qty))
 
     def lead_times(self, who: NDArray[np.intp], col: NDArray[np.intp], u: Array) -> Array:
         """The lead time (in steps) of each order of rows ``who`` drawn with ``u[col]``.
@@ -344,9 +406,12 @@ class _Replay:
         mean, sd = self.lead_mean[who], self.lead_sd[who]
         if self.streams is None:
             return lead_time_quantile(u[col], mean, sd, self.distribution)
-        streams, first, back = np.unique(col, return_index=True, return_inverse=True)
-        lead = lead_time_quantile(u[streams], mean[first], sd[first], self.distribution)[back]
-        odd = np.flatnonzero((mean != mean[first][back]) | (sd != sd[first][back]))
+        rep = _first_of_each(col, self.stream_slot)  # each order's stand-in: one per stream
+        first = np.flatnonzero(rep == np.arange(col.size))
+        lead = np.empty(col.size)
+        lead[first] = lead_time_quantile(u[col[first]], mean[first], sd[first], self.distribution)
+        lead = lead[rep]
+        odd = np.flatnonzero((mean != mean[rep]) | (sd != sd[rep]))
         if odd.size:
             lead[odd] = lead_time_quantile(u[col[odd]], mean[odd], sd[odd], self.distribution)
         return lead
