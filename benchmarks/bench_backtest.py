@@ -4,6 +4,9 @@ Run from the repo root::
 
     .venv/bin/python benchmarks/bench_backtest.py [--products 100000] [--origins 4] [--weeks 52]
 
+(from another git worktree sharing that environment, prefix ``PYTHONPATH=.`` so the worktree's
+code is the code measured, not the editable install's).
+
 In memory: per origin, a snapshot frame computed from the demand before the origin (vectorised),
 the catalogue's rules for the segments, every strategy's policies and the uniform sweeps
 (:func:`planning.backtest.origin_strategies`, the optimiser refitted there) and their replay on

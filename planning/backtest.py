@@ -13,7 +13,9 @@
    (:func:`planning.optimise.proposal_from_policies`). Nothing after the origin is read but the
    demand replayed.
 3. **Strategies on the same replay** (:func:`planning.replay.replayer`: lost sales, sampled lead
-   times, common random numbers): one cycle-service target for all and one fill-rate target for
+   times, common random numbers; every set stacked into one simulation,
+   :meth:`planning.replay.Replayer.stacked`, each set's figures exactly those of replaying it
+   alone): one cycle-service target for all and one fill-rate target for
    all (both at the catalogue's demand-weighted target, as :mod:`planning.simulation` builds
    them), classic ABC (cycle service 98 / 95 / 90 % by the snapshot's abc rule class), the
    catalogue as configured, the optimised service classes, and the per-product optimum

@@ -338,7 +338,7 @@ class Replayer:
                 f"policy sets {', '.join(bad)} do not have one row per demand row ({n}): "
                 "restrict them to the common products first (common_products)"
             )
-        every = pd.concat(frames, ignore_index=True)
+        every = pd.concat([f[_REPLAYED_COLUMNS] for f in frames], ignore_index=True)
         policy = replenishment_policy(every)
         rows = np.tile(np.arange(n, dtype=np.intp), len(frames))
         first, code = _distinct_rows(policy, rows)
@@ -369,6 +369,22 @@ def _distinct_rows(
     code = frame.groupby(list(frame.columns), sort=False, dropna=False).ngroup().to_numpy()
     _, first = np.unique(code, return_index=True)
     return first, code
+
+
+#: the columns a replay reads (replenishment_policy, outcome_frame): all the stacked copy holds
+_REPLAYED_COLUMNS = [
+    C.SKU_ID,
+    SEGMENT,
+    C.UNIT_VALUE,
+    C.REORDER_POINT,
+    C.ORDER_QTY,
+    C.REVIEW_PERIOD,
+    C.POLICY,
+    C.LEAD_TIME,
+    C.LEAD_TIME_SD,
+    C.MOQ,
+    C.PACK_SIZE,
+]
 
 
 _POLICY_FIELDS = (
