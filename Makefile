@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	command -v java >/dev/null || (apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless)
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq postgresql)
 	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'
 	$(BIN)/python -m pip install --quiet --no-deps 'stockpyl>=1.0,<1.1'
 	touch $(STAMP)

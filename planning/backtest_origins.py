@@ -30,7 +30,14 @@ from planning.segment_source import (
 )
 from serving.predict import predict_snapshot
 
-__all__ = ["Segmenter", "backtest_windows", "model_segmenter", "origin_windows", "rule_segmenter"]
+__all__ = [
+    "Segmenter",
+    "backtest_windows",
+    "calibration_window",
+    "model_segmenter",
+    "origin_windows",
+    "rule_segmenter",
+]
 
 #: (as-of snapshot, its day) -> (sku_id, segment, ... per product; where the segments came from)
 Segmenter = Callable[[pd.DataFrame, date], tuple[pd.DataFrame, SegmentSource]]
@@ -108,6 +115,20 @@ def backtest_windows(
         periods=bt.periods,
         warmup=warmup,
     )
+
+
+def calibration_window(
+    ws: Workspace, config: PolicyConfig, windows: list[SimulationWindow]
+) -> SimulationWindow | None:
+    """The window one spacing before the first origin, whose replay calibrates the first origin's
+    plan (None when ``backtest.calibrate`` is off or the history is too short for its warm-up)."""
+    if not config.backtest.calibrate or not windows:
+        return None
+    first = windows[0]
+    start = shift_period(first.first, -config.backtest.spacing_periods, first.bucket)
+    if _periods_between(_history_first(ws), start, first.bucket) < first.warmup:
+        return None
+    return SimulationWindow(first.bucket, start, first.periods, first.warmup, first.data_as_of)
 
 
 def rule_segmenter(ws: Workspace, catalogue: Catalogue) -> Segmenter:

@@ -11,6 +11,7 @@ import pandas as pd
 from ml import columns as C
 from ml.config import Catalogue, Workspace
 from ml.config.policy import PolicyConfig
+from ml.errors import StrataError
 from ml.policy.safety_stock import _implied_by_reorder_point, _reorder_point, _safety_stock
 from ml.segment_policies import SegmentPolicies
 from ml.segment_rules import ABC, rule_classes
@@ -23,7 +24,14 @@ from planning.simulation import (
     policy_sets,
 )
 
-__all__ = ["ABC_LEVELS", "STRATEGIES", "OriginStrategies", "origin_strategies"]
+__all__ = [
+    "ABC_LEVELS",
+    "STRATEGIES",
+    "TUNED",
+    "OriginStrategies",
+    "origin_strategies",
+    "sweep_levels",
+]
 
 
 #: the strategies side by side, in report order
@@ -33,8 +41,12 @@ STRATEGIES = (
     "classic abc",
     "catalogue",
     "service classes",
+    "replay-tuned segments",
     "per-product optimum",
 )
+
+#: the strategy whose segment targets are tuned on the last window's replay (planning.backtest)
+TUNED = "replay-tuned segments"
 
 
 #: classic ABC cycle-service levels; products the rules call new get C's level
@@ -98,6 +110,14 @@ def _per_product_policies(result: SegmentPolicies, limit: pd.DataFrame) -> Segme
     return SegmentPolicies(policies=out, flagged=result.flagged)
 
 
+def sweep_levels(configured: SegmentPolicies, config: PolicyConfig) -> list[float]:
+    """The uniform rules' level (configured, else the catalogue's demand-weighted target) first,
+    then the configured sweep."""
+    sim = config.simulation.uniform
+    level = sim.service_level or demand_weighted_target(configured.policies)
+    return [level, *sorted(set(sim.sweep) - {level})]
+
+
 @dataclass(frozen=True)
 class OriginStrategies:
     """The policy sets of one origin, all fitted on the as-of snapshot."""
@@ -105,7 +125,23 @@ class OriginStrategies:
     sets: dict[str, SegmentPolicies]  # by strategy name (STRATEGIES)
     sweeps: dict[str, list[tuple[float, SegmentPolicies]]]  # uniform kind -> (level, set)
     level: float  # the catalogue's demand-weighted target, the uniform rules' level
-    optimiser_target: float
+    optimiser_target: float | None  # None when no optimised strategy was asked for
+
+    @property
+    def every(self) -> list[SegmentPolicies]:
+        """Every set replayed: the strategies', then the sweeps' (kind by kind, level by level)."""
+        return [*self.sets.values(), *(s for pts in self.sweeps.values() for _, s in pts)]
+
+
+def _checked(strategies: tuple[str, ...]) -> tuple[str, ...]:
+    """The strategies asked for, in report order; the catalogue is always one of them."""
+    unknown = sorted(set(strategies) - set(STRATEGIES))
+    if unknown:
+        raise StrataError(
+            f"backtest strategies {', '.join(map(repr, unknown))} are not known; pick from "
+            f"{', '.join(STRATEGIES)}"
+        )
+    return tuple(s for s in STRATEGIES if s in strategies or s == "catalogue")
 
 
 def origin_strategies(
@@ -116,28 +152,41 @@ def origin_strategies(
     config: PolicyConfig,
     day: date,
     source: SegmentSource,
+    strategies: tuple[str, ...] = STRATEGIES,
 ) -> OriginStrategies:
-    """Every strategy's policies and the uniform sweeps from one as-of snapshot (in memory)."""
+    """The strategies' policies and the uniform sweeps from one as-of snapshot (in memory).
+
+    ``strategies`` picks which are built (the catalogue always is). Each policy set costs a
+    policy computation, and the uniform sweeps are most of them, so they are built only when a
+    uniform strategy is asked for; without them no saving against the best uniform rule is
+    measured (the promotion gate asks for the catalogue alone, see
+    :mod:`planning.policy_impact`).
+    """
+    wanted = _checked(strategies)
     (configured,) = policy_sets(ws, features, segments, catalogue, config, day, [None], "")
-    level = config.simulation.uniform.service_level or demand_weighted_target(configured.policies)
+    levels = sweep_levels(configured, config)
+    level = levels[0]
     sweeps: dict[str, list[tuple[float, SegmentPolicies]]] = {}
-    at_level: dict[str, SegmentPolicies] = {}
-    levels = [level, *sorted(set(config.simulation.uniform.sweep) - {level})]
-    for name, kind in _UNIFORM_KINDS.items():
-        sets = policy_sets(ws, features, segments, catalogue, config, day, levels, kind)
-        at_level[name] = sets[0]
-        sweeps[kind] = list(zip(levels, sets, strict=True))
-    proposal = proposal_from_policies(
-        configured, catalogue=catalogue, config=config, as_of=day, source=source
-    )
-    (classes,) = policy_sets(ws, features, segments, proposal.catalogue, config, day, [None], "")
-    sets = {
-        **at_level,
-        "classic abc": _abc_policies(
-            ws, features, segments, catalogue, config, day, dict(sweeps["csl"])
-        ),
-        "catalogue": configured,
-        "service classes": classes,
-        "per-product optimum": _per_product_policies(configured, proposal.per_product),
-    }
-    return OriginStrategies(sets, sweeps, level, proposal.target)
+    sets: dict[str, SegmentPolicies] = {}
+    if any(name in wanted for name in _UNIFORM_KINDS):
+        for name, kind in _UNIFORM_KINDS.items():
+            swept = policy_sets(ws, features, segments, catalogue, config, day, levels, kind)
+            sets[name] = swept[0]
+            sweeps[kind] = list(zip(levels, swept, strict=True))
+    if "classic abc" in wanted:
+        sets["classic abc"] = _abc_policies(
+            ws, features, segments, catalogue, config, day, dict(sweeps.get("csl", []))
+        )
+    sets["catalogue"] = configured
+    target = None
+    if "service classes" in wanted or "per-product optimum" in wanted:
+        proposal = proposal_from_policies(
+            configured, catalogue=catalogue, config=config, as_of=day, source=source
+        )
+        target = proposal.target
+        (classes,) = policy_sets(
+            ws, features, segments, proposal.catalogue, config, day, [None], ""
+        )
+        sets["service classes"] = classes
+        sets["per-product optimum"] = _per_product_policies(configured, proposal.per_product)
+    return OriginStrategies({n: sets[n] for n in wanted if n in sets}, sweeps, level, target)

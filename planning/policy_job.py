@@ -50,7 +50,7 @@ from planning.policy_data import (
 )
 from planning.segment_source import SEGMENT_REASONS, SegmentSource, segment_assignments
 from store.sink_common import WriteResult, sink_label
-from store.sinks import read_table, write_run
+from store.sinks import read_table, write_runs
 
 __all__ = [
     "POLICY_VERSION_PREFIX",
@@ -303,9 +303,8 @@ def build_policies(
         )
     written: list[WriteResult] = []
     if write:
-        for sink in sinks:
-            say(f"writing to {sink_label(sink)}")
-            written.append(write_run(sink, tables, as_of=day, model_version=version, run_id=run_id))
+        say(f"writing to {', '.join(sink_label(s) for s in sinks)} (all or none)")
+        written = write_runs(sinks, tables, as_of=day, model_version=version, run_id=run_id)
     return PolicyBuild(
         as_of=day,
         run_id=run_id,

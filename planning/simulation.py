@@ -19,8 +19,9 @@
 
 Products enter the comparison only when every policy set has a valid policy for them (products
 launched inside the window have none at its start; flagged products have none); both counts are
-reported. :func:`planning.policy_impact.policy_impact` runs the same replay for two assignment sets (candidate, champion)
-and returns the gate metrics ``policy_inventory_value`` and ``policy_fill_rate``.
+reported. The promotion gate's policy impact is not this replay (it would apply the newest
+segments to an old snapshot) but a small rolling backtest of each model on its own as-of segments
+(:mod:`planning.policy_impact`).
 """
 
 from __future__ import annotations

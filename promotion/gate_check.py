@@ -149,6 +149,7 @@ def check_gates(
         champion_assignments=_champion_assignments(ws, scoring, champ_v) if champion else None,
         catalogue=catalogue,
         policy=policy,
+        policy_backtest=gates.policy_backtest,
         sample=sample,
         num_threads=num_threads,
     )

@@ -6,9 +6,10 @@ labeller). On the newest snapshot, with the candidate scored there: ``min_segmen
 champion's current assignments — read from the scoring sink, else the champion scored now —
 overrides left out, since they hold whatever the model says), ``shap_additivity_error`` (on a
 sample; ``serving.explain.additivity_error``), ``psi.<attribute>`` for every attribute the model
-reads (training snapshot, run tag ``as_of``, against the newest) and the policy impact when the
-policy simulation (``planning.policy_impact.policy_impact``) can replay the demand history
-(n/a with the reason otherwise). The champion's numbers on the same snapshot go to
+reads (training snapshot, run tag ``as_of``, against the newest) and the policy impact
+(``policy_fill_rate``, ``policy_inventory_value``): candidate and champion each backtested on
+their own as-of segments from the same origins (``planning.policy_impact.policy_impact``; n/a
+with the reason when the history or the as-of snapshots are missing). The champion's numbers on the same snapshot go to
 ``champion_metrics`` for the comparison gates. Extra measurements that no gate judges (each
 model's macro-F1 against the catalogue's rule labels on the newest snapshot) are reported too.
 """
@@ -28,9 +29,11 @@ from ml import columns as C
 from ml.catalogue import assign_by_rules
 from ml.columns import SKU_ID
 from ml.config import Catalogue, PolicyConfig, Workspace
+from ml.config.gates import PolicyBacktest
 from ml.drift import drift_metrics, psi_by_attribute
 from ml.errors import StrataError
-from planning.policy_impact import policy_impact
+from planning.backtest import model_segmenter
+from planning.policy_impact import GATE_STRATEGY, policy_impact
 from serving.explain import additivity_error
 from serving.predict import (
     InputSpec,
@@ -48,7 +51,6 @@ from store.registry import ModelVersionInfo
 __all__ = ["GateMeasurements", "measure", "segment_shares"]
 
 RUN_METRICS = ("cv_macro_f1", "holdout_macro_f1", "noise_share")
-POLICY_METRICS = ("policy_inventory_value", "policy_fill_rate")
 
 
 @dataclass
@@ -71,19 +73,6 @@ def segment_shares(segments: pd.Series, known: list[str]) -> dict[str, float]:
     n = max(len(segments), 1)
     counts = segments.value_counts()
     return {s: float(counts.get(s, 0)) / n for s in known}
-
-
-def _policy_numbers(result: Any) -> tuple[dict[str, float], dict[str, float]]:
-    """(candidate, champion) policy metrics of policy_impact's ``{"candidate": {...},
-    "champion": {...}}``."""
-    if not isinstance(result, dict):
-        return {}, {}
-    cand = result.get("candidate") or {}
-    champ = result.get("champion") or {}
-    return (
-        {k: float(cand[k]) for k in POLICY_METRICS if cand.get(k) is not None},
-        {k: float(champ[k]) for k in POLICY_METRICS if champ.get(k) is not None},
-    )
 
 
 def _rule_macro_f1(frame: pd.DataFrame, predicted: pd.Series, catalogue: Catalogue) -> float | None:
@@ -165,33 +154,38 @@ def _stability(
 
 def _policy_impact(
     ws: Workspace,
-    candidate: pd.DataFrame,
-    champion: pd.DataFrame,
+    candidate: tuple[ModelVersionInfo, _Scored],
+    champion: tuple[ModelVersionInfo, _Scored],
     catalogue: Catalogue | None,
     policy: PolicyConfig | None,
+    backtest: PolicyBacktest,
     out: _Out,
 ) -> None:
-    """The policy simulation of both segmentations, by the same replay (n/a with the reason)."""
+    """Both models backtested on their own as-of segments from the same origins
+    (:mod:`planning.policy_impact`); n/a with the reason when the history or the as-of
+    snapshots are missing."""
     if catalogue is None or policy is None:
         out.notes.append("policy impact not measured: no catalogue and policy config were given")
         return
+    cand, champ = (
+        model_segmenter(ws, catalogue, scored.pyfunc, info.version, info.model_name)
+        for info, scored in (candidate, champion)
+    )
     try:
         result = policy_impact(
-            ws,
-            candidate[[SKU_ID, C.SEGMENT]],
-            champion[[SKU_ID, C.SEGMENT]],
-            catalogue=catalogue,
-            config=policy,
+            ws, cand, champ, catalogue=catalogue, config=policy, origins=backtest.origins
         )
     except StrataError as exc:  # no history to replay: the gates report n/a and say why
         out.notes.append(f"policy impact not measured: {exc}")
         return
-    cand_pol, champ_pol = _policy_numbers(result)
-    out.metrics.update(cand_pol)
-    out.champion.update(champ_pol)
+    out.metrics.update(result.candidate)
+    out.champion.update(result.champion or {})
     out.extras["policy_impact"] = {
-        **{f"candidate_{k}": v for k, v in cand_pol.items()},
-        **{f"champion_{k}": v for k, v in champ_pol.items()},
+        "origins": ", ".join(d.isoformat() for d in result.origins),
+        "strategy": GATE_STRATEGY,
+        **{f"candidate_{k}": v for k, v in result.candidate.items()},
+        **{f"champion_{k}": v for k, v in (result.champion or {}).items()},
+        **{f"{k}_products": v for k, v in result.products.items()},
     }
 
 
@@ -213,13 +207,15 @@ def measure(
     champion_assignments: pd.DataFrame | None,
     catalogue: Catalogue | None = None,
     policy: PolicyConfig | None = None,
+    policy_backtest: PolicyBacktest | None = None,
     sample: int = 2000,
     num_threads: int = 0,
 ) -> GateMeasurements:
     """Measure every gate metric of `candidate` (and of `champion`) on the newest snapshot.
 
     Without `catalogue` and `policy` the policy impact and the rule agreement are not measured
-    (reported in the notes).
+    (reported in the notes). `policy_backtest` (configs/gates.yaml ``policy_backtest:``, default
+    its defaults) says from how many origins the policy impact is backtested.
     """
     newest = list_snapshots(ws)[-1] if list_snapshots(ws) else None
     frame = load_features(newest, workspace=ws)
@@ -249,7 +245,15 @@ def measure(
         c_shares = segment_shares(champ.predictions[C.SEGMENT], model_segments(champ.pyfunc))
         out.champion["min_segment_share"] = min(c_shares.values()) if c_shares else None
         _stability(cand.predictions, champion_assignments, champ.predictions, out, champion, newest)
-        _policy_impact(ws, cand.predictions, champ.predictions, catalogue, policy, out)
+        _policy_impact(
+            ws,
+            (candidate, cand),
+            (champion, champ),
+            catalogue,
+            policy,
+            policy_backtest or PolicyBacktest(),
+            out,
+        )
 
     if catalogue is not None:
         try:

@@ -30,6 +30,7 @@ for cfg in configs/strata.yaml configs/scms.yaml; do
   $S policy build --config "$cfg"
   $S policy optimise --config "$cfg"
   $S simulate --config "$cfg"
+  $S simulate --backtest --config "$cfg"
   $S kpis --config "$cfg"
   $S models --config "$cfg"
 done
@@ -47,7 +48,8 @@ Where to look:
   snapshots    warehouse/{online_retail,scms}/features/as_of=*/ (features.parquet + manifest.json)
   quarantine   warehouse/*/tables/quarantine.parquet (every rejected row with its reason)
   outputs      warehouse/*/outputs/ (assignments, explanations, policies per as_of and model version)
-  reports      warehouse/*/reports/ (simulation report and trade-off chart)
+  reports      warehouse/*/reports/ (simulation report, trade-off chart, backtest.json and
+               backtest_frontier.png: every strategy from 4 origins, calibration per segment)
   MLflow UI    .venv/bin/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --workers 1
                (SCMS: sqlite:///mlruns/scms/mlflow.db), then http://127.0.0.1:5000
   one product  .venv/bin/strata features show 85123A ; .venv/bin/strata explain 85123A --plot why.png

@@ -175,6 +175,66 @@ def optimise_table(workspaces: list[Workspace]) -> str:
     return _table(header, rows, align="r")
 
 
+def _backtests(workspaces: list[Workspace]) -> list[tuple[Workspace, dict]]:
+    found = [(ws, ws.warehouse / "reports" / "backtest.json") for ws in workspaces]
+    return [(ws, json.loads(p.read_text(encoding="utf-8"))) for ws, p in found if p.is_file()]
+
+
+def backtest_table(workspaces: list[Workspace]) -> str:
+    """Per workspace and strategy, averaged over origins: achieved and planned fill, inventory
+    value, orders, saving against the best uniform rule at the same achieved fill rate."""
+    rows = []
+    for ws, d in _backtests(workspaces):
+        for s in d["average"]:
+            saving = s["saving"]
+            rows.append(
+                [
+                    _title(ws),
+                    s["strategy"],
+                    f"{s['fill_rate']:.1%}",
+                    f"{s['planned_fill_rate']:.1%}",
+                    f"{s['avg_inventory_value']:,.0f}",
+                    f"{s['orders']:,.0f}",
+                    "" if saving is None else f"{saving:+.1%}",
+                ]
+            )
+    header = ["data", "strategy", "achieved fill", "planned fill", "inventory value", "orders"]
+    return _table([*header, "saving vs best uniform"], rows, align="r")
+
+
+def calibration_table(workspaces: list[Workspace]) -> str:
+    """Per workspace and segment (averaged over origins): products, the formulas' plan, the
+    calibrated plan, achieved fill rate; the headline gaps over segments of >= 30 products."""
+    rows = []
+    for ws, d in _backtests(workspaces):
+        for c in d["calibration"]:
+            rows.append(
+                [
+                    _title(ws),
+                    c["segment"],
+                    f"{c['products']:,.0f}",
+                    f"{c['planned_fill_rate']:.1%}",
+                    f"{c['calibrated_planned_fill_rate']:.1%}",
+                    f"{c['fill_rate']:.1%}",
+                    f"{c['gap']:+.1%}",
+                ]
+            )
+        raw, cal = d["raw_calibration_gap_max"], d["calibration_gap_max"]
+        rows.append(
+            [
+                _title(ws),
+                "**largest gap, segments of >= 30 products**",
+                "",
+                "" if raw is None else f"{raw:.1%} (formulas)",
+                "" if cal is None else f"{cal:.1%} (calibrated)",
+                "",
+                "",
+            ]
+        )
+    header = ["data", "segment", "products", "formula plan", "calibrated plan", "achieved"]
+    return _table([*header, "achieved - calibrated"], rows, align="r")
+
+
 def results_tables(workspaces: list[Workspace]) -> dict[str, str]:
     """Every README result table by its marker name."""
     return {
@@ -182,6 +242,8 @@ def results_tables(workspaces: list[Workspace]) -> dict[str, str]:
         "training": training_table(workspaces),
         "segment_mix": segment_mix_table(workspaces),
         "optimise": optimise_table(workspaces),
+        "backtest": backtest_table(workspaces),
+        "calibration": calibration_table(workspaces),
     }
 
 

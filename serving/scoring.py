@@ -5,8 +5,8 @@ snapshot against the model's signature (one error listing every problem, nothing
 predict segments with top-k SHAP reasons (pandas, or Spark through ``mlflow.pyfunc.spark_udf``),
 build the tables (``serving.tables.scoring_tables``: hysteresis against the previous run, the
 active overrides, the output contracts), then write ``assignments`` and ``explanations``
-together — one ``write_run`` per sink, so both tables appear at once or not at all — and audit
-every segment change. ``--shadow`` scores ``@staging`` into the shadow sinks instead and
+together to every sink, all or none (``store.sinks.write_runs``: staged and verified
+everywhere, then published) — and audit every segment change. ``--shadow`` scores ``@staging`` into the shadow sinks instead and
 compares it with the champion (``serving.shadow``); ``serving.rollback`` restores what a run
 replaced.
 """
@@ -44,7 +44,7 @@ from serving.spark_engine import predict_spark
 from serving.tables import ScoredTables, scoring_tables
 from store.audit import append_audit, segment_change_rows
 from store.registry import ModelVersionInfo, RegistryRef, resolve_version
-from store.sinks import write_run
+from store.sinks import write_runs
 
 __all__ = ["ScoreResult", "new_run_id", "score"]
 
@@ -183,12 +183,11 @@ def score(
         run_id=run_id,
         overrides=active_overrides(ws, day),
     )
-    written = []
-    for sink in main_sinks(ws, config, shadow=shadow):
-        say(f"writing assignments and explanations to {sink.kind}")
-        frames = {C.ASSIGNMENTS: tables.assignments, C.EXPLANATIONS: tables.explanations}
-        result = write_run(sink, frames, as_of=day, model_version=info.version, run_id=run_id)
-        written.append(result.sink)
+    sinks = main_sinks(ws, config, shadow=shadow)
+    say(f"writing assignments and explanations to {', '.join(s.kind for s in sinks)}")
+    frames = {C.ASSIGNMENTS: tables.assignments, C.EXPLANATIONS: tables.explanations}
+    results = write_runs(sinks, frames, as_of=day, model_version=info.version, run_id=run_id)
+    written = [r.sink for r in results]
 
     audited, comparison = 0, None
     if shadow:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -13,6 +12,7 @@ import pandas as pd
 
 from ml import columns as C
 from ml.columns import AS_OF
+from ml.config.base import hide_url_password
 from ml.config.scoring import DuckDBSink, ParquetSink, SqlSink
 from ml.errors import StrataError
 
@@ -87,7 +87,7 @@ class RollbackResult:
 def sink_label(sink: AnySink) -> str:
     """A short name of the sink for messages (URL passwords hidden)."""
     if isinstance(sink, SqlSink):
-        return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", sink.url)
+        return hide_url_password(sink.url)
     return f"{sink.kind}:{sink.path}"
 
 

@@ -8,11 +8,13 @@ import os
 import re
 import shutil
 import uuid
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from ml import columns as C
 from ml.columns import AS_OF
@@ -35,7 +37,7 @@ from store.sink_common import (
     utc_now,
 )
 
-__all__ = ["list_runs", "read", "read_replaced", "rollback", "write"]
+__all__ = ["list_runs", "read", "read_replaced", "rollback", "stage"]
 
 
 def _run_folder_name(as_of: date, model_version: str, run_id: str) -> str:
@@ -107,7 +109,19 @@ def _cleanup_parquet(root: Path) -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def write(
+def _verify(sink: ParquetSink, tmp: Path, frames: dict[str, pd.DataFrame]) -> None:
+    """Every staged file is readable and holds the run's rows (footer row counts)."""
+    for name, frame in frames.items():
+        found = pq.read_metadata(tmp / name / PART).num_rows
+        if found != len(frame):
+            raise StrataError(
+                f"sink {sink_label(sink)}: staged {name} holds {found} rows, expected "
+                f"{len(frame)}; nothing was published"
+            )
+
+
+@contextlib.contextmanager
+def stage(
     sink: ParquetSink,
     frames: dict[str, pd.DataFrame],
     as_of: date,
@@ -115,7 +129,11 @@ def write(
     run_id: str,
     on_table_written: TableHook | None,
     timeout: float,
-) -> WriteResult:
+) -> Iterator[WriteResult]:
+    """Write and verify the run in a temp folder; leaving the block publishes it (link swap).
+
+    An exception inside the block removes the temp folder: the partition stays as it was.
+    """
     root = Path(sink.path)
     root.mkdir(parents=True, exist_ok=True)
     with workspace_lock(root, "parquet-sink", timeout=timeout):
@@ -145,27 +163,35 @@ def write(
         runs_dir = root / "_runs"
         tmp = runs_dir / f".tmp-{uuid.uuid4().hex}"
         tmp.mkdir(parents=True)
-        for name, frame in frames.items():
-            (tmp / name).mkdir()
-            frame.to_parquet(tmp / name / PART, index=False)
-            if on_table_written is not None:
-                on_table_written(name)
-        folder = runs_dir / _run_folder_name(as_of, model_version, run_id)
-        manifest = {
-            "format": 1,
-            "run_id": run_id,
-            "as_of": as_of.isoformat(),
-            "model_version": model_version,
-            "written_at": utc_now().isoformat(),
-            "tables": {name: len(f) for name, f in frames.items()},
-            "replaced_run_id": replaced_run_id,
-            "replaced_folder": replaced_folder,
-            "folder": folder.name,
-        }
-        with open(tmp / MANIFEST, "w", encoding="utf-8") as fh:
-            json.dump(manifest, fh, indent=2)
-            fh.flush()
-            os.fsync(fh.fileno())
+        try:
+            for name, frame in frames.items():
+                (tmp / name).mkdir()
+                frame.to_parquet(tmp / name / PART, index=False)
+                if on_table_written is not None:
+                    on_table_written(name)
+            folder = runs_dir / _run_folder_name(as_of, model_version, run_id)
+            manifest = {
+                "format": 1,
+                "run_id": run_id,
+                "as_of": as_of.isoformat(),
+                "model_version": model_version,
+                "written_at": utc_now().isoformat(),
+                "tables": {name: len(f) for name, f in frames.items()},
+                "replaced_run_id": replaced_run_id,
+                "replaced_folder": replaced_folder,
+                "folder": folder.name,
+            }
+            with open(tmp / MANIFEST, "w", encoding="utf-8") as fh:
+                json.dump(manifest, fh, indent=2)
+                fh.flush()
+                os.fsync(fh.fileno())
+            _verify(sink, tmp, frames)
+            yield WriteResult(
+                sink_label(sink), as_of, model_version, run_id, manifest["tables"], replaced_run_id
+            )
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         os.replace(tmp, folder)
         link.parent.mkdir(parents=True, exist_ok=True)
         tmp_link = link.parent / f".{link.name}.tmp-{uuid.uuid4().hex[:8]}"
@@ -174,9 +200,6 @@ def write(
         if retry and current is not None:
             shutil.rmtree(current, ignore_errors=True)
         _prune_parquet(root, as_of, model_version, sink.keep_history)
-    return WriteResult(
-        sink_label(sink), as_of, model_version, run_id, manifest["tables"], replaced_run_id
-    )
 
 
 def _prune_parquet(root: Path, as_of: date, model_version: str, keep: int) -> None:

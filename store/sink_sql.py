@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -33,7 +35,7 @@ from store.sink_common import (
 )
 from store.sql_session import RUNS_DDL, SqlDb, sql_session, sql_type
 
-__all__ = ["list_runs", "read", "read_replaced", "rollback", "write"]
+__all__ = ["list_runs", "read", "read_replaced", "rollback", "stage"]
 
 
 def _runs_row(db: SqlDb, where: str, params: dict[str, Any]) -> pd.DataFrame:
@@ -87,7 +89,21 @@ def _ensure_table(db: SqlDb, sink: AnySink, table: str, frame: pd.DataFrame) -> 
     return cols
 
 
-def write(
+def _verify(db: SqlDb, sink: AnySink, frames: dict[str, pd.DataFrame], run_id: str) -> None:
+    """The staged rows are all there: one count per table, read back inside the transaction."""
+    for table, frame in frames.items():
+        found = db.fetch(
+            f"SELECT count(*) AS n FROM {db.q(table)} WHERE {C.RUN_ID} = :_run", {"_run": run_id}
+        )["n"].iloc[0]
+        if int(found) != len(frame):
+            raise StrataError(
+                f"sink {sink_label(sink)}: table {table} holds {int(found)} rows of run "
+                f"{run_id} after the write, expected {len(frame)}; nothing was published"
+            )
+
+
+@contextlib.contextmanager
+def stage(
     sink: DuckDBSink | SqlSink,
     frames: dict[str, pd.DataFrame],
     as_of: date,
@@ -95,7 +111,11 @@ def write(
     run_id: str,
     on_table_written: TableHook | None,
     timeout: float,
-) -> WriteResult:
+) -> Iterator[WriteResult]:
+    """Write and verify the run in one open transaction; leaving the block commits it.
+
+    An exception inside the block rolls the transaction back: nothing of the run is seen.
+    """
     part = {"_as_of": as_of, "_mv": model_version}
     in_part = f"{AS_OF} = :_as_of AND {C.MODEL_VERSION} = :_mv"
     with sql_session(sink, write=True, timeout=timeout) as db:
@@ -162,7 +182,8 @@ def write(
                 {**record, **part, "_replaced": replaced},
             )
         _prune_sql(db, part, in_part, sink.keep_history)
-    return WriteResult(sink_label(sink), as_of, model_version, run_id, rows, replaced)
+        _verify(db, sink, frames, run_id)
+        yield WriteResult(sink_label(sink), as_of, model_version, run_id, rows, replaced)
 
 
 def _history_tables(db: SqlDb, runs: pd.DataFrame) -> set[str]:

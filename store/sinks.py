@@ -20,13 +20,19 @@ Parquet (``ParquetSink``)::
 
 DuckDB file (``DuckDBSink``) and any SQLAlchemy URL (``SqlSink``): one transaction per run —
 copy the partition's current rows to ``<table>_history``, DELETE them, INSERT the new ones,
-record the run in ``strata_runs`` — then COMMIT. Tables are created on first write.
+record the run in ``strata_runs`` — then COMMIT. Tables (and a PostgreSQL schema) are created
+on first write.
+
+Several sinks (``write_runs``): the run is staged and verified in every one — transactions left
+open, parquet folders left unpublished — and only then published, database commits first and
+parquet link swaps last; a failure anywhere publishes it nowhere.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
 
 import pandas as pd
@@ -57,6 +63,7 @@ __all__ = [
     "rollback_run",
     "sink_label",
     "write_run",
+    "write_runs",
 ]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -133,17 +140,91 @@ def write_run(
     published (progress; the crash tests stop the process there). Paths in `sink` should be
     absolute (see ``ml.config.scoring.resolve_sink``).
     """
+    return write_runs(
+        [sink],
+        tables,
+        as_of=as_of,
+        model_version=model_version,
+        run_id=run_id,
+        on_table_written=on_table_written,
+        timeout=timeout,
+    )[0]
+
+
+def _publish_order(sink: AnySink) -> int:
+    """Sinks are staged in this order and published in the reverse one: SQL servers first.
+
+    A commit on a database server is the step most likely to fail at the last moment; a
+    parquet link swap (a local rename) the least, so it goes last.
+    """
+    return {"parquet": 0, "duckdb": 1}.get(sink.kind, 2)
+
+
+def write_runs(
+    sinks: Sequence[AnySink],
+    tables: Mapping[str, pd.DataFrame],
+    *,
+    as_of: date,
+    model_version: str | int,
+    run_id: str,
+    on_table_written: TableHook | None = None,
+    timeout: float = DEFAULT_TIMEOUT_S,
+) -> list[WriteResult]:
+    """Write one run to every sink, all or none: stage and verify everywhere, then publish.
+
+    Each sink stages the run (an open transaction, or a parquet temp folder) and checks it;
+    only when every sink has staged it does any publish (commits, then link swaps). A failure
+    while staging publishes nothing anywhere. Should a commit fail after another sink has
+    published (two database servers), the published ones are rolled back (``rollback_run``),
+    so every sink again shows what it showed before. Results come in the order of `sinks`.
+    """
     model_version, run_id = str(model_version), str(run_id)
     _check_names(tables, model_version, run_id)
     frames = {
         name: _with_provenance(frame, name, as_of, model_version, run_id)
         for name, frame in tables.items()
     }
-    if isinstance(sink, ParquetSink):
-        return sink_parquet.write(
-            sink, frames, as_of, model_version, run_id, on_table_written, timeout
-        )
-    return sink_sql.write(sink, frames, as_of, model_version, run_id, on_table_written, timeout)
+    order = sorted(range(len(sinks)), key=lambda i: _publish_order(sinks[i]))
+    published: list[AnySink] = []
+    results: dict[int, WriteResult] = {}
+    try:
+        with contextlib.ExitStack() as stack:
+            for i in order:
+                stage = sink_parquet.stage if isinstance(sinks[i], ParquetSink) else sink_sql.stage
+                staged = stage(
+                    sinks[i], frames, as_of, model_version, run_id, on_table_written, timeout
+                )
+                results[i] = stack.enter_context(_tracked(staged, sinks[i], published))
+    except StrataError as exc:
+        _unpublish(published, run_id, timeout)
+        if len(sinks) == 1:
+            raise
+        raise StrataError(
+            f"{str(exc).rstrip('.')}. Run {run_id} was published to none of the sinks "
+            f"({', '.join(sink_label(s) for s in sinks)}): they show what they showed before"
+        ) from exc
+    except BaseException:
+        _unpublish(published, run_id, timeout)
+        raise
+    return [results[i] for i in range(len(sinks))]
+
+
+@contextlib.contextmanager
+def _tracked(
+    staged: contextlib.AbstractContextManager[WriteResult],
+    sink: AnySink,
+    published: list[AnySink],
+) -> Iterator[WriteResult]:
+    """The staged write, noting the sink in `published` once its publish succeeded."""
+    with staged as result:
+        yield result
+    published.append(sink)
+
+
+def _unpublish(published: list[AnySink], run_id: str, timeout: float) -> None:
+    """Roll back the run where it was already published (a later sink failed to commit)."""
+    for sink in published:
+        rollback_run(sink, run_id, timeout)
 
 
 def read_table(

@@ -3,7 +3,7 @@
 ``sql_session`` yields a ``SqlDb`` (execute with named parameters, read a frame, insert a frame,
 list tables) inside one transaction; DuckDB goes through the workspace lock
 (``store.db.open_db``), SQLite queues writers with ``BEGIN IMMEDIATE``, PostgreSQL writers take
-an advisory lock. Column types come from the frame's dtypes (``sql_type``).
+an advisory lock and create the sink's schema when it is missing. Column types come from the frame's dtypes (``sql_type``).
 """
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ import sqlalchemy as sa
 from ml import columns as C
 from ml.columns import AS_OF
 from ml.config.scoring import DuckDBSink, SqlSink
-from ml.errors import StrataError
 from store.db import open_db
-from store.sink_common import sink_label
+from store.sql_engine import database_error, sql_engine
 
-__all__ = ["RUNS_DDL", "SqlDb", "sql_session", "sql_type"]
+__all__ = ["RUNS_DDL", "SINK_SETTING", "SqlDb", "sql_session", "sql_type"]
+
+SINK_SETTING = "sinks in configs/scoring.yaml"
 
 
 def sql_type(series: pd.Series) -> str:
@@ -100,7 +101,8 @@ class SqlDb:
                 self.con.execute(f"INSERT INTO {self.q(table)} BY NAME SELECT * FROM _strata_rows")
             finally:
                 self.con.unregister("_strata_rows")
-        else:
+            return
+        try:
             frame.to_sql(
                 table,
                 self.con,
@@ -110,6 +112,11 @@ class SqlDb:
                 chunksize=max(1, 30_000 // max(1, len(frame.columns))),
                 method="multi",
             )
+        except pd.errors.DatabaseError as exc:
+            # pandas wraps the driver's error; the session reports the database's own one
+            if isinstance(exc.__cause__, sa.exc.DBAPIError):
+                raise exc.__cause__ from None
+            raise
 
 
 def _text(sql: str, params: dict[str, Any] | None) -> Any:
@@ -157,43 +164,17 @@ def sql_session(sink: DuckDBSink | SqlSink, write: bool, timeout: float) -> Iter
             con.execute("COMMIT")
         return
 
-    engine = _engine(sink.url, timeout)
+    engine = sql_engine(sink.url, SINK_SETTING, timeout)
     try:
         with engine.begin() as conn:
             if write and engine.dialect.name == "postgresql":
                 # writers of one database take turns: concurrent delete+insert of one
                 # partition under READ COMMITTED could otherwise leave both runs' rows
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('strata-sink'))"))
+            if write and sink.db_schema and engine.dialect.name != "sqlite":
+                conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{sink.db_schema}"'))
             yield SqlDb(conn, "sql", sink.db_schema)
-    except sa.exc.OperationalError as exc:
-        raise StrataError(f"sink {sink_label(sink)}: {exc.orig}") from None
+    except sa.exc.DBAPIError as exc:
+        raise database_error(exc, sink.url, SINK_SETTING) from None
     finally:
         engine.dispose()
-
-
-def _engine(url: str, timeout: float) -> Any:
-
-    try:
-        parsed = sa.engine.make_url(url)
-    except sa.exc.ArgumentError as exc:
-        raise StrataError(
-            f"sink url {url!r} is not a SQLAlchemy URL ({exc}); write e.g. "
-            f"sqlite:///warehouse/outputs.db or postgresql+psycopg://user@host/db"
-        ) from None
-    if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(parsed)
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(parsed, connect_args={"timeout": timeout})
-
-    # pysqlite starts transactions lazily and only at the first write; BEGIN IMMEDIATE takes
-    # the write lock up front so two writers queue instead of failing (SQLAlchemy's recipe).
-    @sa.event.listens_for(engine, "connect")
-    def _autocommit_driver(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
-
-    @sa.event.listens_for(engine, "begin")
-    def _begin_immediate(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine

@@ -44,7 +44,7 @@ def backtest_command(
     from rich.console import Console
 
     from planning.backtest import backtest as run_backtest
-    from planning.backtest import backtest_windows
+    from planning.backtest import backtest_windows, calibration_window
     from planning.backtest_chart import write_backtest_chart
     from strata.cli_simulate import _ensure_snapshot  # cli_simulate imports this module
 
@@ -56,9 +56,10 @@ def backtest_command(
     ws, cat, _scoring, cfg = stage_configs(config, catalogue, None, policy_config)
     console = Console(stderr=fmt == "json")
     windows = run(backtest_windows, ws, cfg)
+    before = run(calibration_window, ws, cfg, windows)
     # JSON goes to stdout alone: the snapshot builds' progress bars go to stderr
     with contextlib.redirect_stdout(sys.stderr) if fmt == "json" else contextlib.nullcontext():
-        for w in windows:
+        for w in [*([before] if before else []), *windows]:
             _ensure_snapshot(ws, w.policy_as_of, console)
     segmenter = _segmenter(ws, cat, config, model_version, rules)
     result = run(
@@ -72,6 +73,9 @@ def backtest_command(
     )
     chart = write_backtest_chart(ws, result)
     result.paths["chart"] = chart
+    summary = chart.parent / "backtest.json"  # what `scripts/readme_results.py` reads
+    result.paths["summary"] = summary
+    summary.write_text(json.dumps(result.as_dict(), indent=2, default=str), encoding="utf-8")
     if fmt == "json":
         typer.echo(json.dumps(result.as_dict(), indent=2, default=str))
         return
@@ -98,25 +102,37 @@ def _print_backtest(console: Any, result: Any, chart: Any) -> None:
         s = o.strategies.set_index("strategy")
         cells = ", ".join(
             f"{n} fill {s.loc[n, 'fill_rate']:.3f} saving {_fmt(s.loc[n, 'saving'])}"
-            for n in ("catalogue", "service classes", "per-product optimum")
+            for n in (
+                "catalogue",
+                "service classes",
+                "replay-tuned segments",
+                "per-product optimum",
+            )
         )
         console.print(f"origin {o.window.first} ({o.products:,} products): {cells}")
     c = Table(title="Calibration per segment: achieved - planned fill rate", title_justify="left")
-    for h in ("segment", "products", "planned", "achieved", "gap"):
+    heads = ("segment", "products", "formula plan", "calibrated plan", "achieved", "gap", "raw gap")
+    for h in heads:
         c.add_column(h, justify="left" if h == "segment" else "right")
     for row in result.calibration.to_dict("records"):
         c.add_row(
             str(row["segment"]),
             f"{row['products']:,.0f}",
             _fmt(row["planned_fill_rate"]),
+            _fmt(row["calibrated_planned_fill_rate"]),
             _fmt(row["fill_rate"]),
             f"{row['gap']:+.3f}",
+            f"{row['raw_gap']:+.3f}",
         )
     console.print(c)
     gap = result.calibration_gap_max
     console.print(
-        f"calibration_gap_max (segments with >= 30 products): {_fmt(gap)}; saving vs best "
-        f"uniform: service classes {_fmt(result.saving('service classes'))}, per-product "
+        f"calibration_gap_max (segments with >= 30 products, against the calibrated plan): "
+        f"{_fmt(gap)} (against the formulas alone: {_fmt(result.raw_calibration_gap_max)}); "
+        "saving vs best "
+        f"uniform: service classes {_fmt(result.saving('service classes'))}, replay-tuned "
+        f"segments {_fmt(result.saving('replay-tuned segments'))}, per-product "
         f"optimum {_fmt(result.saving('per-product optimum'))}"
     )
     console.print(f"chart: {chart}")
+    console.print(f"summary: {result.paths['summary']}")

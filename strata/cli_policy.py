@@ -204,7 +204,7 @@ def build(
 
     ws, cat, scoring, cfg = stage_configs(config, catalogue, scoring_config, policy_config)
     console = Console()
-    with StepProgress(4 + len(scoring.sinks), f"policy build {ws.name}") as step:
+    with StepProgress(5, f"policy build {ws.name}") as step:
         result = run(
             build_policies,
             ws,

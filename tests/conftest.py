@@ -3,6 +3,7 @@ tests/support on the path, and the registered workspace several packages' tests 
 
 `registered` trains two model versions on planted data once per session (see
 tests/support/registered_ws.py); `serving_ws` gives each test a private copy of it.
+`postgres_db` is the URL of a fresh database on a real PostgreSQL server (tests/support/postgres.py).
 """
 
 import os
@@ -16,6 +17,7 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("MPLBACKEND", "Agg")
 sys.path.insert(0, str(Path(__file__).resolve().parent / "support"))
 
+from postgres import fresh_database, postgres_server
 from registered_ws import (
     AS_OF,
     LATER,
@@ -61,3 +63,17 @@ def serving_ws(registered: Registered, tmp_path: Path, monkeypatch: pytest.Monke
     shutil.copytree(registered.root, root)
     ws = registered.ws.model_copy(update={"root": root})
     return ws, RegistryRef(MODEL, tracking_uri(ws))
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url():
+    """A PostgreSQL server for the session: CI's ($STRATA_TEST_POSTGRES_URL) or a throw-away one."""
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_db(postgres_server_url: str):
+    """The URL (postgresql+psycopg://...) of a new, empty database, dropped after the test."""
+    with fresh_database(postgres_server_url) as url:
+        yield url

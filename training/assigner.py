@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ml.config.training import LightGBMParams
 from training.contrib import assigned_contributions, class_boosters
+from training.shap_tables import TreeTable, tree_tables
 
 __all__ = [
     "BoosterPart",
@@ -150,6 +151,7 @@ class BoosterPart:
         self.categories: dict[str, list[str]] = dict(categories or {})
         self.typical: dict[str, float] = dict(typical or {})
         self.per_class = class_boosters(booster)
+        self._tables: list[list[TreeTable] | None] | None = None
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> BoosterPart:
@@ -183,7 +185,9 @@ class BoosterPart:
 
     def contributions(self, X: np.ndarray, codes: np.ndarray, num_threads: int = 0) -> np.ndarray:
         """SHAP values (n, n_features + 1) of each row for class `codes[i]`; last column: base."""
-        return assigned_contributions(self.per_class, X, codes, num_threads)
+        if self._tables is None:  # built on first use: fitting alone never needs them
+            self._tables = [tree_tables(b) for b in self.per_class]
+        return assigned_contributions(self.per_class, X, codes, num_threads, self._tables)
 
 
 class SegmentAssigner(ClassifierMixin, BaseEstimator):

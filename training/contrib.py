@@ -7,7 +7,8 @@ initial score is folded into the first tree of each class, so the trees of one c
 complete single-output model whose raw score is that class's raw score. `class_boosters` cuts
 the saved model text into those k models; each product is then explained by its own class's
 model only. The values are identical to the full `pred_contrib` block of that class (tested
-against shap.TreeExplainer).
+against shap.TreeExplainer). Given the classes' `tree_tables` (training.shap_tables), a class
+whose trees all have tables is explained by table look-ups instead of LightGBM's TreeSHAP.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import re
 
 import lightgbm as lgb
 import numpy as np
+
+from training.shap_tables import TreeTable, table_contributions
 
 __all__ = [
     "assigned_contributions",
@@ -55,13 +58,25 @@ def class_boosters(booster: lgb.Booster) -> list[lgb.Booster]:
 
 
 def assigned_contributions(
-    boosters: list[lgb.Booster], X: np.ndarray, assigned: np.ndarray, num_threads: int = 0
+    boosters: list[lgb.Booster],
+    X: np.ndarray,
+    assigned: np.ndarray,
+    num_threads: int = 0,
+    tables: list[list[TreeTable] | None] | None = None,
 ) -> np.ndarray:
-    """SHAP values (n, n_features + 1) of each row for its class; the last column is the base."""
+    """SHAP values (n, n_features + 1) of each row for its class; the last column is the base.
+
+    `tables[c]`, when given and not None, are class c's tree tables: its rows are looked up.
+    """
     out = np.zeros((X.shape[0], X.shape[1] + 1), dtype=np.float64)
     for c, booster in enumerate(boosters):
         rows = np.flatnonzero(assigned == c)
-        if rows.size:
+        if not rows.size:
+            continue
+        mine = tables[c] if tables is not None else None
+        if mine is not None:
+            out[rows] = table_contributions(mine, X[rows])
+        else:
             out[rows] = booster.predict(X[rows], pred_contrib=True, num_threads=num_threads)
     return out
 

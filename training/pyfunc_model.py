@@ -33,6 +33,9 @@ __all__ = [
     "probability_column",
 ]
 
+# how a missing categorical value reads once written as text (None, NaN, pandas' NA, empty)
+_MISSING_TEXT = ["", "nan", "None", "<NA>"]
+
 # fixed leading columns; prob_<segment> and reason/feature/value/shap _1.._k follow
 OUTPUT_COLUMNS = ["sku_id", "segment", "probability", "provisional", "review"]
 
@@ -217,14 +220,14 @@ class SegmenterModel(mlflow.pyfunc.PythonModel):
             for j in range(idx.shape[1]):
                 fj = feats[idx[:, j]]
                 vals = X[np.arange(len(where)), idx[:, j]]
-                shown: list[Any] = list(vals)
+                shown: np.ndarray = vals
                 for f in part.categories:
                     m = fj == f
                     if m.any():
-                        raw = sub[f].to_numpy()[m]
-                        for t, r in zip(np.flatnonzero(m), raw, strict=True):
-                            missing = r is None or str(r) in ("", "nan", "None", "<NA>")
-                            shown[t] = None if missing else str(r)
+                        if shown.dtype != object:
+                            shown = vals.astype(object)
+                        raw = sub[f].to_numpy(dtype=object)[m].astype(str)
+                        shown[m] = np.where(np.isin(raw, _MISSING_TEXT), None, raw)
                         vals = np.where(m, np.nan, vals)
                 texts = reason_texts(
                     fj,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +40,20 @@ def artifact_root(ws: Workspace) -> Path:
 
 
 def tracking_uri(ws: Workspace) -> str:
-    """MLFLOW_TRACKING_URI when set, else the workspace's sqlite store."""
+    """MLFLOW_TRACKING_URI when set, else the workspace's sqlite store.
+
+    A bare ``postgresql://`` (or ``postgres://``) URI is read with the installed driver,
+    psycopg 3 (``postgresql+psycopg://``); SQLAlchemy would otherwise look for psycopg2.
+    """
     env = os.environ.get(TRACKING_ENV)
     if env:
-        return env
+        return re.sub(r"^postgres(ql)?://", "postgresql+psycopg://", env)
     return f"sqlite:///{store_db(ws)}"
+
+
+def _server_keeps_artifacts(uri: str) -> bool:
+    """True for a tracking server (it chooses where artifacts go); False for a database."""
+    return uri.startswith(("http://", "https://", "databricks"))
 
 
 def use_workspace_store(ws: Workspace) -> str:
@@ -74,7 +84,10 @@ def ensure_experiment(ws: Workspace, name: str) -> str:
             client.restore_experiment(found.experiment_id)
         return found.experiment_id
     location = None
-    if not os.environ.get(TRACKING_ENV):
+    if not _server_keeps_artifacts(tracking_uri(ws)):
+        # a database store (the embedded SQLite, or PostgreSQL) has no artifact server: keep
+        # the artifacts in the workspace, not in ./mlruns of whatever folder the job ran in
+        artifact_root(ws).mkdir(parents=True, exist_ok=True)
         location = (artifact_root(ws) / name).as_uri()
     return client.create_experiment(name, artifact_location=location)
 

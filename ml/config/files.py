@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from ml.attributes import attribute_names as registry_attribute_names
 from ml.catalogue_checks import validate_catalogue
+from ml.config.base import hide_url_password
 from ml.config.catalogue import Catalogue
 from ml.config.gates import GatesConfig
 from ml.config.policy import PolicyConfig
@@ -76,7 +77,7 @@ def format_validation_error(path: Path, model: type[BaseModel], err: ValidationE
             lines.append(f"  - key '{key}' is not allowed; allowed keys here: {allowed}")
             continue
         value = e.get("input")
-        shown = "" if isinstance(value, dict) else f" (got {value!r})"
+        shown = "" if isinstance(value, dict) else f" (got {hide_url_password(repr(value))})"
         lines.append(f"  - key '{key}': {e['msg']}{shown}")
     return "\n".join(lines)
 

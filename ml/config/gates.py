@@ -17,7 +17,7 @@ from ml.config.base import Frozen
 from ml.drift import DRIFT_PREFIX
 from ml.errors import StrataError
 
-__all__ = ["METRICS", "TARGETS", "Gate", "GatesConfig", "MetricSpec"]
+__all__ = ["METRICS", "TARGETS", "Gate", "GatesConfig", "MetricSpec", "PolicyBacktest"]
 
 TARGETS = ("staging", "champion")
 
@@ -62,9 +62,15 @@ METRICS: dict[str, MetricSpec] = {
         MetricSpec(
             "policy_inventory_value",
             False,
-            "simulated average inventory value under the segment policies (reporting currency)",
+            "average inventory value of the catalogue's policies on the model's own as-of "
+            "segments, replayed from each backtest origin and averaged (reporting currency)",
         ),
-        MetricSpec("policy_fill_rate", True, "simulated fill rate under the segment policies"),
+        MetricSpec(
+            "policy_fill_rate",
+            True,
+            "achieved fill rate of the catalogue's policies on the model's own as-of segments, "
+            "replayed from each backtest origin and averaged",
+        ),
     )
 }
 
@@ -193,11 +199,29 @@ def _unique_names(gates: list[Gate], target: str) -> list[Gate]:
     return gates
 
 
+class PolicyBacktest(Frozen):
+    """How the policy-impact metrics are measured: a small rolling backtest of both models.
+
+    The origins are the newest ones of configs/policy.yaml's ``backtest:`` (its spacing and
+    measured periods); each costs one policy computation and one replay per model.
+    """
+
+    origins: int = Field(
+        2,
+        ge=1,
+        le=52,
+        description="backtest origins the policy-impact gates average over, newest first; "
+        "few, so that promotion stays fast",
+    )
+
+
 class GatesConfig(Frozen):
-    """configs/gates.yaml: the gates a model must pass to get each target alias."""
+    """configs/gates.yaml: the gates a model must pass to get each target alias, and how the
+    policy-impact metrics are measured (``policy_backtest:``)."""
 
     staging: list[Gate] = Field(default_factory=list)
     champion: list[Gate] = Field(default_factory=list)
+    policy_backtest: PolicyBacktest = PolicyBacktest()
 
     @model_validator(mode="after")
     def _unique(self) -> GatesConfig:

@@ -202,6 +202,17 @@ class BacktestConfig(Frozen):
     periods: int = Field(
         13, ge=1, description="periods of demand measured after each origin (its window)"
     )
+    calibrate: bool = Field(
+        True,
+        description="plan each origin with its segments' shortage ratios learned from the "
+        "windows before it (one extra catalogue-only window before the first origin)",
+    )
+    calibration_windows: int = Field(
+        1,
+        ge=1,
+        description="the most recent earlier windows pooled into a segment's shortage ratio "
+        "(1: the last quarter alone, which tracked Online Retail's seasons best)",
+    )
 
 
 class PolicyConfig(Frozen):

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from ml.config.base import Frozen
+from ml.config.base import Frozen, hide_url_password
 
 __all__ = [
     "Calendar",
     "Cleansing",
     "Condition",
+    "Database",
     "ExcludeRule",
     "FeaturesConfig",
     "Harmonisation",
@@ -224,6 +226,30 @@ class Paths(Frozen):
     mlruns_dir: Path = Path("mlruns")
 
 
+_DATABASE_URL = re.compile(r"^(sqlite|postgres(ql)?(\+psycopg)?)://")
+
+
+class Database(Frozen):
+    """The project's own database: the users of `strata serve` (SQLite file by default)."""
+
+    url: str | None = Field(
+        None,
+        description="SQLAlchemy URL; default sqlite:///<warehouse>/strata.db. PostgreSQL: "
+        "postgresql+psycopg://user:password@host:5432/strata",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _known_database(cls, url: str | None) -> str | None:
+        if url is not None and not _DATABASE_URL.match(url):
+            raise ValueError(
+                f"database.url {hide_url_password(url)!r} is neither SQLite nor PostgreSQL; write "
+                f"sqlite:///warehouse/strata.db or postgresql+psycopg://user@host:5432/strata "
+                f"(or leave it out for the SQLite file in the warehouse)"
+            )
+        return url
+
+
 class Workspace(Frozen):
     """One company's workspace: paths, calendar, sources and feature settings."""
 
@@ -247,6 +273,9 @@ class Workspace(Frozen):
     )
     gates: Path = Field(Path("configs/gates.yaml"), description="promotion gates per alias")
     roles: Path = Field(Path("configs/roles.yaml"), description="who may do what in `strata serve`")
+    database: Database = Field(
+        Database(), description="the project's database (users): SQLite by default, or PostgreSQL"
+    )
     sources: list[Source] = Field(min_length=1)
 
     @model_validator(mode="after")

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import logging
 
+import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from store.db import open_db
-from store.users import authenticate
+from store.users import authenticate, users_url
 from strata.cli import app
 
 
@@ -20,11 +20,13 @@ def test_users_add_prints_the_token_once_and_stores_a_salted_hash(served, api, c
     assert r.exit_code == 0, r.output
     token = r.output.strip().splitlines()[-1]
     assert token.startswith("strata_") and r.output.count(token) == 1
-    with open_db(served.ws, write=False) as con:
+    engine = sa.create_engine(users_url(served.ws))  # the warehouse's SQLite file
+    with engine.connect() as con:
         salt, stored = con.execute(
-            "SELECT salt, token_hash FROM users WHERE name = 'zoe'"
-        ).fetchone()
-        hashes = [h for (h,) in con.execute("SELECT token_hash FROM users").fetchall()]
+            sa.text("SELECT salt, token_hash FROM users WHERE name = 'zoe'")
+        ).one()
+        hashes = [h for (h,) in con.execute(sa.text("SELECT token_hash FROM users")).fetchall()]
+    engine.dispose()
     assert token not in stored and len(bytes.fromhex(salt)) == 16
     assert authenticate(served.ws, token).role == "planner"
     assert authenticate(served.ws, token[:-1] + ("A" if token[-1] != "A" else "B")) is None

@@ -317,7 +317,10 @@ def test_unknown_alias_is_rejected_with_allowed_keys(tmp_path):
     path = write_yaml(tmp_path, "challenger:\n  - {name: a, metric: cv_macro_f1, min: 0.5}\n")
     with pytest.raises(StrataError) as err:
         load_model(path, GatesConfig)
-    assert "key 'challenger' is not allowed; allowed keys here: champion, staging" in str(err.value)
+    assert (
+        "key 'challenger' is not allowed; allowed keys here: champion, policy_backtest, staging"
+        in str(err.value)
+    )
 
 
 def test_min_above_max_is_rejected(tmp_path):

@@ -11,10 +11,14 @@ from typer.testing import CliRunner
 from ml import columns as C
 from ml.config.files import load_catalogue, load_policy_config
 from ml.errors import StrataError
+from ml.policy.service_calibration import pooled_shortage_ratios
 from planning.backtest import (
     STRATEGIES,
     backtest,
+    backtest_models,
     backtest_windows,
+    calibration_window,
+    learning_window,
     origin_windows,
     rule_segmenter,
 )
@@ -41,8 +45,12 @@ def _demand(jump: bool) -> dict[str, np.ndarray]:
     return out
 
 
+CALIBRATION_WEEK = 56  # the catalogue-only window one spacing before the first origin
+
+
 def _workspace(root, jump: bool):
-    as_ofs = [week(w) - timedelta(days=1) for w in ORIGIN_WEEKS] + [NEWEST]
+    weeks = [CALIBRATION_WEEK, *ORIGIN_WEEKS]
+    as_ofs = [week(w) - timedelta(days=1) for w in weeks] + [NEWEST]
     return make_workspace(root, _demand(jump), as_ofs, policy_config=BACKTEST_POLICY)
 
 
@@ -176,16 +184,57 @@ def test_the_stacked_replay_gives_each_set_the_figures_of_replaying_it_alone(pai
     features = pit_features(t.ws, day)
     segments, source = rule_segmenter(t.ws, cat)(features, day)
     made = origin_strategies(t.ws, features, segments, cat, cfg, day, source)
-    every = [*made.sets.values(), *(s for pts in made.sweeps.values() for _, s in pts)]
-    frames, _ = common_products(every)
+    frames, _ = common_products(made.every)
     play = replayer(t.ws, window, cfg, frames[0])
     labels = [f"set {i}" for i in range(len(frames))]
     stacked = play.stacked(frames, labels, [None] * len(frames))
-    assert len(stacked) == len(frames) == len(STRATEGIES) + 2 * 5  # 4 sweep levels + the target
+    assert len(stacked) == len(frames) > len(STRATEGIES)  # the strategies and both sweeps
     for frame, label, together in zip(frames, labels, stacked, strict=True):
         alone = play(frame, label, None)
         assert_frame_equal(together.outcomes, alone.outcomes)
         assert_frame_equal(together.by_segment, alone.by_segment)
+
+
+def test_the_catalogue_alone_replays_as_in_the_full_backtest(pair, results):
+    t = pair[0]
+    cat, cfg = load_catalogue(t.ws, t.catalogue), load_policy_config(t.ws, t.policy)
+    seg = rule_segmenter(t.ws, cat)
+    alone = backtest(t.ws, segmenter=seg, catalogue=cat, config=cfg, strategies=("catalogue",))
+    assert [list(o.strategies["strategy"]) for o in alone.origins] == [["catalogue"]] * 4
+    full = results[0].average.set_index("strategy").loc["catalogue"]
+    mine = alone.average.set_index("strategy").loc["catalogue"]
+    for figure in (C.FILL_RATE, C.AVG_INVENTORY_VALUE, C.ORDERS):
+        assert mine[figure] == pytest.approx(full[figure])
+    # no uniform sweep was built, so no saving is measured
+    assert alone.saving("catalogue") is None and alone.saving("service classes") is None
+    with pytest.raises(StrataError, match="'catalog' are not known; pick from uniform csl"):
+        backtest(t.ws, segmenter=seg, catalogue=cat, config=cfg, strategies=("catalog",))
+
+
+def test_models_backtested_side_by_side_share_products_and_random_numbers(pair, results):
+    t = pair[0]
+    cat, cfg = load_catalogue(t.ws, t.catalogue), load_policy_config(t.ws, t.policy)
+    rules = rule_segmenter(t.ws, cat)
+
+    def all_slow(features, day):
+        segments, source = rules(features, day)
+        return segments.assign(segment="slow"), source
+
+    side = backtest_models(
+        t.ws,
+        segmenters={"rules": rules, "again": rules, "slow": all_slow},
+        catalogue=cat,
+        config=cfg,
+        strategies=("catalogue",),
+    )
+    a, again, slow = (side[k].average.set_index("strategy").loc["catalogue"] for k in side)
+    full = results[0].average.set_index("strategy").loc["catalogue"]
+    assert a[C.FILL_RATE] == again[C.FILL_RATE] == pytest.approx(full[C.FILL_RATE])
+    assert a[C.AVG_INVENTORY_VALUE] == pytest.approx(full[C.AVG_INVENTORY_VALUE])
+    assert slow[C.AVG_INVENTORY_VALUE] != a[C.AVG_INVENTORY_VALUE]  # another segmentation
+    for origin in range(4):
+        played = [side[k].origins[origin].policies["catalogue"][C.SKU_ID].tolist() for k in side]
+        assert played[0] == played[1] == played[2]
 
 
 def test_json_has_the_headline_keys_and_every_origin(results, pair):
@@ -245,3 +294,79 @@ def test_the_model_segmenter_scores_the_as_of_snapshot_with_the_judged_version(s
     assert (got.to_numpy() == direct[C.SEGMENT].astype("str").to_numpy()).all()
     assert (segments[C.SEGMENT_MODEL_VERSION] == "2").all() and len(segments) == len(frame)
     assert source.method == "model" and source.as_of == AS_OF and "v2" in source.detail
+
+
+def test_each_origin_is_calibrated_by_the_window_before_it_alone(results, pair):
+    t = pair[0]
+    flat, _ = results
+    cat = load_catalogue(t.ws, t.catalogue)
+    cfg = load_policy_config(t.ws, t.policy)
+    windows = backtest_windows(t.ws, cfg)
+    before = calibration_window(t.ws, cfg, windows)
+    assert before is not None and before.first == week(CALIBRATION_WEEK)
+    assert shift_end(before) == windows[0].first  # it ends where the first origin starts
+    first = learning_window(
+        t.ws, before, segmenter=rule_segmenter(t.ws, cat), catalogue=cat, config=cfg
+    ).calibration
+    # origin 1 plans with the calibration window's ratios, origin k with origin k-1's raw table
+    tables = [first] + [o.calibration.rename(columns={"raw_gap": "gap"}) for o in flat.origins[:-1]]
+    for o, prior in zip(flat.origins, tables, strict=True):
+        want = pooled_shortage_ratios([prior])
+        got = o.calibration.set_index("segment")["shortage_ratio"]
+        for seg, ratio in got.items():
+            if seg in want:
+                assert ratio == pytest.approx(want[seg])
+            else:
+                assert np.isnan(ratio)  # no planned shortage before: the plan stays the formula's
+        cal = o.calibration
+        expect = np.clip(1 - cal["shortage_ratio"] * (1 - cal["planned_fill_rate"]), 0, 1)
+        expect = expect.where(cal["shortage_ratio"].notna(), cal["planned_fill_rate"])
+        assert np.allclose(cal["calibrated_planned_fill_rate"], expect)
+        assert np.allclose(cal["gap"], cal[C.FILL_RATE] - cal["calibrated_planned_fill_rate"])
+        assert np.allclose(cal["raw_gap"], cal[C.FILL_RATE] - cal["planned_fill_rate"])
+
+
+def test_a_demand_jump_does_not_reach_the_calibration_of_earlier_origins(results):
+    flat, jump = results
+    for o_flat, o_jump in zip(flat.origins, jump.origins, strict=True):
+        if o_flat.window.first > week(68):
+            continue  # its calibration window (from week 68) saw the jump
+        a = o_flat.calibration.set_index("segment")["shortage_ratio"]
+        b = o_jump.calibration.set_index("segment")["shortage_ratio"]
+        assert np.allclose(a, b.loc[a.index], equal_nan=True), o_flat.window.first
+
+
+def test_calibration_can_be_switched_off(pair):
+    t = pair[0]
+    cat = load_catalogue(t.ws, t.catalogue)
+    cfg = load_policy_config(t.ws, t.policy)
+    off = cfg.model_copy(update={"backtest": cfg.backtest.model_copy(update={"calibrate": False})})
+    assert calibration_window(t.ws, off, backtest_windows(t.ws, off)) is None
+    windows = backtest_windows(t.ws, off)[:1]
+    got = backtest(
+        t.ws, segmenter=rule_segmenter(t.ws, cat), catalogue=cat, config=off, windows=windows
+    )
+    cal = got.origins[0].calibration
+    assert cal["shortage_ratio"].isna().all()
+    assert np.allclose(cal["gap"], cal["raw_gap"])
+
+
+def shift_end(window):
+    from ml.periods import shift_period
+
+    return shift_period(window.last, 1, window.bucket)
+
+
+def test_tuned_segment_targets_come_from_the_previous_windows_replay(results):
+    from planning.backtest import TUNED
+    from planning.backtest_tuning import tuned_levels
+
+    flat, _ = results
+    for prev, o in zip(flat.origins[:-1], flat.origins[1:], strict=True):
+        fill = prev.strategies.set_index("strategy").loc["catalogue", C.FILL_RATE]
+        want = tuned_levels(prev.curves, fill)
+        got = o.policies[TUNED].groupby(C.SEGMENT)[C.TARGET_SERVICE_LEVEL].unique()
+        default = o.policies["uniform csl"][C.TARGET_SERVICE_LEVEL].iloc[0]  # the uniform level
+        for seg, levels in got.items():
+            assert list(levels) == [pytest.approx(want.get(seg, default))], seg
+        assert (o.policies[TUNED][C.SERVICE_LEVEL_TYPE] == "csl").all()

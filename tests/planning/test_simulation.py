@@ -1,4 +1,4 @@
-"""The replay service: window arithmetic, point in time, baselines, report, gate metrics, CLI."""
+"""The replay service: window arithmetic, point in time, baselines, report, CLI."""
 
 from datetime import date, timedelta
 
@@ -11,7 +11,6 @@ from ml import columns as C
 from ml.config import Calendar, Source, Workspace
 from ml.config.files import load_catalogue, load_policy_config, load_scoring_config
 from ml.errors import StrataError
-from planning.policy_impact import policy_impact
 from planning.replay import simulation_window
 from planning.simulation import simulate_policies
 from planning.simulation_report import write_simulation_report
@@ -111,30 +110,12 @@ def test_report_compares_with_both_uniform_rules_and_is_written(tiny):
     assert paths["markdown"].parent == tiny.ws.warehouse / "reports"
 
 
-def test_policy_impact_gives_the_gate_metrics_for_both(tiny):
-    import pandas as pd
-
-    skus = ["JUMP", "STEADY", "RARE"]
-    fast = pd.DataFrame({"sku_id": skus, "segment": "fast"})
-    slow = pd.DataFrame({"sku_id": skus, "segment": "slow"})
-    same = policy_impact(tiny.ws, fast, fast, **configs(tiny))
-    assert same["candidate"] == same["champion"]
-    assert set(same["candidate"]) == {"policy_inventory_value", "policy_fill_rate"}
-    other = policy_impact(tiny.ws, fast, slow, **configs(tiny))
-    assert other["candidate"] != other["champion"]
-    alone = policy_impact(tiny.ws, fast, None, **configs(tiny))
-    assert alone["champion"] is None and alone["candidate"] == same["candidate"]
-    with pytest.raises(StrataError, match="lack column"):
-        policy_impact(tiny.ws, fast.drop(columns="segment"), None, **configs(tiny))
-
-
 def test_without_the_point_in_time_snapshot_the_error_says_how_to_build_it(tmp_path):
     t = make_workspace(tmp_path / "ws", {"A": np.full(WEEKS, 5.0)}, [NEWEST])
-    import pandas as pd
-
-    a = pd.DataFrame({"sku_id": ["A"], "segment": ["fast"]})
     with pytest.raises(StrataError, match=f"--as-of {BEFORE.isoformat()}"):
-        policy_impact(t.ws, a, a, **configs(t))
+        simulate_policies(
+            t.ws, periods=8, **configs(t), scoring=load_scoring_config(t.ws, t.scoring)
+        )
 
 
 def test_cli_simulate_prints_the_verdict_and_writes_the_report(tiny):

@@ -25,7 +25,7 @@ def test_rewrite_replaces_only_the_known_markers_content():
 
 def test_the_readme_has_a_marker_pair_for_every_table_the_script_writes():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    for name in ("ingestion", "training", "segment_mix", "optimise"):
+    for name in ("ingestion", "training", "segment_mix", "optimise", "backtest", "calibration"):
         assert f"<!-- results:{name} -->\n" in readme and f"<!-- /results:{name} -->" in readme
 
 

@@ -1,4 +1,5 @@
-"""Sinks (serving/sinks.py): atomic, idempotent runs on parquet, DuckDB and SQLite; history, rollback."""
+"""Sinks (store/sinks.py): atomic, idempotent runs on parquet, DuckDB, SQLite and a real
+PostgreSQL (its own fresh database per test, schema strata); history, rollback."""
 
 from __future__ import annotations
 
@@ -26,9 +27,13 @@ from store.sinks import (
 REPO = Path(__file__).resolve().parents[2]
 D1, D2 = date(2024, 1, 1), date(2024, 1, 8)
 KINDS = ["parquet", "duckdb", "sqlite"]
+WITH_POSTGRES = [*KINDS, "postgres"]
 
 
-def make_sink(kind: str, folder: Path, keep_history: int = 5):
+def make_sink(kind: str, folder: Path, keep_history: int = 5, url: str | None = None):
+    if kind == "postgres":
+        assert url, "a postgres sink needs the postgres_db fixture's URL"
+        return SqlSink(kind="sql", url=url, db_schema="strata", keep_history=keep_history)
     if kind == "parquet":
         return ParquetSink(kind="parquet", path=folder / "outputs", keep_history=keep_history)
     if kind == "duckdb":
@@ -36,9 +41,10 @@ def make_sink(kind: str, folder: Path, keep_history: int = 5):
     return SqlSink(kind="sql", url=f"sqlite:///{folder}/outputs.db", keep_history=keep_history)
 
 
-@pytest.fixture(params=KINDS)
+@pytest.fixture(params=WITH_POSTGRES)
 def sink(request, tmp_path):
-    return make_sink(request.param, tmp_path)
+    url = request.getfixturevalue("postgres_db") if request.param == "postgres" else None
+    return make_sink(request.param, tmp_path, url=url)
 
 
 def assignments(segment: str, n: int = 3) -> pd.DataFrame:
@@ -303,7 +309,9 @@ def test_sql_sinks_reject_a_changed_table_shape(tmp_path, kind):
 
 
 def test_sql_sink_with_a_bad_url(tmp_path):
-    with pytest.raises(StrataError, match="is not a SQLAlchemy URL"):
+    with pytest.raises(
+        StrataError, match=r"sinks in configs/scoring.yaml: 'not a url' is not a database URL"
+    ):
         write_run(
             SqlSink(kind="sql", url="not a url"), run("A"), as_of=D1, model_version=3, run_id="r"
         )
@@ -339,18 +347,19 @@ CRASHER = """
         print("STAGED", table, flush=True)
         time.sleep(120)  # killed here, after the first table, before anything is published
 
-    sink = make_sink(sys.argv[1], Path(sys.argv[2]))
+    sink = make_sink(sys.argv[1], Path(sys.argv[2]), url=sys.argv[4] or None)
     write_run(sink, run("NEW"), as_of=date(2024, 1, 1), model_version=3, run_id="crash",
               on_table_written=stall)
 """
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_a_killed_writer_leaves_the_previous_outputs_intact(tmp_path, kind):
-    sink = make_sink(kind, tmp_path)
+@pytest.mark.parametrize("kind", WITH_POSTGRES)
+def test_a_killed_writer_leaves_the_previous_outputs_intact(tmp_path, kind, request):
+    url = request.getfixturevalue("postgres_db") if kind == "postgres" else ""
+    sink = make_sink(kind, tmp_path, url=url)
     write_run(sink, run("OLD"), as_of=D1, model_version=3, run_id="r1")
     proc = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(CRASHER), kind, str(tmp_path), str(REPO)],
+        [sys.executable, "-c", textwrap.dedent(CRASHER), kind, str(tmp_path), str(REPO), url],
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
         stdout=subprocess.PIPE,

@@ -1,0 +1,105 @@
+"""Segment targets tuned on the last replay: where stock bought service last quarter, not in theory.
+
+The optimiser (:mod:`planning.optimise`) allocates service by each product's fill-rate curve under
+its demand model; on real demand those curves are optimistic by a factor that differs per segment
+(:mod:`ml.policy.service_calibration`), so the allocation it buys on paper is not the one it buys
+on the shelf. This strategy reads each segment's exchange curve off a replay instead: in the
+window that ended before the origin, the uniform cycle-service sweep was replayed with every
+product in its own segment's policy structure, which gives per segment and sweep level the demand,
+the units sold and the average inventory value. One cycle-service level per segment is then chosen
+by a Lagrangian over those measured points (Everett 1963, "Generalized Lagrange multiplier method
+for solving problems of optimum allocation of resources", Operations Research 11, 399-417): each
+segment takes the level minimising inventory - lambda x units sold, and lambda is the smallest
+price of a unit sold whose choices reach the target fill rate over all segments. The policies are
+the sweep's own rows at those levels (nothing is recomputed).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ml import columns as C
+from ml.columns import SEGMENT
+from ml.segment_policies import SegmentPolicies
+
+__all__ = ["segment_curves", "tuned_levels", "tuned_policies"]
+
+_BISECTION_STEPS = 100
+
+
+def segment_curves(by_level: list[tuple[float, pd.DataFrame]]) -> pd.DataFrame:
+    """Per segment and sweep level: demand, units sold, inventory value (from ``by_segment``)."""
+    rows = []
+    for level, by in by_level:
+        part = by[by[SEGMENT] != "all"]
+        demand = part[C.DEMAND_UNITS].to_numpy(np.float64)
+        rows.append(
+            pd.DataFrame(
+                {
+                    SEGMENT: part[SEGMENT].astype("str").to_numpy(),
+                    "level": float(level),
+                    C.DEMAND_UNITS: demand,
+                    C.SALES_UNITS: demand * np.nan_to_num(part[C.FILL_RATE].to_numpy(np.float64)),
+                    C.AVG_INVENTORY_VALUE: part[C.AVG_INVENTORY_VALUE].to_numpy(np.float64),
+                }
+            )
+        )
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+
+
+def _choices(
+    inventory: np.ndarray, sales: np.ndarray, price: float
+) -> tuple[np.ndarray, float, float]:
+    """Per segment (rows) the level index minimising inventory - price x sales; the totals."""
+    pick = np.argmin(inventory - price * sales, axis=1)
+    rows = np.arange(inventory.shape[0])
+    return pick, float(sales[rows, pick].sum()), float(inventory[rows, pick].sum())
+
+
+def tuned_levels(curves: pd.DataFrame, target_fill_rate: float) -> dict[str, float]:
+    """One level per segment: least summed inventory whose summed sales reach the target.
+
+    ``curves`` from :func:`segment_curves`. Segments seen at only some levels keep the levels
+    they have; when even the highest levels miss the target, every segment takes its level of
+    most units sold.
+    """
+    if curves.empty:
+        return {}
+    inv = curves.pivot_table(index=SEGMENT, columns="level", values=C.AVG_INVENTORY_VALUE)
+    sales = curves.pivot_table(index=SEGMENT, columns="level", values=C.SALES_UNITS)
+    demand = curves.groupby(SEGMENT)[C.DEMAND_UNITS].mean().reindex(inv.index)
+    levels = inv.columns.to_numpy(np.float64)
+    known = inv.notna().to_numpy() & sales.notna().to_numpy()
+    i = np.where(known, inv.to_numpy(np.float64), np.inf)
+    s = np.where(known, sales.to_numpy(np.float64), 0.0)
+    need = target_fill_rate * float(demand.sum())
+    high = 1.0
+    while _choices(i, s, high)[1] < need and high < 1e12:
+        high *= 4.0
+    low = 0.0
+    for _ in range(_BISECTION_STEPS):
+        mid = 0.5 * (low + high)
+        low, high = (low, mid) if _choices(i, s, mid)[1] >= need else (mid, high)
+    pick, _, _ = _choices(i, s, high)
+    return {str(seg): float(levels[p]) for seg, p in zip(inv.index, pick, strict=True)}
+
+
+def tuned_policies(
+    sweep: list[tuple[float, SegmentPolicies]], levels: dict[str, float], default: float
+) -> SegmentPolicies:
+    """Each product's row from the sweep set at its segment's level (``default`` elsewhere)."""
+    by_level = {float(lv): s for lv, s in sweep}
+    chosen = {seg: lv if lv in by_level else default for seg, lv in levels.items()}
+    keep = []
+    for lv, s in by_level.items():
+
+        def mine(f: pd.DataFrame, lv: float = lv) -> pd.DataFrame:
+            want = f[SEGMENT].astype("str").map(chosen).fillna(default).to_numpy(np.float64)
+            return f[want == lv]
+
+        keep.append((mine(s.policies), mine(s.flagged)))
+    return SegmentPolicies(
+        policies=pd.concat([p for p, _ in keep], ignore_index=True),
+        flagged=pd.concat([f for _, f in keep], ignore_index=True),
+    )

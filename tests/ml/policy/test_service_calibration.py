@@ -1,0 +1,50 @@
+"""Service calibration: pooled shortage ratios and the calibrated fill rate."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ml.policy.service_calibration import calibrated_fill_rate, pooled_shortage_ratios
+
+
+def _table(rows):
+    return pd.DataFrame(rows, columns=["segment", "planned_fill_rate", "fill_rate"])
+
+
+def test_the_ratio_is_achieved_over_planned_shortage_summed_over_windows():
+    # window 1: A planned 10% short and was 30% short; window 2: planned 10%, was 10%
+    w1 = _table([("A", 0.90, 0.70), ("B", 0.99, 0.98)])
+    w2 = _table([("A", 0.90, 0.90), ("B", 0.99, 0.99)])
+    got = pooled_shortage_ratios([w1, w2])
+    assert got["A"] == pytest.approx((0.30 + 0.10) / (0.10 + 0.10))  # 2, not mean(3, 1)
+    assert got["B"] == pytest.approx((0.02 + 0.01) / (0.01 + 0.01))
+    assert pooled_shortage_ratios([]) == {}
+
+
+def test_segments_without_a_planned_shortage_or_figures_stay_uncalibrated():
+    got = pooled_shortage_ratios([_table([("A", 1.0, 0.8), ("B", np.nan, 0.9), ("C", 0.9, 0.9)])])
+    assert set(got) == {"C"} and got["C"] == pytest.approx(1.0)
+
+
+def test_the_calibrated_fill_rate_scales_the_shortage_and_stays_a_share():
+    assert calibrated_fill_rate(0.9, 3.0) == pytest.approx(0.7)  # 10% short, 3x: 30% short
+    assert calibrated_fill_rate(0.9, 0.5) == pytest.approx(0.95)
+    assert calibrated_fill_rate(0.5, 4.0) == 0.0  # clipped: more than all of it short
+    assert calibrated_fill_rate(0.9, np.nan) == pytest.approx(0.9)  # no ratio: the formula
+
+
+@given(
+    st.floats(0.0, 0.999),
+    st.floats(0.0, 1.0),
+)
+def test_a_window_calibrated_by_its_own_ratio_plans_what_it_achieved(planned, achieved):
+    ratio = pooled_shortage_ratios([_table([("A", planned, achieved)])])["A"]
+    assert float(calibrated_fill_rate(planned, ratio)) == pytest.approx(achieved, abs=1e-9)
+
+
+@given(st.floats(0.0, 1.0), st.floats(0.0, 50.0), st.floats(0.0, 50.0))
+def test_a_larger_ratio_never_plans_more_service(expected, r1, r2):
+    low, high = sorted((r1, r2))
+    assert calibrated_fill_rate(expected, high) <= calibrated_fill_rate(expected, low) + 1e-12

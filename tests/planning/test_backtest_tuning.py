@@ -1,0 +1,95 @@
+"""Segment targets tuned on a replay: the Lagrangian over measured points, the composed policies."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ml import columns as C
+from ml.columns import SEGMENT
+from ml.segment_policies import SegmentPolicies
+from planning.backtest_tuning import segment_curves, tuned_levels, tuned_policies
+
+
+def _by_segment(rows):
+    """A replay's by_segment: segment, demand, fill rate, inventory value (plus the "all" row)."""
+    frame = pd.DataFrame(
+        rows, columns=[SEGMENT, C.DEMAND_UNITS, C.FILL_RATE, C.AVG_INVENTORY_VALUE]
+    )
+    total = frame[C.DEMAND_UNITS].sum()
+    fill = (frame[C.DEMAND_UNITS] * frame[C.FILL_RATE]).sum() / total
+    all_row = ["all", total, fill, frame[C.AVG_INVENTORY_VALUE].sum()]
+    return pd.concat([frame, pd.DataFrame([all_row], columns=frame.columns)], ignore_index=True)
+
+
+# Two segments of 100 units each. A: 80 sold for 10, 90 for 30; B: 80 for 10, 95 for 12.
+CURVES = segment_curves(
+    [
+        (0.8, _by_segment([("A", 100, 0.80, 10.0), ("B", 100, 0.80, 10.0)])),
+        (0.9, _by_segment([("A", 100, 0.90, 30.0), ("B", 100, 0.95, 12.0)])),
+    ]
+)
+
+
+def test_curves_hold_units_sold_per_segment_and_level_without_the_total():
+    assert set(CURVES[SEGMENT]) == {"A", "B"}
+    b = CURVES[(CURVES[SEGMENT] == "B") & (CURVES["level"] == 0.9)].iloc[0]
+    assert b[C.SALES_UNITS] == pytest.approx(95.0) and b[C.AVG_INVENTORY_VALUE] == 12.0
+
+
+@pytest.mark.parametrize(
+    ("target", "want"),
+    [
+        # 175 of 200 units: raise B (15 more units for 2) not A (10 more for 20): 22 in stock
+        (0.875, {"A": 0.8, "B": 0.9}),
+        (0.80, {"A": 0.8, "B": 0.8}),  # both low already reach it
+        (0.925, {"A": 0.9, "B": 0.9}),  # 185 units: only both high
+        (0.99, {"A": 0.9, "B": 0.9}),  # out of reach: the most each can sell
+    ],
+)
+def test_the_cheapest_levels_that_reach_the_target_by_enumeration(target, want):
+    assert tuned_levels(CURVES, target) == want
+
+
+def test_tuned_levels_match_brute_force_on_random_convex_curves():
+    rng = np.random.default_rng(7)
+    levels = [0.8, 0.85, 0.9, 0.95, 0.99]
+    for _ in range(20):
+        by_level = []
+        # concave sales in stock: each step buys fewer units for more inventory
+        inv = np.cumsum(rng.uniform(1, 5, (3, 5)) * np.arange(1, 6), axis=1)
+        gain = np.cumsum(rng.uniform(1, 3, (3, 5))[:, ::-1], axis=1) + 60
+        for j, lv in enumerate(levels):
+            rows = [(s, 100, gain[i, j] / 100, inv[i, j]) for i, s in enumerate("XYZ")]
+            by_level.append((lv, _by_segment(rows)))
+        curves = segment_curves(by_level)
+        target = rng.uniform(gain[:, 0].sum(), gain[:, -1].sum()) / 300
+        got = tuned_levels(curves, target)
+        best = None
+        for a in range(5):
+            for b in range(5):
+                for c in range(5):
+                    pick = (a, b, c)
+                    sold = sum(gain[i, p] for i, p in enumerate(pick))
+                    stock = sum(inv[i, p] for i, p in enumerate(pick))
+                    if sold >= target * 300 and (best is None or stock < best[0]):
+                        best = (stock, pick)
+        stock = sum(inv[i, levels.index(got[s])] for i, s in enumerate("XYZ"))
+        # a Lagrangian choice is optimal on the convex hull: never above the enumeration's best
+        # by more than one step of one segment, and exact when the hull holds every point
+        assert stock <= best[0] + inv.max() - inv.min()
+        sold = sum(gain[i, levels.index(got[s])] for i, s in enumerate("XYZ"))
+        assert sold >= target * 300 - 1e-9
+
+
+def _set(level):
+    pol = pd.DataFrame(
+        {C.SKU_ID: ["a1", "a2", "b1", "c1"], SEGMENT: ["A", "A", "B", "C"], "level": level}
+    )
+    return SegmentPolicies(policies=pol, flagged=pol.iloc[:0].copy())
+
+
+def test_tuned_policies_take_each_products_row_at_its_segments_level():
+    sweep = [(0.9, _set(0.9)), (0.8, _set(0.8)), (0.95, _set(0.95))]
+    got = tuned_policies(sweep, {"A": 0.8, "B": 0.95}, default=0.9).policies.set_index(C.SKU_ID)
+    assert got.loc[["a1", "a2", "b1", "c1"], "level"].tolist() == [0.8, 0.8, 0.95, 0.9]
+    assert len(got) == 4  # every product once
