@@ -4,20 +4,34 @@ Run from the repo root::
 
     .venv/bin/python benchmarks/bench_backtest.py [--products 100000] [--origins 4] [--weeks 52]
 
+(from another git worktree sharing that environment, prefix ``PYTHONPATH=.`` so the worktree's
+code is the code measured, not the editable install's).
+
 In memory: per origin, a snapshot frame computed from the demand before the origin (vectorised),
 the catalogue's rules for the segments, every strategy's policies and the uniform sweeps
 (:func:`planning.backtest.origin_strategies`, the optimiser refitted there) and their replay on
 the 52 weeks after it (:func:`planning.backtest.replay_origin`). Only the parquet reads of the
 snapshot and the demand are left out (they are timed by bench_features.py).
+
+Per stage it prints wall-clock and CPU seconds (the CPU figure is the one to compare on a
+shared machine: other jobs stretch the wall clock, far less the CPU time), summed over origins,
+and the process's peak resident memory. Stages are timed by wrapping the functions named in
+``STAGES``; nested stages (``poisson_gamma`` inside ``segment_policies``) are part of their
+parent's time.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import importlib
 import os
 import platform
+import resource
 import sys
 import time
+from collections import defaultdict
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -33,12 +47,65 @@ from ml.attributes import snapshot_columns
 from ml.config import Catalogue, Source, Workspace
 from ml.config.policy import PolicyConfig
 from ml.periods import shift_period
+from planning import segment_source
 from planning.backtest import origin_strategies, origin_windows, replay_origin
 from planning.replay import Replayer
-from planning.segment_source import SegmentSource, segment_assignments
+from planning.segment_source import SegmentSource
 
 TARGET_SECONDS = 60.0
 START = date(2022, 1, 3)  # a Monday: week 0
+
+#: stage name -> (module, function) timed by wrapping, in report order
+STAGES = {
+    "segments (rules)": ("planning.segment_source", "segment_assignments"),
+    "policy inputs": ("planning.policy_job", "_policy_inputs"),
+    "segment_policies": ("planning.policy_job", "segment_policies"),
+    "  of which poisson_gamma": ("ml.segment_policies", "_compound"),
+    "  of which normal": ("ml.segment_policies", "_normal"),
+    "optimiser": ("planning.backtest_strategies", "proposal_from_policies"),
+    "common products": ("planning.backtest", "common_products"),
+    "distinct policies": ("planning.replay", "_distinct_rows"),
+    "replay kernel": ("planning.replay", "simulate_inventory"),
+    "outcome tables": ("planning.replay", "outcome_frame"),
+    "segment outcomes": ("planning.replay", "segment_outcomes"),
+}
+
+
+class Stopwatch:
+    """Wall-clock and CPU seconds per stage, summed over calls."""
+
+    def __init__(self) -> None:
+        self.wall: dict[str, float] = defaultdict(float)
+        self.cpu: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
+
+    def wrap(self, name: str, fn: Callable) -> Callable:
+        """``fn`` with its time added to stage ``name``."""
+
+        @functools.wraps(fn)
+        def timed(*args, **kwargs):
+            w, c = time.perf_counter(), time.process_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.wall[name] += time.perf_counter() - w
+                self.cpu[name] += time.process_time() - c
+                self.calls[name] += 1
+
+        return timed
+
+    def install(self, stages: dict[str, tuple[str, str]]) -> None:
+        """Wrap every stage's function in its module (the callers look it up there); a stage
+        the code does not have (an older version, run for a before/after) is left out."""
+        for name, (module, attr) in stages.items():
+            mod = importlib.import_module(module)
+            if hasattr(mod, attr):
+                setattr(mod, attr, self.wrap(name, getattr(mod, attr)))
+
+
+def peak_memory_mb() -> float:
+    """The process's peak resident memory so far, in MB (Linux reports KB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def synthetic_demand(n: int, weeks: int, seed: int = 20261206) -> np.ndarray:
@@ -129,12 +196,17 @@ def main() -> None:
     t0 = time.perf_counter()
     demand = synthetic_demand(args.products, total_weeks)
     print(f"synthetic demand {demand.shape} in {time.perf_counter() - t0:.1f} s (not timed)")
+    watch = Stopwatch()
+    watch.install(STAGES)
     timings = []
+    cpu_total = 0.0
     for w in windows:
         at = (w.first - START).days // 7
         features = snapshot_frame(demand[:, :at], w.policy_as_of, seed=at)
-        start = time.perf_counter()
-        segments, _ = segment_assignments(ws, features, catalogue, [], w.policy_as_of)
+        start, cpu_start = time.perf_counter(), time.process_time()
+        segments, _ = segment_source.segment_assignments(
+            ws, features, catalogue, [], w.policy_as_of
+        )
         source = SegmentSource("rule", w.policy_as_of, "rules", "bench: the catalogue's rules")
         made = origin_strategies(ws, features, segments, catalogue, config, w.policy_as_of, source)
         fitted = time.perf_counter()
@@ -153,19 +225,26 @@ def main() -> None:
 
         result = replay_origin(w, source, made, play)
         done = time.perf_counter()
+        cpu_total += time.process_time() - cpu_start
         timings.append((w.first, fitted - start, done - fitted, result.products))
         last = shift_period(w.first, w.periods, "week") - timedelta(days=1)
         print(
             f"origin {w.first}..{last}: {result.products:,} products, policies + optimiser "
             f"{fitted - start:.1f} s, replay of {len(made.sets)} strategies + "
-            f"{sum(len(v) for v in made.sweeps.values())} sweep sets {done - fitted:.1f} s"
+            f"{sum(len(v) for v in made.sweeps.values())} sweep sets {done - fitted:.1f} s; "
+            f"peak memory {peak_memory_mb():,.0f} MB, load average {os.getloadavg()[0]:.1f}",
+            flush=True,
         )
     total = sum(f + r for _, f, r, _ in timings)
     verdict = "within" if total <= TARGET_SECONDS else "OVER"
+    print(f"\n{'stage (summed over origins)':<30} {'calls':>6} {'wall s':>8} {'cpu s':>8}")
+    for name in STAGES:
+        print(f"{name:<30} {watch.calls[name]:>6} {watch.wall[name]:>8.1f} {watch.cpu[name]:>8.1f}")
     print(
         f"\nbacktest {args.products:,} products x {args.origins} origins x {args.weeks} weeks: "
-        f"{total:.1f} s ({verdict} the {TARGET_SECONDS:.0f} s target); policies "
-        f"{sum(f for _, f, _, _ in timings):.1f} s, replays {sum(r for _, _, r, _ in timings):.1f} s"
+        f"{total:.1f} s wall, {cpu_total:.1f} s CPU ({verdict} the {TARGET_SECONDS:.0f} s "
+        f"target); policies {sum(f for _, f, _, _ in timings):.1f} s, replays "
+        f"{sum(r for _, _, r, _ in timings):.1f} s; peak memory {peak_memory_mb():,.0f} MB"
         f"\n{platform.processor() or platform.machine()}, {os.cpu_count()} cores, load average "
         f"{os.getloadavg()[0]:.1f}"
     )

@@ -26,7 +26,10 @@ a 14-day review or a 10-day lead time means what it says even in a monthly works
 
 Random numbers are drawn per product and step whether or not the product orders (common random
 numbers), so two policies replayed with the same seed see the same lead-time draws and their
-difference is the policies', not the dice's. A warm-up history is replayed first and not measured,
+difference is the policies', not the dice's. Several policy sets are replayed in one call by
+stacking them as extra rows with ``demand_rows`` (each row's product: its demand row and its
+random numbers): each set's figures are exactly those of replaying it alone, for one loop over
+the steps instead of one per set. A warm-up history is replayed first and not measured,
 so the stock starts in a realistic state; before it, on hand is s + Q (S for (R, S)) and nothing is
 on order.
 
@@ -207,15 +210,18 @@ def _round_orders(need: Array, moq: Array | None, pack: Array | None) -> Array:
 
 
 def _checked_demand(
-    demand: ArrayLike, warmup: ArrayLike | None, n: int, steps_per_period: int
+    demand: ArrayLike, warmup: ArrayLike | None, n: int | None, steps_per_period: int
 ) -> tuple[Array, int]:
-    """Warm-up and window demand side by side (products x periods), and the warm-up length."""
+    """Warm-up and window demand side by side (products x periods), and the warm-up length.
+
+    ``n`` is the number of rows the demand must have (None: any, set by the demand)."""
     window = np.asarray(demand, dtype=np.float64)
-    if window.ndim != 2 or window.shape[0] != n:
+    if window.ndim != 2 or (n is not None and window.shape[0] != n):
         raise StrataError(
             f"demand must be products x periods with {n} rows (one per policy), got shape "
             f"{window.shape}"
         )
+    n = window.shape[0]
     before = np.zeros((n, 0)) if warmup is None else np.asarray(warmup, dtype=np.float64)
     if before.ndim != 2 or before.shape[0] != n:
         raise StrataError(f"warmup must be products x periods with {n} rows, got {before.shape}")
@@ -230,12 +236,36 @@ def _checked_demand(
     return both, before.shape[1]
 
 
+def _first_of_each(keys: NDArray[np.intp], slot: NDArray[np.intp]) -> NDArray[np.intp]:
+    """For each position, the position of one occurrence of its key, the same for all equal
+    keys (O(n), no sort: ``slot`` is scratch indexed by key; the last write wins)."""
+    slot[keys] = np.arange(keys.size)
+    return slot[keys]
+
+
+_REVIEW_PATTERNS_KEPT = 16  # sets of review periods due together whose rows are kept
+
+
+@dataclass(frozen=True)
+class _Reviewed:
+    """The rows reviewed at one step (ascending) and their policy numbers, in that order."""
+
+    rows: NDArray[np.intp]
+    reorder_point: Array
+    order_qty: Array
+    order_up_to: NDArray[np.bool_]
+    lot_sized: NDArray[np.bool_]  # (s, nQ) rows with Q > 0
+    moq: Array | None
+    pack_size: Array | None
+
+
 class _Replay:
     """The state of one replay: stock, pipeline, counters; stepped period by period."""
 
     def __init__(
         self,
         policy: ReplenishmentPolicy,
+        streams: NDArray[np.intp] | None,
         k: int,
         n_total: int,
         n_measured: int,
@@ -246,14 +276,22 @@ class _Replay:
     ) -> None:
         n = policy.n
         self.policy, self.k, self.n, self.n_total = policy, k, n, n_total
+        self.streams = streams  # each row's column of the random numbers (None: its own)
         self.distribution = lead_time_distribution
         self.review_steps = np.maximum(np.rint(policy.review_period * k), 1).astype(np.int64)
+        self.review_values = [int(v) for v in np.unique(self.review_steps)]
+        self.review_cache: dict[tuple[int, ...], _Reviewed] = {}
         self.lead_mean, self.lead_sd = policy.lead_time * k, policy.lead_time_sd * k
         s, q, up = policy.reorder_point, policy.order_qty, policy.order_up_to
         self.on_hand = np.where(up, s, s + q)
         self.on_order = np.zeros(n)
         self.due: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
         self.short_since_receipt = np.zeros(n, dtype=bool)
+        # scratch for _first_of_each over rows and over random streams
+        self.row_slot = np.zeros(n, dtype=np.intp)
+        self.stream_slot = np.zeros(
+            n if streams is None else int(streams.max(initial=-1)) + 1, dtype=np.intp
+        )
         self.totals = {name: np.zeros(n) for name in ("demand", "sales", "on_hand")}
         self.counts = {
             name: np.zeros(n, dtype=np.int64)
@@ -274,15 +312,22 @@ class _Replay:
 
     def receive(self, step: int, measured: bool) -> None:
         """Orders due at this step arrive; a replenishment cycle ends at each arrival."""
-        arrived = np.zeros(self.n, dtype=bool)
-        for who, qty in self.due.pop(step, ()):  # one product at most once per list entry
+        entries = self.due.pop(step, [])
+        if not entries:
+            return
+        for who, qty in entries:  # one product at most once per list entry
             self.on_hand[who] += qty
             self.on_order[who] -= qty
-            arrived[who] = True
+        # the rows receiving (each once), so the counters touch only them
+        if len(entries) == 1:
+            arrived = entries[0][0]
+        else:
+            rows = np.concatenate([w for w, _ in entries])
+            arrived = rows[_first_of_each(rows, self.row_slot) == np.arange(rows.size)]
         if measured:
-            self.counts["cycles"] += arrived
-            self.counts["short_cycles"] += arrived & self.short_since_receipt
-        self.short_since_receipt &= ~arrived
+            self.counts["cycles"][arrived] += 1
+            self.counts["short_cycles"][arrived[self.short_since_receipt[arrived]]] += 1
+        self.short_since_receipt[arrived] = False
 
     def sell(self, d: Array) -> tuple[Array, NDArray[np.bool_]]:
         """Sales from stock (the rest is lost) and which products ran short."""
@@ -292,38 +337,84 @@ class _Replay:
         self.short_since_receipt |= short
         return sales, short
 
+    def reviewing(self, step: int) -> _Reviewed:
+        """The rows reviewed at the end of ``step`` (ascending) and their policy numbers."""
+        key = tuple(v for v in self.review_values if (step + 1) % v == 0)
+        hit = self.review_cache.get(key)
+        if hit is None:
+            p = self.policy
+            rows = np.flatnonzero(np.isin(self.review_steps, key))
+            up = p.order_up_to[rows]
+            hit = _Reviewed(
+                rows,
+                p.reorder_point[rows],
+                p.order_qty[rows],
+                up,
+                ~up & (p.order_qty[rows] > 0),
+                None if p.moq is None else p.moq[rows],
+                None if p.pack_size is None else p.pack_size[rows],
+            )
+            if len(self.review_cache) < _REVIEW_PATTERNS_KEPT:
+                self.review_cache[key] = hit
+        return hit
+
     def order(self, step: int, u: Array, measured: bool) -> None:
         """Review: order what the policy asks, with a lead time drawn per order."""
-        p = self.policy
-        s, q, up = p.reorder_point, p.order_qty, p.order_up_to
-        review = (step + 1) % self.review_steps == 0
-        position = self.on_hand + self.on_order
-        need = np.zeros(self.n)
-        topping = review & up & (s > position)
-        need[topping] = s[topping] - position[topping]
-        need = _round_orders(need, p.moq, p.pack_size)
-        lots = review & ~up & (position <= s) & (q > 0)
+        r = self.reviewing(step)
+        if r.rows.size == 0:
+            return
+        s, q = r.reorder_point, r.order_qty
+        position = self.on_hand[r.rows] + self.on_order[r.rows]
+        need = np.zeros(r.rows.size)
+        topping = np.flatnonzero(r.order_up_to & (s > position))
+        if topping.size:  # rounded on these rows only: the others order nothing here
+            need[topping] = _round_orders(
+                s[topping] - position[topping],
+                None if r.moq is None else r.moq[topping],
+                None if r.pack_size is None else r.pack_size[topping],
+            )
+        lots = r.lot_sized & (position <= s)
         need[lots] = (np.floor((s[lots] - position[lots]) / q[lots]) + 1.0) * q[lots]
-        who = np.flatnonzero(need > 0)
+        ordering = need > 0
+        who, need = r.rows[ordering], need[ordering]
         if who.size == 0:
             return
-        lead = lead_time_quantile(
-            u[0, who], self.lead_mean[who], self.lead_sd[who], self.distribution
-        )
-        arrival = step + 1 + np.floor(lead + u[1, who]).astype(np.int64)
-        self.on_order[who] += need[who]
+        col = who if self.streams is None else self.streams[who]
+        lead = self.lead_times(who, col, u[0])
+        arrival = step + 1 + np.floor(lead + u[1, col]).astype(np.int64)
+        self.on_order[who] += need
         if measured:
             self.counts["orders"][who] += 1
         # orders due after the last step stay on order; they never arrive in the window
         inside = arrival < self.n_total * self.k
         if not inside.any():
             return
-        who, arrival = who[inside], arrival[inside]
+        who, arrival, need = who[inside], arrival[inside], need[inside]
         order = np.argsort(arrival, kind="stable")
-        who, arrival = who[order], arrival[order]
+        who, arrival, need = who[order], arrival[order], need[order]
         cuts = np.flatnonzero(np.diff(arrival)) + 1
-        for part, when in zip(np.split(who, cuts), arrival[np.r_[0, cuts]], strict=True):
-            self.due.setdefault(int(when), []).append((part, need[part]))
+        for part, qty, when in zip(
+            np.split(who, cuts), np.split(need, cuts), arrival[np.r_[0, cuts]], strict=True
+        ):
+            self.due.setdefault(int(when), []).append((part, qty))
+
+    def lead_times(self, who: NDArray[np.intp], col: NDArray[np.intp], u: Array) -> Array:
+        """The lead time (in steps) of each order of rows ``who`` drawn with ``u[col]``.
+
+        Rows of one random stream (one product in several stacked sets) with the same lead-time
+        mean and sd draw the same lead time: it is computed once for them."""
+        mean, sd = self.lead_mean[who], self.lead_sd[who]
+        if self.streams is None:
+            return lead_time_quantile(u[col], mean, sd, self.distribution)
+        rep = _first_of_each(col, self.stream_slot)  # each order's stand-in: one per stream
+        first = np.flatnonzero(rep == np.arange(col.size))
+        lead = np.empty(col.size)
+        lead[first] = lead_time_quantile(u[col[first]], mean[first], sd[first], self.distribution)
+        lead = lead[rep]
+        odd = np.flatnonzero((mean != mean[rep]) | (sd != sd[rep]))
+        if odd.size:
+            lead[odd] = lead_time_quantile(u[col[odd]], mean[odd], sd[odd], self.distribution)
+        return lead
 
     def measure(self, row: int, demand: Array, sold: Array, short: NDArray[np.bool_]) -> None:
         """Add one measured period to the totals, the records and the group series."""
@@ -372,6 +463,17 @@ class _Replay:
         )
 
 
+def _checked_rows(demand_rows: ArrayLike, n: int) -> NDArray[np.intp]:
+    """The demand row of each policy row, as integers >= 0 (StrataError otherwise)."""
+    rows = np.asarray(demand_rows)
+    if rows.shape != (n,) or not np.issubdtype(rows.dtype, np.integer) or (rows < 0).any():
+        raise StrataError(
+            f"demand_rows must hold one non-negative integer row of demand per policy row "
+            f"({n}), got shape {rows.shape} of {rows.dtype}"
+        )
+    return rows.astype(np.intp)
+
+
 def simulate_inventory(
     demand: ArrayLike,
     policy: ReplenishmentPolicy,
@@ -383,6 +485,7 @@ def simulate_inventory(
     groups: ArrayLike | None = None,
     unit_value: ArrayLike | None = None,
     record: bool = False,
+    demand_rows: ArrayLike | None = None,
 ) -> SimulationResult:
     """Replay ``demand`` (products x periods, units) through ``policy``; see the module docstring.
 
@@ -391,20 +494,29 @@ def simulate_inventory(
     (integer code per product, e.g. the segment) adds per-period sums per group, with inventory
     valued at ``unit_value`` per unit (1 when not given). ``record`` keeps each measured period's
     sales, on hand at its end and stockout flag per product (products x periods arrays).
+    ``demand_rows`` (one per policy row) names each policy row's row of ``demand`` and
+    ``warmup``, and of the random numbers: policy sets stacked as extra rows, each replayed
+    exactly as alone (None: policy row i replays demand row i).
     """
     n = policy.n
-    both, n_warm = _checked_demand(demand, warmup, n, steps_per_period)
+    streams = None if demand_rows is None else _checked_rows(demand_rows, n)
+    both, n_warm = _checked_demand(demand, warmup, n if streams is None else None, steps_per_period)
+    if streams is not None and streams.size and streams.max() >= both.shape[0]:
+        raise StrataError(
+            f"demand_rows name row {int(streams.max())} but the demand has {both.shape[0]} rows"
+        )
+    n_streams = n if streams is None else both.shape[0]
     k = int(steps_per_period)
     per_step = np.ascontiguousarray(both.T) / k  # period-major: one contiguous row per period
     n_total = both.shape[1]
     n_measured = n_total - n_warm
     state = _Replay(
-        policy, k, n_total, n_measured, lead_time_distribution, groups, unit_value, record
+        policy, streams, k, n_total, n_measured, lead_time_distribution, groups, unit_value, record
     )
     rng = np.random.default_rng(seed)
     for period in range(n_total):
         measured = period >= n_warm
-        d = per_step[period]
+        d = per_step[period] if streams is None else per_step[period][streams]
         short_in_period = np.zeros(n, dtype=bool)
         sold_in_period = np.zeros(n)
         for sub in range(k):
@@ -413,7 +525,8 @@ def simulate_inventory(
             sales, short = state.sell(d)
             sold_in_period += sales
             short_in_period |= short
-            u = rng.random((2, n))  # drawn every step for every product: common random numbers
+            # drawn every step for every product: common random numbers
+            u = rng.random((2, n_streams))
             state.order(step, u, measured)
         if measured:
             state.measure(period - n_warm, d * k, sold_in_period, short_in_period)

@@ -13,7 +13,9 @@
    (:func:`planning.optimise.proposal_from_policies`). Nothing after the origin is read but the
    demand replayed.
 3. **Strategies on the same replay** (:func:`planning.replay.replayer`: lost sales, sampled lead
-   times, common random numbers): one cycle-service target for all and one fill-rate target for
+   times, common random numbers; every set stacked into one simulation,
+   :meth:`planning.replay.Replayer.stacked`, each set's figures exactly those of replaying it
+   alone): one cycle-service target for all and one fill-rate target for
    all (both at the catalogue's demand-weighted target, as :mod:`planning.simulation` builds
    them), classic ABC (cycle service 98 / 95 / 90 % by the snapshot's abc rule class), the
    catalogue as configured, the optimised service classes, and the per-product optimum
@@ -269,10 +271,8 @@ def learning_window(
     sweep_sets = policy_sets(ws, features, segments, catalogue, config, day, levels, "csl")
     frames, _ = common_products([configured, *sweep_sets])
     play = replayer(ws, window, config, frames[0])
-    played = play(frames[0], "catalogue", None)
-    by_level = [
-        (lv, play(f, "csl", lv).by_segment) for lv, f in zip(levels, frames[1:], strict=True)
-    ]
+    played, *swept = play.stacked(frames, ["catalogue", *("csl" for _ in levels)], [None, *levels])
+    by_level = [(lv, p.by_segment) for lv, p in zip(levels, swept, strict=True)]
     return Learned(
         window,
         _calibration_table(played),
@@ -301,13 +301,21 @@ def replay_origin(
     frames, _ = common_products([*every, *(others or [])])
     frames = frames[: len(every)]
     play = run if isinstance(run, Replayer) else run(frames[0])
-    rows, played = [], {}
-    for name, frame in zip(names, frames, strict=False):
-        played[name] = play(frame, name, None)
-        rows.append({"strategy": name, **_figures(played[name], frame)})
+    # every set in one replay: the same products, demand and random numbers, one loop over steps
+    every_played = play.stacked(
+        frames,
+        [*names, *(kind for kind, _ in sweep_keys)],
+        [*(None for _ in names), *(lv for _, lv in sweep_keys)],
+    )
+    played = dict(zip(names, every_played, strict=False))
+    rows = [
+        {"strategy": name, **_figures(played[name], frame)}
+        for name, frame in zip(names, frames, strict=False)
+    ]
     sweep_rows, csl_by_level = [], []
-    for (kind, lv), frame in zip(sweep_keys, frames[len(names) :], strict=True):
-        swept = play(frame, kind, lv)
+    for (kind, lv), swept, frame in zip(
+        sweep_keys, every_played[len(names) :], frames[len(names) :], strict=True
+    ):
         sweep_rows.append({"kind": kind, "level": lv, **_figures(swept, frame)})
         if kind == "csl":
             csl_by_level.append((lv, swept.by_segment))

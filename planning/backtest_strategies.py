@@ -63,13 +63,20 @@ def _abc_policies(
     catalogue: Catalogue,
     config: PolicyConfig,
     day: date,
+    computed: dict[float, SegmentPolicies],
 ) -> SegmentPolicies:
-    """Classic ABC: cycle service 98 / 95 / 90 % by the snapshot's abc rule class."""
+    """Classic ABC: cycle service 98 / 95 / 90 % by the snapshot's abc rule class.
+
+    ``computed``: uniform cycle-service sets already computed, by level (the sweep's); only
+    the levels missing there are computed."""
     abc = rule_classes(features, catalogue.drivers)[ABC].astype("str")
     level = abc.map(ABC_LEVELS).fillna(ABC_LEVELS["C"]).to_numpy()
     by_sku = pd.Series(level, index=features[C.SKU_ID].astype("str").to_numpy())
     levels = sorted(set(ABC_LEVELS.values()), reverse=True)
-    sets = policy_sets(ws, features, segments, catalogue, config, day, levels, "csl")
+    missing = [lv for lv in levels if lv not in computed]
+    more = policy_sets(ws, features, segments, catalogue, config, day, missing, "csl")
+    have = {**computed, **dict(zip(missing, more, strict=True))}
+    sets = [have[lv] for lv in levels]
     keep = []
     for lv, s in zip(levels, sets, strict=True):
         mine = lambda f, lv=lv: f[f[C.SKU_ID].astype("str").map(by_sku) == lv]  # noqa: E731
@@ -167,7 +174,9 @@ def origin_strategies(
             sets[name] = swept[0]
             sweeps[kind] = list(zip(levels, swept, strict=True))
     if "classic abc" in wanted:
-        sets["classic abc"] = _abc_policies(ws, features, segments, catalogue, config, day)
+        sets["classic abc"] = _abc_policies(
+            ws, features, segments, catalogue, config, day, dict(sweeps.get("csl", []))
+        )
     sets["catalogue"] = configured
     target = None
     if "service classes" in wanted or "per-product optimum" in wanted:

@@ -58,6 +58,7 @@ __all__ = [
     "PolicyBuild",
     "build_policies",
     "compute_policies",
+    "compute_policy_sets",
     "policy_of",
     "segment_summary",
 ]
@@ -93,7 +94,45 @@ def compute_policies(
     In memory, no write: the simulation calls this on a past snapshot. ``uniform`` = (level,
     type) replaces every segment's service level (the uniform baseline).
     """
+    (result,) = compute_policy_sets(ws, features, segments, catalogue, config, as_of, [uniform])
+    return result
 
+
+def compute_policy_sets(
+    ws: Workspace,
+    features: pd.DataFrame,
+    segments: pd.DataFrame,
+    catalogue: Catalogue,
+    config: PolicyBuildConfig,
+    as_of: date,
+    uniforms: list[tuple[float, str] | None],
+) -> list[SegmentPolicies]:
+    """:func:`compute_policies` once per entry of ``uniforms`` (None: the catalogue's levels),
+    each exactly as alone; the inputs and the demand history are built once for all."""
+    inputs = _policy_inputs(ws, features, segments, catalogue)
+    history = None
+    if (inputs[C.LTD_METHOD] == "bootstrap").any():
+        skus = inputs.loc[inputs[C.LTD_METHOD] == "bootstrap", C.SKU_ID].tolist()
+        last = last_complete_period(as_of, ws.calendar.bucket)
+        history = demand_history(ws, skus, last, ws.calendar.window_periods, ws.calendar.bucket)
+    return [
+        segment_policies(
+            inputs if uniform is None else with_uniform_service_level(inputs, *uniform),
+            history,
+            holding_rate=config.holding_rate,
+            k_min=config.k_min,
+            bootstrap_samples=config.bootstrap_samples,
+            seed=config.seed,
+        )
+        for uniform in uniforms
+    ]
+
+
+def _policy_inputs(
+    ws: Workspace, features: pd.DataFrame, segments: pd.DataFrame, catalogue: Catalogue
+) -> pd.DataFrame:
+    """Each product's policy inputs: its segment (series, else product) and the catalogue's
+    policy of it, with where the segment came from."""
     seg = segments.drop_duplicates(C.SKU_ID, keep="last").set_index(C.SKU_ID)
     base = features[C.SKU_ID].astype("str")
     if C.LOCATION_ID in features.columns:  # product x location: one policy per series
@@ -117,21 +156,7 @@ def compute_policies(
     for col, source in carried.items():
         values = seg[source] if source in seg.columns else pd.Series(dtype="str")
         inputs[col] = inputs[C.SKU_ID].map(values).fillna("").astype("str").to_numpy()
-    if uniform is not None:
-        inputs = with_uniform_service_level(inputs, *uniform)
-    history = None
-    if (inputs[C.LTD_METHOD] == "bootstrap").any():
-        skus = inputs.loc[inputs[C.LTD_METHOD] == "bootstrap", C.SKU_ID].tolist()
-        last = last_complete_period(as_of, ws.calendar.bucket)
-        history = demand_history(ws, skus, last, ws.calendar.window_periods, ws.calendar.bucket)
-    return segment_policies(
-        inputs,
-        history,
-        holding_rate=config.holding_rate,
-        k_min=config.k_min,
-        bootstrap_samples=config.bootstrap_samples,
-        seed=config.seed,
-    )
+    return inputs
 
 
 def segment_summary(result: SegmentPolicies, catalogue: Catalogue) -> pd.DataFrame:

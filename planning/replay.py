@@ -215,8 +215,10 @@ def replay(
     periods_per_year: float,
     steps_per_period: int = 1,
     groups: np.ndarray | None = None,
+    demand_rows: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, SimulationResult]:
-    """Simulate valid policy rows against demand (rows aligned); the per-product outcomes."""
+    """Simulate valid policy rows against demand (rows aligned, or each row's demand row in
+    ``demand_rows``); the per-product outcomes."""
     result = simulate_inventory(
         demand,
         replenishment_policy(policies),
@@ -226,6 +228,7 @@ def replay(
         lead_time_distribution=lead_time_distribution,
         groups=groups,
         unit_value=policies[C.UNIT_VALUE].to_numpy(dtype=np.float64),
+        demand_rows=demand_rows,
     )
     return outcome_frame(policies, result, periods_per_year), result
 
@@ -252,12 +255,17 @@ def window_demand(ws: Workspace, window: SimulationWindow, skus: list[str]):
 
 def common_products(sets: list[SegmentPolicies]) -> tuple[list[pd.DataFrame], int]:
     """Each set's valid rows restricted to the products every set has, in one order."""
-    keep = set(sets[0].policies[C.SKU_ID])
-    for s in sets[1:]:
-        keep &= set(s.policies[C.SKU_ID])
-    order = sorted(keep)
-    out = [s.policies.set_index(C.SKU_ID).loc[order].reset_index() for s in sets]
-    flagged = len(set().union(*[set(s.flagged[C.SKU_ID]) for s in sets]) - keep)
+    keys = [pd.Index(s.policies[C.SKU_ID]) for s in sets]
+    keep = keys[0]
+    for k in keys[1:]:
+        if not k.equals(keep):  # most sets hold the same products in the same order
+            keep = keep.intersection(k)
+    order = keep.unique().sort_values()
+    out = []
+    for s, k in zip(sets, keys, strict=True):
+        cols = [C.SKU_ID, *(c for c in s.policies.columns if c != C.SKU_ID)]
+        out.append(s.policies.iloc[k.get_indexer(order)][cols].reset_index(drop=True))
+    flagged = len(set().union(*[set(s.flagged[C.SKU_ID]) for s in sets]) - set(order))
     return out, flagged
 
 
@@ -312,6 +320,106 @@ class Replayer:
         )
         by_segment = segment_outcomes(outcomes, self.periods, self.periods_per_year)
         return PolicySet(label, level, outcomes, by_segment, frame)
+
+    def stacked(
+        self, frames: list[pd.DataFrame], labels: list[str], levels: list[float | None]
+    ) -> list[PolicySet]:
+        """Several sets, each aligned with the demand, replayed in one simulation: the sets
+        are extra rows on the same demand and random numbers, so each set's outcomes are
+        exactly those of replaying it alone (``self(frame, ...)``). A product whose policy is
+        the same in several sets is replayed once for them all (same policy, demand and random
+        numbers: the same outcome)."""
+        if not frames:
+            return []
+        n = self.demand.shape[0]
+        bad = [label for frame, label in zip(frames, labels, strict=True) if len(frame) != n]
+        if bad:
+            raise StrataError(
+                f"policy sets {', '.join(bad)} do not have one row per demand row ({n}): "
+                "restrict them to the common products first (common_products)"
+            )
+        every = pd.concat([f[_REPLAYED_COLUMNS] for f in frames], ignore_index=True)
+        policy = replenishment_policy(every)
+        rows = np.tile(np.arange(n, dtype=np.intp), len(frames))
+        first, code = _distinct_rows(policy, rows)
+        result = simulate_inventory(
+            self.demand,
+            _policy_rows(policy, first),
+            warmup=self.warm,
+            steps_per_period=self.steps,
+            seed=self.seed,
+            lead_time_distribution=self.distribution,
+            demand_rows=rows[first],
+        )
+        outcomes = outcome_frame(every, _result_rows(result, code), self.periods_per_year)
+        out = []
+        for i, (frame, label, level) in enumerate(zip(frames, labels, levels, strict=True)):
+            mine = outcomes.iloc[i * n : (i + 1) * n].reset_index(drop=True)
+            by_segment = segment_outcomes(mine, self.periods, self.periods_per_year)
+            out.append(PolicySet(label, level, mine, by_segment, frame))
+        return out
+
+
+def _distinct_rows(
+    policy: ReplenishmentPolicy, demand_rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The first row of each distinct (demand row, policy) and each row's distinct code."""
+    keys = {f: getattr(policy, f) for f in _POLICY_FIELDS if getattr(policy, f) is not None}
+    frame = pd.DataFrame({"row": demand_rows, **keys})
+    code = frame.groupby(list(frame.columns), sort=False, dropna=False).ngroup().to_numpy()
+    _, first = np.unique(code, return_index=True)
+    return first, code
+
+
+#: the columns a replay reads (replenishment_policy, outcome_frame): all the stacked copy holds
+_REPLAYED_COLUMNS = [
+    C.SKU_ID,
+    SEGMENT,
+    C.UNIT_VALUE,
+    C.REORDER_POINT,
+    C.ORDER_QTY,
+    C.REVIEW_PERIOD,
+    C.POLICY,
+    C.LEAD_TIME,
+    C.LEAD_TIME_SD,
+    C.MOQ,
+    C.PACK_SIZE,
+]
+
+
+_POLICY_FIELDS = (
+    "reorder_point",
+    "order_qty",
+    "review_period",
+    "order_up_to",
+    "lead_time",
+    "lead_time_sd",
+    "moq",
+    "pack_size",
+)
+
+
+def _policy_rows(policy: ReplenishmentPolicy, rows: np.ndarray) -> ReplenishmentPolicy:
+    """The policy of the given rows only."""
+    return ReplenishmentPolicy(
+        *(None if getattr(policy, f) is None else getattr(policy, f)[rows] for f in _POLICY_FIELDS)
+    )
+
+
+def _result_rows(result: SimulationResult, rows: np.ndarray) -> SimulationResult:
+    """The per-product totals of the given rows (group series and records are dropped)."""
+    per_row = (
+        "demand",
+        "sales",
+        "lost",
+        "avg_on_hand",
+        "stockout_periods",
+        "longest_stockout",
+        "cycles",
+        "cycles_with_stockout",
+        "orders",
+    )
+    return SimulationResult(result.periods, *(getattr(result, f)[rows] for f in per_row))
 
 
 def replayer(

@@ -43,7 +43,7 @@ from ml.segment_policies import SegmentPolicies
 from planning.policy_data import (
     workspace_sinks,
 )
-from planning.policy_job import compute_policies
+from planning.policy_job import compute_policy_sets
 from planning.replay import (
     PolicySet,
     Replayer,
@@ -187,18 +187,8 @@ def policy_sets(
     kind: str,
 ) -> list[SegmentPolicies]:
     """The policies at each level of one type (None: the catalogue's own service levels)."""
-    return [
-        compute_policies(
-            ws,
-            features,
-            segments,
-            catalogue,
-            config.build,
-            day,
-            uniform=None if level is None else (level, kind),
-        )
-        for level in levels
-    ]
+    uniforms = [None if level is None else (level, kind) for level in levels]
+    return compute_policy_sets(ws, features, segments, catalogue, config.build, day, uniforms)
 
 
 def planned_fill(policies: pd.DataFrame) -> dict[str, float]:

@@ -168,6 +168,33 @@ def test_savings_are_read_off_the_uniform_sweeps(results):
         assert curve[C.FILL_RATE].min() <= row[C.FILL_RATE] <= curve[C.FILL_RATE].max()
 
 
+def test_the_stacked_replay_gives_each_set_the_figures_of_replaying_it_alone(pair):
+    """One simulation for every strategy and sweep set (duplicate policies replayed once) =
+    the straightforward path: each set replayed by itself, with the same seed."""
+    from pandas.testing import assert_frame_equal
+
+    from planning.backtest import origin_strategies
+    from planning.replay import common_products, pit_features, replayer
+
+    t = pair[0]
+    cat = load_catalogue(t.ws, t.catalogue)
+    cfg = load_policy_config(t.ws, t.policy)
+    window = backtest_windows(t.ws, cfg)[0]
+    day = window.policy_as_of
+    features = pit_features(t.ws, day)
+    segments, source = rule_segmenter(t.ws, cat)(features, day)
+    made = origin_strategies(t.ws, features, segments, cat, cfg, day, source)
+    frames, _ = common_products(made.every)
+    play = replayer(t.ws, window, cfg, frames[0])
+    labels = [f"set {i}" for i in range(len(frames))]
+    stacked = play.stacked(frames, labels, [None] * len(frames))
+    assert len(stacked) == len(frames) > len(STRATEGIES)  # the strategies and both sweeps
+    for frame, label, together in zip(frames, labels, stacked, strict=True):
+        alone = play(frame, label, None)
+        assert_frame_equal(together.outcomes, alone.outcomes)
+        assert_frame_equal(together.by_segment, alone.by_segment)
+
+
 def test_the_catalogue_alone_replays_as_in_the_full_backtest(pair, results):
     t = pair[0]
     cat, cfg = load_catalogue(t.ws, t.catalogue), load_policy_config(t.ws, t.policy)
