@@ -115,6 +115,8 @@ def runs_history(
     from rich.table import Table
 
     console = Console(soft_wrap=True, highlight=False)
+    if not console.is_terminal:  # a log file or a pipe has no width to fit: keep rows whole
+        console = Console(soft_wrap=True, highlight=False, width=max(console.width, 170))
     if frame.empty:
         console.print(f"no refresh recorded yet for {ws.name}; run `strata refresh`")
         return
