@@ -143,15 +143,16 @@ def finish_stage(
 
 
 def abandon_stale(ws: Workspace, timeout: float = DEFAULT_TIMEOUT_S) -> int:
-    """Mark every `running` row abandoned; call only while holding the refresh lock.
+    """Mark the workspace's `running` rows abandoned; call only while holding its refresh lock.
 
     Holding the lock proves no refresh of the workspace is alive, so a running row is the
-    trace of a process that was killed or crashed mid-stage. Returns the rows marked.
+    trace of a process that was killed or crashed mid-stage (a database several workspaces
+    share keeps the others' rows untouched). Returns the rows marked.
     """
     with _ledger(ws, timeout) as con:
         stale = con.execute(
             sa.select(_LEDGER.c.refresh_id, _LEDGER.c.stage, _LEDGER.c.pid).where(
-                _LEDGER.c.status == "running"
+                (_LEDGER.c.status == "running") & (_LEDGER.c.workspace == ws.name)
             )
         ).fetchall()
         for refresh_id, stage, pid in stale:
@@ -171,10 +172,11 @@ def abandon_stale(ws: Workspace, timeout: float = DEFAULT_TIMEOUT_S) -> int:
 def read_ledger(
     ws: Workspace, limit: int | None = None, timeout: float = DEFAULT_TIMEOUT_S
 ) -> pd.DataFrame:
-    """The ledger's rows, newest refresh first and its stages in order; the last `limit` refreshes."""
+    """The workspace's ledger rows, newest refresh first, its stages in order; `limit` refreshes."""
     with _ledger(ws, timeout) as con:
         newest = (
             sa.select(_LEDGER.c.refresh_id, sa.func.min(_LEDGER.c.started_at).label("began"))
+            .where(_LEDGER.c.workspace == ws.name)
             .group_by(_LEDGER.c.refresh_id)
             .order_by(sa.desc("began"), sa.desc(_LEDGER.c.refresh_id))
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from typing import Annotated, Any
 
@@ -20,6 +21,10 @@ from strata.cli_common import (
 )
 
 __all__ = ["refresh_command", "runs_history"]
+
+
+def _terminated(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)
 
 
 def refresh_command(
@@ -41,21 +46,27 @@ def refresh_command(
     from strata.cli_models import serving_context
     from strata.refresh import refresh
 
-    sc = serving_context(config)
-    ws, catalogue, scoring, policy = stage_configs(config, None, None, None)
-    console = Console(soft_wrap=True, highlight=False)
-    result = run(
-        refresh,
-        ws,
-        sc.ref,
-        catalogue=catalogue,
-        scoring=scoring,
-        policy=policy,
-        as_of=parse_date(as_of),
-        triggered_by=triggered_by,
-        wait=wait,
-        progress=lambda msg: console.print(f"[dim]· {msg}[/]"),
-    )
+    # a polite kill (cron's timeout, systemd) unwinds like an error: the stage's staged outputs
+    # are removed and its ledger row is closed failed instead of left running
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        sc = serving_context(config)
+        ws, catalogue, scoring, policy = stage_configs(config, None, None, None)
+        console = Console(soft_wrap=True, highlight=False)
+        result = run(
+            refresh,
+            ws,
+            sc.ref,
+            catalogue=catalogue,
+            scoring=scoring,
+            policy=policy,
+            as_of=parse_date(as_of),
+            triggered_by=triggered_by,
+            wait=wait,
+            progress=lambda msg: console.print(f"[dim]· {msg}[/]"),
+        )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     console.print(
         f"[bold]refresh[/] {result.refresh_id} of {ws.name} as of {result.as_of}: "
         f"{len(result.stages)} stages succeeded (triggered by {result.triggered_by}); "

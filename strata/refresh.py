@@ -144,6 +144,8 @@ def refresh(
                 done = fn()
             except BaseException as exc:
                 error = f"{type(exc).__name__}: {exc}".strip()
+                if isinstance(exc, SystemExit):
+                    error = f"terminated (exit status {exc.code}) while the stage was running"
                 finish_stage(ws, refresh_id, name, "failed", error=error)
                 if isinstance(exc, Exception):
                     raise RefreshError(

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -232,23 +233,30 @@ def _wait_for(condition: Any, seconds: float, what: str) -> None:
         time.sleep(0.05)
 
 
-def test_a_refresh_killed_in_a_stage_leaves_outputs_intact_and_the_next_one_matches(
-    company, tmp_path
-):
-    _refresh(company)
-    before, tables_before = _outputs_digest(company), _tables(company)
-    marker = tmp_path / "staged"
+def _stalled_refresh(c: Company, marker: Path) -> subprocess.Popen:
+    """`strata refresh` in a subprocess, returned once its scoring write has staged a table."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "STRATA_USER": "tester"}
     proc = subprocess.Popen(
-        [sys.executable, "-c", _STALLING_REFRESH, str(marker), str(company.config)],
+        [sys.executable, "-c", _STALLING_REFRESH, str(marker), str(c.config)],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
+    _wait_for(lambda: marker.exists() or proc.poll() is not None, 60, "scoring to stage")
+    if proc.poll() is not None:
+        out = proc.stdout.read().decode() if proc.stdout else ""
+        raise AssertionError(f"the refresh ended before scoring staged a table:\n{out}")
+    return proc
+
+
+def test_a_refresh_killed_in_a_stage_leaves_outputs_intact_and_the_next_one_matches(
+    company, tmp_path
+):
+    _refresh(company)
+    before, tables_before = _outputs_digest(company), _tables(company)
+    proc = _stalled_refresh(company, tmp_path / "staged")
     try:
-        _wait_for(lambda: marker.exists() or proc.poll() is not None, 60, "scoring to stage")
-        assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
         running = read_ledger(company.ws, limit=1).set_index("stage")
         assert running.loc["score", "status"] == "running"
 
@@ -321,3 +329,50 @@ def test_tables_a_killed_build_had_moved_aside_are_put_back_by_the_next_build(co
         build_features(company.ws)
     monkeypatch.undo()
     pd.testing.assert_frame_equal(pd.read_parquet(tables / "demand.parquet"), demand_before)
+
+
+def test_a_refresh_terminated_in_a_stage_closes_its_row_failed_and_cleans_its_staging(
+    company, tmp_path
+):
+    _refresh(company)
+    before = _outputs_digest(company)
+    proc = _stalled_refresh(company, tmp_path / "staged")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 128 + signal.SIGTERM
+    assert _outputs_digest(company) == before
+    outputs = company.ws.warehouse / "outputs"
+    assert not any(_unpublished(p.relative_to(outputs)) for p in outputs.rglob("*.parquet"))
+    ledger = read_ledger(company.ws, limit=1).set_index("stage")
+    assert list(ledger["status"]) == ["succeeded", "failed"]
+    assert "terminated (exit status 143)" in ledger.loc["score", "error"]
+
+
+def test_refresh_as_of_an_earlier_date_runs_every_stage_on_that_snapshot(company):
+    newest = date.fromisoformat(read_manifest(company.ws)["as_of"])
+    day = newest - timedelta(days=28)
+    out = CliRunner().invoke(
+        app, ["refresh", "--config", str(company.config), "--as-of", day.isoformat()]
+    )
+    assert out.exit_code == 0, out.output
+    ledger = read_ledger(company.ws)
+    assert list(ledger["status"]) == ["succeeded"] * len(STAGES)
+    assert set(ledger["snapshot_as_of"]) == {day}
+    assert set(ledger["triggered_by"]) == {"tester"}  # STRATA_USER
+    sink = ParquetSink(kind="parquet", path=company.ws.warehouse / "outputs")
+    assignments = read_table(sink, C.ASSIGNMENTS, as_of=day)
+    assert len(assignments) == ledger.set_index("stage").loc["score", "rows_out"]
+    assert set(pd.to_datetime(read_table(sink, C.POLICIES)[C.AS_OF]).dt.date) == {day}
+
+
+def test_a_shared_database_keeps_each_workspaces_ledger_apart(company):
+    from ml.config.workspace import Database
+    from store.run_ledger import abandon_stale, start_stage
+
+    shared = Database(url=f"sqlite:///{company.root / 'shared.db'}")
+    mine = company.ws.model_copy(update={"database": shared})
+    other = company.ws.model_copy(update={"name": "other", "database": shared})
+    start_stage(other, "refresh-other", "features", 1, "ops")  # alive, in its own workspace
+    start_stage(mine, "refresh-mine", "features", 1, "ops")  # left by a dead process
+    assert abandon_stale(mine) == 1
+    assert list(read_ledger(mine)["status"]) == ["abandoned"]
+    assert list(read_ledger(other)["status"]) == ["running"]
