@@ -253,6 +253,15 @@ def _assert_contract(table: str, frame: pd.DataFrame) -> None:
         )
 
 
+def _restore_retired_tables(warehouse: Path, target: Path) -> None:
+    """Put back the tables a process killed between the two renames below had moved aside."""
+    if target.exists():
+        return
+    retired = sorted(warehouse.glob(".tables-old-*"), key=lambda p: p.stat().st_mtime)
+    if retired:
+        retired[-1].rename(target)
+
+
 def write_tables(ws: Workspace, result: IngestResult) -> Path:
     """Write tables, quarantine and report to ``ws.warehouse/tables``, replacing it atomically.
 
@@ -262,6 +271,7 @@ def write_tables(ws: Workspace, result: IngestResult) -> Path:
     """
     target = ws.warehouse / "tables"
     ws.warehouse.mkdir(parents=True, exist_ok=True)
+    _restore_retired_tables(ws.warehouse, target)
     staging = Path(tempfile.mkdtemp(prefix=".tables-new-", dir=ws.warehouse))
     retired: Path | None = None
     try:

@@ -9,6 +9,7 @@ import typer
 from strata.cli_features import features_app, synth
 from strata.cli_models import gates_app, models_app, override_app, promote, rollback
 from strata.cli_policy import policy_app
+from strata.cli_refresh import refresh_command, runs_history
 from strata.cli_score import audit, explain, score_app
 from strata.cli_simulate import kpis, simulate
 from strata.cli_train import runs_app, train
@@ -28,6 +29,8 @@ app.add_typer(policy_app, name="policy")
 app.command("synth")(synth)
 app.command("train")(train)
 app.add_typer(runs_app, name="runs")
+runs_app.command("history")(runs_history)
+app.command("refresh")(refresh_command)
 app.command("simulate")(simulate)
 app.command("kpis")(kpis)
 app.add_typer(gates_app, name="gates")

@@ -12,7 +12,9 @@ from strata.cli_common import DEFAULT_CONFIG, AsOfOpt, ConfigOpt, fail, parse_da
 
 __all__ = ["runs_app", "train"]
 
-runs_app = typer.Typer(help="MLflow training runs: list and compare.", no_args_is_help=True)
+runs_app = typer.Typer(
+    help="Training runs (list, compare) and the refresh ledger (history).", no_args_is_help=True
+)
 
 TrainingOpt = Annotated[
     Path | None,

@@ -230,7 +230,7 @@ _DATABASE_URL = re.compile(r"^(sqlite|postgres(ql)?(\+psycopg)?)://")
 
 
 class Database(Frozen):
-    """The project's own database: the users of `strata serve` (SQLite file by default)."""
+    """The project's own database: users of `strata serve`, the refresh ledger (SQLite default)."""
 
     url: str | None = Field(
         None,
@@ -274,7 +274,8 @@ class Workspace(Frozen):
     gates: Path = Field(Path("configs/gates.yaml"), description="promotion gates per alias")
     roles: Path = Field(Path("configs/roles.yaml"), description="who may do what in `strata serve`")
     database: Database = Field(
-        Database(), description="the project's database (users): SQLite by default, or PostgreSQL"
+        Database(),
+        description="the project's database (users, refresh ledger): SQLite or PostgreSQL",
     )
     sources: list[Source] = Field(min_length=1)
 
