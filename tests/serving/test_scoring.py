@@ -144,7 +144,15 @@ def test_score_writes_assignments_and_explanations_with_provenance(serving_ws):
     assert set(a["method"]) == {"model"} and not a["changed"].any()
     assert (a["reasons"].str.count(" \\| ") == 4).all()  # five worded reasons
     assert set(e["rank"]) == {1, 2, 3, 4, 5}
-    assert r.previous is None and r.audited == 0
+    assert r.previous is None and r.audited == N_PRODUCTS  # every product's first assignment
+    first = read_audit(ws, event="first_assignment")
+    assert sorted(first["subject"]) == sorted(a["sku_id"])
+    assert set(first["run_id"]) == {r.run_id} and set(first["model_version"]) == {"1"}
+    row = a.iloc[0]
+    assert first.set_index("subject").loc[row["sku_id"], "why"] == (
+        f"first assignment as of {AS_OF.isoformat()} by model (strata-segmenter v1), "
+        f"probability {row['probability']:.2f}: {row['reasons']}"
+    )
 
 
 def test_second_run_reclassifies_against_the_first_and_audits_each_change(serving_ws):
@@ -161,6 +169,16 @@ def test_second_run_reclassifies_against_the_first_and_audits_each_change(servin
     assert second.previous.startswith(f"{AS_OF.isoformat()} v1")
     audit = read_audit(ws, event="segment_change")
     assert sorted(audit["subject"]) == sorted(flipped)
+    assert second.audited == len(flipped)  # nobody is new in the second run
+    # a product that never moved has exactly its first row; one that moved, that row and then
+    # the change, oldest first
+    stayed = a2.index.difference(flipped)[0]
+    only = read_audit(ws, subject=stayed)
+    assert only["event"].tolist() == ["first_assignment"]
+    assert only["to_value"].tolist() == [a1[stayed]] and only["run_id"].tolist() == [first.run_id]
+    moved = read_audit(ws, subject=flipped[0])
+    assert moved["event"].tolist() == ["first_assignment", "segment_change"]
+    assert moved["to_value"].tolist() == [a1[flipped[0]], a2.loc[flipped[0], "segment"]]
     assert set(audit["run_id"]) == {second.run_id} and set(audit["model_version"]) == {"1"}
     assert set(audit["why"]) == {
         f"static mode: the model proposes a new segment at {p:.2f}"
@@ -174,6 +192,8 @@ def test_second_run_reclassifies_against_the_first_and_audits_each_change(servin
     kept = held.tables.assignments.set_index("sku_id").loc[flipped]
     assert (kept["segment"] == a1.loc[flipped]).all()
     assert set(kept["change_reason"]) == {"kept: within minimum tenure of 2 runs"}
+    # a re-run of a snapshot places nobody for the first time again
+    assert read_audit(ws, subject=stayed)["event"].tolist() == ["first_assignment"]
 
 
 def test_active_override_applies_and_expired_one_lapses_with_audit(serving_ws):
