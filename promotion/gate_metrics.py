@@ -1,7 +1,7 @@
 """The numbers the promotion gates judge, measured for a candidate version on the newest snapshot.
 
 From the version's MLflow run: ``cv_macro_f1``, ``holdout_macro_f1``, ``noise_share`` (clusters
-labeller). On the newest snapshot, with the candidate scored there: ``min_segment_share``,
+labeller), ``ece`` (expected calibration error of the calibrated probabilities on held-out folds). On the newest snapshot, with the candidate scored there: ``min_segment_share``,
 ``segment_change_share`` (share of products whose segment the candidate would change against the
 champion's current assignments — read from the scoring sink, else the champion scored now —
 overrides left out, since they hold whatever the model says), ``shap_additivity_error`` (on a
@@ -50,7 +50,7 @@ from store.registry import ModelVersionInfo
 
 __all__ = ["GateMeasurements", "measure", "segment_shares"]
 
-RUN_METRICS = ("cv_macro_f1", "holdout_macro_f1", "noise_share")
+RUN_METRICS = ("cv_macro_f1", "holdout_macro_f1", "noise_share", "ece")
 
 
 @dataclass

@@ -118,6 +118,8 @@ def training_table(workspaces: list[Workspace]) -> str:
         ("cv_balanced_accuracy", "cv_balanced_accuracy"),
         ("holdout_macro_f1", "holdout_macro_f1"),
         ("launch model cv_macro_f1", "launch_cv_macro_f1"),
+        ("ECE, LightGBM's probabilities (held out)", "ece_raw"),
+        ("ECE, calibrated (held out)", "ece"),
         ("HDBSCAN clusters", "n_clusters"),
         ("noise share", "noise_share"),
         ("DBCV", "dbcv"),
@@ -125,7 +127,7 @@ def training_table(workspaces: list[Workspace]) -> str:
     ]
     rows = []
     for label, key in metrics:
-        digits = 4 if "f1" in key or "accuracy" in key else 3
+        digits = 4 if "f1" in key or "accuracy" in key or key.startswith("ece") else 3
         values = [
             f"{m[key]:.1%}" if key == "provisional_share" and key in m else _n(m.get(key), digits)
             for m in runs

@@ -6,7 +6,8 @@ predict segments with top-k SHAP reasons (pandas, or Spark through ``mlflow.pyfu
 build the tables (``serving.tables.scoring_tables``: hysteresis against the previous run, the
 active overrides, the output contracts), then write ``assignments`` and ``explanations``
 together to every sink, all or none (``store.sinks.write_runs``: staged and verified
-everywhere, then published) — and audit every segment change. ``--shadow`` scores ``@staging`` into the shadow sinks instead and
+everywhere, then published) — and audit every first assignment (which model placed the product
+where, as of when, and why) and every segment change. ``--shadow`` scores ``@staging`` into the shadow sinks instead and
 compares it with the champion (``serving.shadow``); ``serving.rollback`` restores what a run
 replaced.
 """
@@ -42,7 +43,7 @@ from serving.runs import current_assignments, main_sinks, previous_assignments
 from serving.shadow import ShadowComparison, shadow_comparison
 from serving.spark_engine import predict_spark
 from serving.tables import ScoredTables, scoring_tables
-from store.audit import append_audit, segment_change_rows
+from store.audit import append_audit, first_assignment_rows, segment_change_rows
 from store.registry import ModelVersionInfo, RegistryRef, resolve_version
 from store.sinks import write_runs
 
@@ -68,7 +69,7 @@ class ScoreResult:
     previous: str | None
     expired_overrides: int
     applied_overrides: int
-    audited: int
+    audited: int  # audit rows written: first assignments and segment changes
     shadow: ShadowComparison | None = None
     tables: ScoredTables | None = field(default=None, repr=False)
 
@@ -195,7 +196,14 @@ def score(
             ws, ref, config, tables.assignments, info, day, loaded.inputs
         )
     else:
-        rows = segment_change_rows(_against(tables.assignments, visible), info.version, run_id)
+        against = _against(tables.assignments, visible)
+        rows = pd.concat(
+            [
+                first_assignment_rows(against, run_id),
+                segment_change_rows(against, info.version, run_id),
+            ],
+            ignore_index=True,
+        )
         if len(rows):
             append_audit(ws, rows)
         audited = len(rows)

@@ -1,4 +1,4 @@
-"""The audit trail: one append-only row per segment change, override, promotion or rollback.
+"""The audit trail: one append-only row per first assignment, change, override, promotion, rollback.
 
 Rows live in table ``audit`` of the workspace DuckDB file (``store.db``). The API only
 appends and reads — there is no update or delete — and every append runs under the file's
@@ -29,6 +29,7 @@ __all__ = [
     "AUDIT_TABLE",
     "EVENTS",
     "append_audit",
+    "first_assignment_rows",
     "insert_audit",
     "read_audit",
     "segment_change_rows",
@@ -36,6 +37,7 @@ __all__ = [
 
 AUDIT_TABLE = "audit"
 EVENTS = (
+    "first_assignment",
     "segment_change",
     "override_request",
     "override_approve",
@@ -226,6 +228,55 @@ def segment_change_rows(
             C.TO_VALUE: changed[C.SEGMENT],
             C.WHY: changed.get(C.CHANGE_REASON),
             C.MODEL_VERSION: str(model_version),
+            C.RUN_ID: run_id,
+        }
+    ).reset_index(drop=True)
+
+
+def _text_or(series: pd.Series, missing: str) -> pd.Series:
+    """`series` as text, `missing` where it is null or empty."""
+    text = series.astype("str")
+    return text.where(series.notna() & (text != ""), missing)
+
+
+def first_assignment_rows(assignments: pd.DataFrame, run_id: str) -> pd.DataFrame:
+    """Audit rows for the products a scoring run places for the first time (no previous segment).
+
+    `assignments` is the run's assignments table (``sku_id, as_of, segment, probability,
+    method, model_name, model_version, previous_segment, reasons, change_reason``). Each row
+    says which model placed the product where, as of when, how (model, rule or override) and
+    why: the probability and the worded reasons, or the override. Built with column operations,
+    no Python loop per product.
+    """
+    first = assignments[assignments[C.PREVIOUS_SEGMENT].isna()]
+    as_of = pd.to_datetime(first[C.AS_OF]).dt.strftime("%Y-%m-%d")
+    p = first[C.PROBABILITY].astype(float)
+    probability = _text_or(p.map("{:.2f}".format).where(p.notna()), "n/a")
+    method = first[C.METHOD].astype("str")
+    model = first[C.MODEL_NAME].astype("str") + " v" + first[C.MODEL_VERSION].astype("str")
+    because = _text_or(first[C.REASONS], "no reasons recorded")
+    override = _text_or(first[C.CHANGE_REASON], "override")
+    because = because.where(method != "override", override)
+    why = (
+        "first assignment as of "
+        + as_of
+        + " by "
+        + method
+        + " ("
+        + model
+        + "), probability "
+        + probability
+        + ": "
+        + because
+    )
+    return pd.DataFrame(
+        {
+            C.EVENT: "first_assignment",
+            C.SUBJECT: first[SKU_ID].astype("str"),
+            C.FROM_VALUE: None,
+            C.TO_VALUE: first[C.SEGMENT].astype("str"),
+            C.WHY: why,
+            C.MODEL_VERSION: first[C.MODEL_VERSION].astype("str"),
             C.RUN_ID: run_id,
         }
     ).reset_index(drop=True)

@@ -18,6 +18,26 @@ score_app = typer.Typer(
 )
 
 
+def _unaudited(config: Path, scoring_config: Path | None, sku: str) -> str:
+    """The answer for a product without audit rows: its newest assignment, if it has one.
+
+    Products scored before first assignments were audited have no row until they change.
+    """
+    from ml.errors import StrataError
+    from serving.explain import explain_sku
+
+    sc = serving_context(config, None)
+    try:
+        found = explain_sku(sc.ws, sc.scoring(scoring_config), sku)
+    except StrataError:
+        return f"no audit rows for {sku}, and no scored assignment either"
+    first_line = found.to_text().splitlines()[0]
+    return (
+        f"no audit rows for {sku}: it was scored before first assignments were audited and has "
+        f"not changed segment since. Newest assignment: {first_line}"
+    )
+
+
 def _console() -> Any:
     from rich.console import Console
 
@@ -187,8 +207,10 @@ def explain(
 def audit(
     sku: Annotated[str, typer.Argument(help="product id (or the model name for promotions)")],
     config: ConfigOpt = DEFAULT_CONFIG,
+    scoring_config: ScoringOpt = None,
 ) -> None:
-    """A product's history: segment changes, overrides, with dates, model versions and reasons."""
+    """A product's history: first assignment, segment changes, overrides, with dates, model
+    versions and reasons."""
     quiet_serving()
     from rich.table import Table
 
@@ -198,7 +220,7 @@ def audit(
     rows = run(read_audit, ws, sku)
     console = _console()
     if rows.empty:
-        console.print(f"no audit rows for {sku}")
+        console.print(_unaudited(config, scoring_config, sku))
         return
     t = Table(title=f"Audit of {sku} (oldest first)", title_justify="left")
     for col in ("when (UTC)", "event", "from", "to", "model", "run", "who"):

@@ -104,6 +104,9 @@ def _print_result(console: Any, r: Any) -> None:
         "silhouette",
         "n_candidate_clusters",
         "shap_additivity_error",
+        "ece_raw",
+        "ece",
+        "temperature",
         "provisional_share",
         "review_share",
     ]

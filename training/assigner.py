@@ -11,6 +11,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from ml.calibration import temperature_scaled
 from ml.config.training import LightGBMParams
 from training.contrib import assigned_contributions, class_boosters
 from training.shap_tables import TreeTable, tree_tables
@@ -136,7 +137,9 @@ class BoosterPart:
     """A fitted booster with the features it reads: design matrix, probabilities, raw scores, SHAP.
 
     The one booster wrapper: the assigner builds it when it fits, the registered model and the
-    explanations rebuild it from the saved spec (model text, features, categories, medians).
+    explanations rebuild it from the saved spec (model text, features, categories, medians,
+    temperature). `temperature` (T > 0, ml.calibration) scales the probabilities only:
+    softmax(raw / T) keeps every row's argmax, and the raw scores (hence SHAP) are the booster's.
     """
 
     def __init__(
@@ -145,27 +148,39 @@ class BoosterPart:
         features: Sequence[str],
         categories: dict[str, list[str]] | None = None,
         typical: dict[str, float] | None = None,
+        temperature: float = 1.0,
     ) -> None:
         self.booster = booster
         self.features: list[str] = list(features)
         self.categories: dict[str, list[str]] = dict(categories or {})
         self.typical: dict[str, float] = dict(typical or {})
+        self.temperature = float(temperature)
         self.per_class = class_boosters(booster)
         self._tables: list[list[TreeTable] | None] | None = None
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> BoosterPart:
-        """The part saved by `spec()` (the pyfunc's `main` / `launch` entries)."""
+        """The part saved by `spec()` (the pyfunc's `main` / `launch` entries).
+
+        A spec without `temperature` (versions registered before calibration) has T = 1.
+        """
         booster = lgb.Booster(model_str=spec["model"])
-        return cls(booster, spec["features"], spec.get("categories"), spec.get("typical"))
+        return cls(
+            booster,
+            spec["features"],
+            spec.get("categories"),
+            spec.get("typical"),
+            float(spec.get("temperature", 1.0)),
+        )
 
     def spec(self) -> dict[str, Any]:
-        """Plain data to rebuild the part from: model text, features, categories, medians."""
+        """Plain data to rebuild the part from: model text, features, categories, medians, T."""
         return {
             "model": self.booster.model_to_string(),
             "features": self.features,
             "categories": self.categories,
             "typical": self.typical,
+            "temperature": self.temperature,
         }
 
     def matrix(self, frame: pd.DataFrame) -> np.ndarray:
@@ -176,8 +191,10 @@ class BoosterPart:
         return design_matrix(frame, self.features, self.categories)
 
     def proba(self, X: np.ndarray, num_threads: int = 0) -> np.ndarray:
-        """Class probabilities (n, n_classes) of design matrix `X`."""
-        return self.booster.predict(X, num_threads=num_threads)
+        """Class probabilities (n, n_classes) of design matrix `X`: softmax(raw / temperature)."""
+        if self.temperature == 1.0:
+            return self.booster.predict(X, num_threads=num_threads)
+        return temperature_scaled(self.raw_scores(X, num_threads), self.temperature)
 
     def raw_scores(self, X: np.ndarray, num_threads: int = 0) -> np.ndarray:
         """Raw (log-odds) scores (n, n_classes) of design matrix `X`."""
@@ -196,7 +213,8 @@ class SegmentAssigner(ClassifierMixin, BaseEstimator):
     `fit(X, y)` takes a frame holding the `features` columns (None: every column) and one segment
     name per row; `classes` fixes the segments' order (None: sorted). A feature named in
     `categories` is coded against its known values (any other value is missing). Learned:
-    `classes_`, `part_` (the BoosterPart), `features_`, `typical_` (medians, for the wording).
+    `classes_`, `part_` (the BoosterPart), `features_`, `typical_` (medians, for the wording),
+    `temperature_` (1 after `fit`; `set_temperature` applies one fitted on out-of-fold scores).
     """
 
     def __init__(
@@ -245,7 +263,24 @@ class SegmentAssigner(ClassifierMixin, BaseEstimator):
         self.part_ = BoosterPart(booster, features, categories, typical)
         self.features_ = list(features)
         self.typical_ = typical
+        self.temperature_ = 1.0
         self.n_features_in_ = len(features)
+        return self
+
+    def set_temperature(self, temperature: float) -> SegmentAssigner:
+        """Scale the probabilities as softmax(raw / `temperature`) from now on; returns self.
+
+        `temperature` comes from held-out scores (ml.calibration.fit_temperature on the
+        cross-validation's out-of-fold `decision_function`); predict and explain are unchanged.
+        """
+        part = self._fitted("set_temperature")
+        if not (np.isfinite(temperature) and temperature > 0):
+            raise ValueError(
+                f"temperature={temperature!r} must be a finite number > 0; fit it with "
+                "ml.calibration.fit_temperature on out-of-fold raw scores"
+            )
+        part.temperature = float(temperature)
+        self.temperature_ = float(temperature)
         return self
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:

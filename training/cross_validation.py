@@ -47,12 +47,15 @@ def classification_metrics(
 
 @dataclass(frozen=True)
 class CVResult:
-    """Out-of-fold probabilities and the metrics computed from them."""
+    """Out-of-fold probabilities, raw scores and fold of each row, and the metrics from them."""
 
     oof_proba: np.ndarray
     metrics: dict[str, float]
     confusion: np.ndarray
     folds: int
+    oof_raw: np.ndarray | None = None  # decision_function of the fold model that held it out
+    fold_of: np.ndarray | None = None  # the fold (0..folds-1) each row was held out in
+    codes: np.ndarray | None = None  # each row's label as a class position
 
 
 def _fit_on(
@@ -88,14 +91,21 @@ def cross_validate(
     largest = int(np.bincount(codes, minlength=n_classes).max(initial=0))
     k = max(2, min(folds, largest))
     oof = np.zeros((len(codes), n_classes))
+    raw = np.zeros((len(codes), n_classes))
+    fold_of = np.zeros(len(codes), dtype=int)
     splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The least populated class")
-        for tr, te in splitter.split(np.zeros((len(codes), 1)), codes):
-            oof[te] = _fit_on(assigner, classes, frame, labels, tr).predict_proba(frame.iloc[te])
+        splits = splitter.split(np.zeros((len(codes), 1)), codes)
+        for fold, (tr, te) in enumerate(splits):
+            fitted = _fit_on(assigner, classes, frame, labels, tr)
+            held_out = frame.iloc[te]
+            oof[te] = fitted.predict_proba(held_out)
+            raw[te] = fitted.decision_function(held_out)
+            fold_of[te] = fold
     metrics = classification_metrics(codes, oof, classes, prefix)
     cm = confusion_matrix(codes, oof.argmax(axis=1), labels=np.arange(n_classes))
-    return CVResult(oof, metrics, cm, k)
+    return CVResult(oof, metrics, cm, k, raw, fold_of, codes)
 
 
 def holdout_macro_f1(

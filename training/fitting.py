@@ -9,15 +9,26 @@ import mlflow
 import numpy as np
 import pandas as pd
 
+from ml.calibration import (
+    cross_fitted_proba,
+    expected_calibration_error,
+    fit_temperature,
+)
 from ml.config.training import LightGBMParams
 from training import plots
 from training.assigner import SegmentAssigner, categories_of, design_matrix, segment_codes
-from training.cross_validation import cross_validate, holdout_macro_f1
+from training.cross_validation import CVResult, cross_validate, holdout_macro_f1
 from training.labels import Training
 from training.run_log import RunLog
 from training.tuning import tune
 
-__all__ = ["cross_validated", "fitted_launch_model", "main_assigner", "tuned_params"]
+__all__ = [
+    "calibration_metrics",
+    "cross_validated",
+    "fitted_launch_model",
+    "main_assigner",
+    "tuned_params",
+]
 
 Say = Callable[[str], None]
 
@@ -68,13 +79,35 @@ def tuned_params(
     )
 
 
+def calibration_metrics(cv: CVResult, method: str) -> tuple[dict[str, float], float]:
+    """ECE of the out-of-fold probabilities before (`ece_raw`) and after (`ece`) calibration.
+
+    With `method` temperature, T is fitted on all out-of-fold raw scores (the final model's);
+    `ece` scores each fold with a T fitted on the other folds, so it is measured on held-out
+    rows. With none, T = 1 and `ece` = `ece_raw`. Returns the metrics and T.
+    """
+    if cv.oof_raw is None or cv.fold_of is None or cv.codes is None:
+        raise ValueError("calibration_metrics needs a CVResult with oof_raw, fold_of and codes")
+    ece_raw = expected_calibration_error(cv.oof_proba, cv.codes)
+    if method == "none":
+        return {"ece_raw": ece_raw, "ece": ece_raw, "temperature": 1.0}, 1.0
+    temperature = fit_temperature(cv.oof_raw, cv.codes)
+    held_out = cross_fitted_proba(cv.oof_raw, cv.codes, cv.fold_of)
+    ece = expected_calibration_error(held_out, cv.codes)
+    return {"ece_raw": ece_raw, "ece": ece, "temperature": temperature}, temperature
+
+
 def cross_validated(
     run: RunLog, t: Training, assigner: SegmentAssigner, rows: pd.DataFrame, y: np.ndarray
-) -> dict[str, float]:
-    """k-fold CV and held-out metrics of `assigner`; the confusion matrix as CSV and PNG."""
+) -> tuple[dict[str, float], float]:
+    """k-fold CV, held-out and calibration metrics of `assigner`, and its temperature.
+
+    The confusion matrix goes to the run as CSV and PNG.
+    """
     a_cfg, seed = t.config.assigner, t.config.seed
     cv = cross_validate(assigner, rows, y, folds=a_cfg.cv_folds, seed=seed)
-    metrics = {**cv.metrics, "cv_folds_used": float(cv.folds)}
+    calibration, temperature = calibration_metrics(cv, a_cfg.calibration)
+    metrics = {**cv.metrics, **calibration, "cv_folds_used": float(cv.folds)}
     metrics["holdout_macro_f1"] = holdout_macro_f1(
         assigner, rows, y, share=a_cfg.holdout_share, seed=seed
     )
@@ -87,7 +120,7 @@ def cross_validated(
         f"Assigner, {cv.folds}-fold CV: macro-F1 {cv.metrics['cv_macro_f1']:.3f}",
     )
     run.file(png, "evaluation")
-    return metrics
+    return metrics, temperature
 
 
 def fitted_launch_model(

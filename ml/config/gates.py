@@ -46,6 +46,12 @@ METRICS: dict[str, MetricSpec] = {
         ),
         MetricSpec("min_segment_share", True, "share of products in the smallest segment"),
         MetricSpec(
+            "ece",
+            False,
+            "expected calibration error (top label, 15 bins; Guo et al. 2017) of the "
+            "assigner's calibrated probabilities on held-out folds",
+        ),
+        MetricSpec(
             "noise_share", False, "share of products HDBSCAN calls noise (clusters labeller)"
         ),
         MetricSpec(

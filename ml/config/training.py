@@ -134,6 +134,11 @@ class AssignerConfig(Frozen):
     holdout_share: float = Field(
         0.2, gt=0, lt=0.5, description="share held out for holdout_macro_f1 (stratified)"
     )
+    calibration: Literal["temperature", "none"] = Field(
+        "temperature",
+        description="temperature: the probabilities are softmax(raw / T) with T fitted on the "
+        "cross-validation's out-of-fold raw scores (segments unchanged); none: LightGBM's own",
+    )
     num_threads: int = Field(
         1,
         ge=0,

@@ -67,7 +67,8 @@ def test_planner_requests_and_approver_approves_through_the_pages(api, served):
     r = client.post(f"/overrides/{oid}/approve", data={"csrf": _csrf(queue.text)})
     assert f"Override {oid} approved by ann." in r.text
     audit = read_audit(served.ws, SKU)
-    assert audit["who"].tolist() == ["pat", "ann"]
+    assert audit["event"].iloc[0] == "first_assignment"  # written by the scoring job
+    assert audit["who"].tolist()[1:] == ["pat", "ann"]
     product = client.get(f"/products/{SKU}").text
     assert "override_approve" in product and ">ann<" in product and ">pat<" in product
     assert client.get("/segments").status_code == 200

@@ -300,6 +300,7 @@ def test_default_gates_yaml_loads():
         "noise_share",
         "psi.*",
         "shap_additivity_error",
+        "ece",
         "policy_inventory_value",
         "policy_fill_rate",
     }
@@ -311,6 +312,19 @@ def test_default_gates_yaml_loads():
         "champion",
     )
     assert report.passed, report.to_markdown()
+
+
+@pytest.mark.parametrize("alias", ["staging", "champion"])
+def test_default_calibration_gate_bounds_the_ece_and_spares_uncalibrated_versions(alias):
+    cfg = load_model(REPO / "configs" / "gates.yaml", GatesConfig)
+    gate = next(g for g in getattr(cfg, alias) if g.metric == "ece")
+    one = GatesConfig.model_validate({alias: [gate.model_dump()]})
+    # Online Retail's calibrated ECE passes; an overconfident model (planted labels with a
+    # tenth flipped, uncalibrated: 0.074) fails; a version from before calibration is n/a
+    assert evaluate_gates({"ece": 0.0007}, None, one, alias).results[0].status == "pass"
+    failed = evaluate_gates({"ece": 0.074}, None, one, alias).results[0]
+    assert (failed.status, failed.reason) == ("fail", "0.074 is above the maximum 0.05")
+    assert evaluate_gates({}, None, one, alias).results[0].status == "n/a"
 
 
 def test_unknown_alias_is_rejected_with_allowed_keys(tmp_path):

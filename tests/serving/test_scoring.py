@@ -4,7 +4,6 @@ segment changes between monthly snapshots."""
 
 from __future__ import annotations
 
-import itertools
 from datetime import date
 from pathlib import Path
 
@@ -144,7 +143,15 @@ def test_score_writes_assignments_and_explanations_with_provenance(serving_ws):
     assert set(a["method"]) == {"model"} and not a["changed"].any()
     assert (a["reasons"].str.count(" \\| ") == 4).all()  # five worded reasons
     assert set(e["rank"]) == {1, 2, 3, 4, 5}
-    assert r.previous is None and r.audited == 0
+    assert r.previous is None and r.audited == N_PRODUCTS  # every product's first assignment
+    first = read_audit(ws, event="first_assignment")
+    assert sorted(first["subject"]) == sorted(a["sku_id"])
+    assert set(first["run_id"]) == {r.run_id} and set(first["model_version"]) == {"1"}
+    row = a.iloc[0]
+    assert first.set_index("subject").loc[row["sku_id"], "why"] == (
+        f"first assignment as of {AS_OF.isoformat()} by model (strata-segmenter v1), "
+        f"probability {row['probability']:.2f}: {row['reasons']}"
+    )
 
 
 def test_second_run_reclassifies_against_the_first_and_audits_each_change(serving_ws):
@@ -161,6 +168,16 @@ def test_second_run_reclassifies_against_the_first_and_audits_each_change(servin
     assert second.previous.startswith(f"{AS_OF.isoformat()} v1")
     audit = read_audit(ws, event="segment_change")
     assert sorted(audit["subject"]) == sorted(flipped)
+    assert second.audited == len(flipped)  # nobody is new in the second run
+    # a product that never moved has exactly its first row; one that moved, that row and then
+    # the change, oldest first
+    stayed = a2.index.difference(flipped)[0]
+    only = read_audit(ws, subject=stayed)
+    assert only["event"].tolist() == ["first_assignment"]
+    assert only["to_value"].tolist() == [a1[stayed]] and only["run_id"].tolist() == [first.run_id]
+    moved = read_audit(ws, subject=flipped[0])
+    assert moved["event"].tolist() == ["first_assignment", "segment_change"]
+    assert moved["to_value"].tolist() == [a1[flipped[0]], a2.loc[flipped[0], "segment"]]
     assert set(audit["run_id"]) == {second.run_id} and set(audit["model_version"]) == {"1"}
     assert set(audit["why"]) == {
         f"static mode: the model proposes a new segment at {p:.2f}"
@@ -174,6 +191,8 @@ def test_second_run_reclassifies_against_the_first_and_audits_each_change(servin
     kept = held.tables.assignments.set_index("sku_id").loc[flipped]
     assert (kept["segment"] == a1.loc[flipped]).all()
     assert set(kept["change_reason"]) == {"kept: within minimum tenure of 2 runs"}
+    # a re-run of a snapshot places nobody for the first time again
+    assert read_audit(ws, subject=stayed)["event"].tolist() == ["first_assignment"]
 
 
 def test_active_override_applies_and_expired_one_lapses_with_audit(serving_ws):
@@ -342,16 +361,40 @@ def _flip_flops(history: list[pd.Series]) -> int:
     )
 
 
+def _margin_counts(a: pd.DataFrame) -> dict[str, int]:
+    """Per run: products the margin moved, the margin held back, tenure locked, the streak moved."""
+    reason = a["change_reason"].astype("str")
+    return {
+        "by_margin": int(reason.str.startswith("new segment ").sum()),
+        "margin_held": int(reason.str.startswith("kept: new segment ").sum()),
+        "tenure_locked": int(reason.str.startswith("kept: within minimum tenure").sum()),
+        "by_streak": int(reason.str.startswith("predicted ").sum()),
+    }
+
+
+# each rule on its own and the default without each one; margin 1.0 and k 1000 switch a rule off
+_RULES = {
+    "hysteresis (default)": {},
+    "streak only (k 3)": {"margin": 1.0},  # the README's "streak only" keeps the 2-run tenure
+    "no streak": {"k_consecutive": 1000},
+    "no tenure": {"min_tenure_runs": 0},
+    "margin only": {"k_consecutive": 1000, "min_tenure_runs": 0},
+    "tenure only": {"margin": 0.0},
+}
+
+
 @pytest.mark.slow
 def test_hysteresis_cuts_monthly_segment_changes_on_the_two_real_years(tmp_path, monkeypatch):
-    """Online Retail, month-ends Apr..Nov 2011, one model trained on April: segment changes per
-    monthly transition under static mode, the default hysteresis of configs/scoring.yaml, and a
-    streak-only setting (margin off, k = 3): the assigner learned the catalogue's rules almost
-    exactly, so its probabilities are ~1.0 even at a rule boundary and the margin test rarely
-    holds a product back — the tenure and streak rules do the work."""
+    """Online Retail, month-ends Apr..Nov 2011, one model trained on April: segment changes and
+    A->B->A flip-flops per monthly transition under static mode, the default hysteresis of
+    configs/scoring.yaml, each rule alone and the default without each rule — with the
+    calibrated assigner (temperature scaling, the default) and with LightGBM's own
+    probabilities. The assigner learned the catalogue's rules almost exactly, so even
+    calibrated its probabilities are ~1.0 (held out, it is right 99% of the time) and the
+    margin rarely holds a product back: the tenure and streak rules do the work."""
     from features.build import build_features
     from features.snapshots import read_manifest
-    from ml.config.files import load_model, load_workspace
+    from ml.config.files import load_model, load_training_config, load_workspace
     from store.registry import RegistryRef
     from training.tracking import tracking_uri
     from training.train import train
@@ -368,49 +411,86 @@ def test_hysteresis_cuts_monthly_segment_changes_on_the_two_real_years(tmp_path,
     )
     months = [(pd.Timestamp(2011, m, 1) + pd.offsets.MonthEnd(0)).date() for m in range(4, 12)]
     build_features(ws, as_of=months)
+    cfg = load_training_config(ws)
+    raw_cfg = cfg.model_copy(
+        update={"assigner": cfg.assigner.model_copy(update={"calibration": "none"})}
+    )
     trained = train(ws, labels="rules", as_of=months[0])
+    raw_model = train(ws, labels="rules", as_of=months[0], config=raw_cfg)
     ref = RegistryRef(trained.model_name, tracking_uri(ws))
     _promote(ws, ref, trained.model_version)
+    versions = {"calibrated": trained.model_version, "raw": raw_model.model_version}
 
     default = load_model(REPO / "configs" / "scoring.yaml", ScoringConfig)
-    settings = {
-        "static": default.model_copy(update={"mode": "static"}),
-        "hysteresis (default)": default,
-        "streak only (k 3)": default.model_copy(
-            update={"hysteresis": HysteresisConfig(margin=1.0, k_consecutive=3)}
-        ),
-    }
-    changes: dict[str, list[int]] = {}
-    flips: dict[str, int] = {}
-    for i, (name, config) in enumerate(settings.items()):
-        out = config.model_copy(
+    settings = {"static": default.model_copy(update={"mode": "static"})}
+    for name, change in _RULES.items():
+        rules = default.hysteresis.model_copy(update=change)
+        settings[name] = default.model_copy(update={"hysteresis": rules})
+    # static and tenure only follow the argmax, which temperature scaling keeps: run once
+    runs_of = {("calibrated", n): n for n in settings}
+    runs_of |= {("raw", n): n for n in settings if n not in ("static", "tenure only")}
+    changes: dict[tuple[str, str], list[int]] = {}
+    flips: dict[tuple[str, str], int] = {}
+    margin: dict[tuple[str, str], dict[str, int]] = {}
+    median_p: dict[str, float] = {}
+    for i, (key, name) in enumerate(runs_of.items()):
+        out = settings[name].model_copy(
             update={"sinks": [ParquetSink(kind="parquet", path=Path(f"out{i}"))]}
         )
-        runs = [score(ws, ref, out, as_of=m) for m in months]
-        changes[name] = [r.changed for r in runs[1:]]
-        flips[name] = _flip_flops(
+        runs = [score(ws, ref, out, as_of=m, model=versions[key[0]]) for m in months]
+        changes[key] = [r.changed for r in runs[1:]]
+        flips[key] = _flip_flops(
             [r.tables.assignments.set_index("sku_id")["segment"].rename(str(r.as_of)) for r in runs]
         )
+        counts = [_margin_counts(r.tables.assignments) for r in runs[1:]]
+        margin[key] = {k: sum(c[k] for c in counts) for k in counts[0]}
+        if name == "hysteresis (default)":
+            # the model's own probability of its proposal, every product and month; and where
+            # the proposal differs from the product's current segment (what the margin judges)
+            proposals = [r.tables.assignments for r in runs]
+            contested = pd.concat(
+                [a[a["proposed_segment"] != a["previous_segment"]] for a in proposals[1:]]
+            )
+            everyone = pd.concat(proposals)["proposed_probability"]
+            median_p[f"{key[0]} all"] = float(everyone.median())
+            median_p[f"{key[0]} contested"] = float(contested["proposed_probability"].median())
+            gap = contested["proposed_probability"] - contested["probability"].where(
+                contested["segment"] == contested["previous_segment"]
+            )
+            median_p[f"{key[0]} held gap"] = float(gap.median())
+
     products = read_manifest(ws, months[-1])["products"]
-    static = sum(changes["static"])
+    static = sum(changes[("calibrated", "static")])
     lines = [
-        f"Online Retail, month-ends {months[0]}..{months[-1]}, {products} products in the last",
-        f"{'transition':18s}" + "".join(f"{n:>22s}" for n in settings),
+        f"Online Retail, month-ends {months[0]}..{months[-1]}, {products} products in the last;",
+        f"temperature {trained.metrics['temperature']:.3f}, ECE raw "
+        f"{trained.metrics['ece_raw']:.4f} -> calibrated {trained.metrics['ece']:.4f}; median "
+        "proposal probability (all; where it differs from the current segment; gap new - "
+        "current where held back): " + ", ".join(f"{k} {v:.5f}" for k, v in median_p.items()),
+        f"{'setting':22s}{'model':>11s}{'changes':>16s}{'flip-flops':>11s}"
+        f"{'by margin':>10s}{'margin held':>12s}{'tenure lock':>12s}{'by streak':>10s}",
     ]
-    for j, (a, b) in enumerate(itertools.pairwise(months)):
+    for (model, name), ch in changes.items():
+        total, m = sum(ch), margin[(model, name)]
         lines.append(
-            f"{a:%Y-%m} -> {b:%Y-%m}  " + "".join(f"{changes[n][j]:22d}" for n in settings)
+            f"{name:22s}{model:>11s}{f'{total} ({total / static - 1:+.0%})':>16s}"
+            f"{flips[(model, name)]:11d}{m['by_margin']:10d}{m['margin_held']:12d}"
+            f"{m['tenure_locked']:12d}{m['by_streak']:10d}"
         )
-    lines.append(
-        f"{'total':18s}"
-        + "".join(
-            f"{f'{sum(changes[n])} ({sum(changes[n]) / static - 1:+.0%})':>22s}" for n in settings
-        )
-    )
-    lines.append(f"{'flip-flops A>B>A':18s}" + "".join(f"{flips[n]:22d}" for n in settings))
     print("\n" + "\n".join(lines))
 
-    hyst, streak = sum(changes["hysteresis (default)"]), sum(changes["streak only (k 3)"])
-    assert static > 1000 and flips["static"] > 50
-    assert hyst < static and flips["hysteresis (default)"] == 0
-    assert streak < 0.6 * static and flips["streak only (k 3)"] == 0
+    hyst = sum(changes[("calibrated", "hysteresis (default)")])
+    streak = sum(changes[("calibrated", "streak only (k 3)")])
+    assert static > 1000 and flips[("calibrated", "static")] > 50
+    assert hyst < static and flips[("calibrated", "hysteresis (default)")] == 0
+    assert streak < 0.6 * static and flips[("calibrated", "streak only (k 3)")] == 0
+    # temperature scaling keeps every segment: the same proposals, only less sure of them
+    assert median_p["calibrated all"] <= median_p["raw all"]
+    assert (
+        margin[("calibrated", "margin only")]["margin_held"]
+        >= margin[("raw", "margin only")]["margin_held"]
+    )
+    # even calibrated the margin holds back few proposals (< 1 in 50 changes); tenure alone
+    # stops the flip-flops, and without it they come back
+    assert margin[("calibrated", "margin only")]["margin_held"] < 0.02 * static
+    assert flips[("calibrated", "tenure only")] == 0 and flips[("calibrated", "no tenure")] > 50

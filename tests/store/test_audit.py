@@ -15,7 +15,13 @@ import pytest
 import store.audit as audit
 from ml.config import Workspace
 from ml.errors import StrataError
-from store.audit import AUDIT_COLUMNS, append_audit, read_audit, segment_change_rows
+from store.audit import (
+    AUDIT_COLUMNS,
+    append_audit,
+    first_assignment_rows,
+    read_audit,
+    segment_change_rows,
+)
 from store.db import db_path
 from store.locks import current_user, lock_path, workspace_lock
 
@@ -108,14 +114,17 @@ def test_bad_rows_are_all_reported_and_nothing_is_written(tmp_path):
         "  - unknown column(s) colour; allowed: event_id, occurred_at, who, event, subject, "
         "from_value, to_value, why, model_version, run_id\n"
         "  - row 2: 'subject' is empty\n"
-        "  - row 1: event 'deleted' is not one of segment_change, override_request, "
-        "override_approve, override_reject, override_expire, promotion, forced_promotion, rollback, score_rollback"
+        "  - row 1: event 'deleted' is not one of first_assignment, segment_change, "
+        "override_request, override_approve, override_reject, override_expire, promotion, "
+        "forced_promotion, rollback, score_rollback"
     )
     assert read_audit(tmp_path).empty
 
 
 def test_read_rejects_an_unknown_event(tmp_path):
-    with pytest.raises(StrataError, match="audit event 'promote' is not one of segment_change"):
+    with pytest.raises(
+        StrataError, match="audit event 'promote' is not one of first_assignment, segment_change"
+    ):
         read_audit(tmp_path, event="promote")
 
 
@@ -152,6 +161,35 @@ def test_segment_change_rows_from_a_reclassification():
             "model_version": "7",
             "run_id": "r9",
         }
+    ]
+
+
+def test_first_assignment_rows_say_which_model_placed_each_new_product_when_and_why():
+    assignments = pd.DataFrame(
+        {
+            "sku_id": ["a", "b", "c", "d"],
+            "as_of": pd.to_datetime(["2026-11-02"] * 4),
+            "segment": ["fast", "slow", "other", "slow"],
+            "probability": [0.934, 0.5, float("nan"), 0.7],
+            "method": ["model", "model", "override", "model"],
+            "model_name": "strata-segmenter",
+            "model_version": "3",
+            "previous_segment": [None, "slow", None, None],
+            "reasons": ["sells every week | high revenue", "x", None, ""],
+            "change_reason": ["first assignment", "unchanged", "override 4 by al: clearance", ""],
+        }
+    )
+    rows = first_assignment_rows(assignments, run_id="r1")
+    assert rows["subject"].tolist() == ["a", "c", "d"]  # b had a segment before
+    assert set(rows["event"]) == {"first_assignment"}
+    assert rows["from_value"].isna().all()
+    assert rows["to_value"].tolist() == ["fast", "other", "slow"]
+    assert set(rows["model_version"]) == {"3"} and set(rows["run_id"]) == {"r1"}
+    head = "first assignment as of 2026-11-02 by "
+    assert rows["why"].tolist() == [
+        head + "model (strata-segmenter v3), probability 0.93: sells every week | high revenue",
+        head + "override (strata-segmenter v3), probability n/a: override 4 by al: clearance",
+        head + "model (strata-segmenter v3), probability 0.70: no reasons recorded",
     ]
 
 

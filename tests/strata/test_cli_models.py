@@ -169,9 +169,14 @@ def test_overrides_four_eyes_then_score_explain_audit_and_score_rollback(cli, tm
 
     r = invoke("audit", SKU)
     assert r.exit_code == 0, r.output
-    for event in ("override_request", "override_approve", "segment_change"):
+    for event in ("first_assignment", "override_request", "override_approve", "segment_change"):
         assert event in r.output
     assert "clearance sale" in r.output and "v1" in r.output
+    # a product that never moved answers with its one row: which model placed it, when, why
+    r = invoke("audit", "SKU000002")
+    assert r.exit_code == 0, r.output
+    assert r.output.count("first_assignment") == 1 and "segment_change" not in r.output
+    assert "first assignment as of 2026-11-02 by model" in " ".join(r.output.split())
 
     r = invoke("score", "rollback", second_run)
     assert r.exit_code == 0, r.output
@@ -194,3 +199,22 @@ def test_shadow_scoring_prints_the_comparison(cli):
         r.output,
     )
     assert "Changes by segment" in r.output
+
+
+def test_audit_answers_for_a_product_scored_before_first_assignments_were_audited(cli, monkeypatch):
+    import store.audit
+
+    invoke, ws, _ref = cli
+    assert invoke("promote", "1", "--to", "champion").exit_code == 0
+    assert invoke("score", "--as-of", "2026-11-02").exit_code == 0
+    empty = store.audit.read_audit(ws).iloc[0:0]
+    monkeypatch.setattr(store.audit, "read_audit", lambda *_a, **_k: empty)
+    r = invoke("audit", SKU)
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    assert text.startswith(
+        f"no audit rows for {SKU}: it was scored before first assignments were audited and has "
+        f"not changed segment since. Newest assignment: Product {SKU}, as of 2026-11-02: "
+    )
+    r = invoke("audit", "NOPE")
+    assert " ".join(r.output.split()) == "no audit rows for NOPE, and no scored assignment either"

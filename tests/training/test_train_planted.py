@@ -177,3 +177,26 @@ def test_family_grain_trains_and_scores_one_row_per_family(tmp_path, planted):
     out = model.predict(rows)
     assert len(out) == families
     assert set(out["sku_id"]) == set(planted["family"].astype(str))
+
+
+def test_the_registered_model_reports_calibrated_probabilities(trained):
+    """train() fits T on the out-of-fold raw scores, logs ECE before and after, and the pyfunc
+    reports softmax(raw / T) — the same segments, the calibrated confidence."""
+    from ml.calibration import temperature_scaled
+
+    ws, result = trained
+    m = result.metrics
+    assert m["temperature"] > 0 and 0 <= m["ece"] <= 0.05 and 0 <= m["ece_raw"] <= 1
+    model = _load(ws, result)
+    part = model.unwrap_python_model().parts()["main"]
+    assert part.temperature == pytest.approx(m["temperature"])
+    frame = planted_frame(200, seed=5).drop(columns=[TRUTH])
+    out = model.predict(frame, params={"explain": False})
+    established = ~out["provisional"].to_numpy()
+    raw = part.raw_scores(part.matrix(frame[established]))
+    calibrated = temperature_scaled(raw, m["temperature"])
+    np.testing.assert_allclose(out["probability"][established], calibrated.max(axis=1))
+    assert (
+        out["segment"][established].to_numpy()
+        == np.array(model.metadata.metadata["segments"])[raw.argmax(axis=1)]
+    ).all()
