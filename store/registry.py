@@ -11,6 +11,7 @@ are read from ``get_registered_model(...).aliases``.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,6 +40,7 @@ __all__ = [
     "check_alias",
     "insert_alias_history",
     "list_versions",
+    "point_mlflow_at",
     "read_alias_history",
     "registry_client",
     "resolve_version",
@@ -115,11 +117,27 @@ class ModelVersionInfo:
         return self.run_tags.get("feature_set") or self.tags.get("feature_set")
 
 
+_URI_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+
+
+def point_mlflow_at(uri: str) -> None:
+    """Point mlflow's tracking and registry globals at `uri`, leaving the environment as it was."""
+    before = {key: os.environ.get(key) for key in _URI_ENV}
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    # MLflow also exports the URIs to the environment; undo that, so that MLFLOW_TRACKING_URI
+    # keeps meaning "the user's override" for the next workspace (and for child processes)
+    for key, value in before.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 def registry_client(ref: RegistryRef) -> Any:
     """An MlflowClient on the ref's store; also points mlflow's globals there (load_model)."""
 
-    mlflow.set_tracking_uri(ref.tracking_uri)
-    mlflow.set_registry_uri(ref.tracking_uri)
+    point_mlflow_at(ref.tracking_uri)
     return MlflowClient(tracking_uri=ref.tracking_uri, registry_uri=ref.tracking_uri)
 
 

@@ -7,13 +7,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-import mlflow
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from ml.config import Workspace
 from ml.errors import StrataError
+from store.registry import point_mlflow_at
 
 __all__ = [
     "artifact_root",
@@ -26,7 +26,6 @@ __all__ = [
 ]
 
 TRACKING_ENV = "MLFLOW_TRACKING_URI"
-REGISTRY_ENV = "MLFLOW_REGISTRY_URI"
 
 
 def store_db(ws: Workspace) -> Path:
@@ -58,20 +57,11 @@ def _server_keeps_artifacts(uri: str) -> bool:
 
 def use_workspace_store(ws: Workspace) -> str:
     """Point MLflow (tracking and registry) at the workspace's store; returns the URI."""
-    before = {k: os.environ.get(k) for k in (TRACKING_ENV, REGISTRY_ENV)}
     uri = tracking_uri(ws)
-    if not before[TRACKING_ENV]:
+    if not os.environ.get(TRACKING_ENV):
         store_db(ws).parent.mkdir(parents=True, exist_ok=True)
         artifact_root(ws).mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    # MLflow also exports the URI to the environment; undo that, so that MLFLOW_TRACKING_URI
-    # keeps meaning "the user's override" for the next workspace used in this process
-    for key, value in before.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    point_mlflow_at(uri)
     return uri
 
 

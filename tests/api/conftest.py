@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from api_users import USERS
 from registered_ws import AS_OF, MODEL
 
 
@@ -18,17 +19,6 @@ class Served:
     ref: object
     tokens: dict[str, str]  # user name -> API token
     root: Path
-
-
-USERS = {
-    "pat": "planner",
-    "ann": "approver",
-    "amy": "approver",
-    "ops": "mlops",
-    "dan": "data_scientist",
-    "root": "admin",
-    "ada": "admin",
-}
 
 
 @pytest.fixture(scope="session")

@@ -39,6 +39,7 @@ def test_mlflow_models_serve_returns_segments_and_reasons(trained, tmp_path):
         **os.environ,
         "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
         "MLFLOW_TRACKING_URI": tracking_uri(ws),
+        "MLFLOW_REGISTRY_URI": tracking_uri(ws),
         "MLFLOW_DISABLE_TELEMETRY": "true",
     }
     log = (tmp_path / "serve.log").open("w")
