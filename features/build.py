@@ -198,7 +198,7 @@ def _deriver(
             def derive(day: date) -> DerivedAttributes:
                 found = key_attributes_spark(session, parts, day, ws.calendar, ws.features)
                 done = found.tasks.assign(as_of=day.isoformat())
-                done.attrs.update(master=ws.spark.master, partitions=n)
+                done.attrs.update(master=str(session.sparkContext.master), partitions=n)
                 tasks.append(done)
                 return catalogue_attributes(found.keyed, notes, day, ws.calendar, ws.features)
 

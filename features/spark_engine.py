@@ -78,12 +78,14 @@ def spark_session(config: SparkConfig) -> Iterator[Any]:
         yield active
         return
     builder = (
-        SparkSession.builder.master(config.master)
-        .appName(config.app_name)
+        SparkSession.builder.appName(config.app_name)
         .config("spark.ui.enabled", "false")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.ui.showConsoleProgress", "false")
     )
+    # under spark-submit (its JVM gateway is already up) the submitted --master wins
+    if not os.environ.get("PYSPARK_GATEWAY_PORT"):
+        builder = builder.master(config.master)
     for key, value in config.conf.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
