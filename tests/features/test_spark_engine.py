@@ -200,3 +200,53 @@ def test_an_unknown_engine_is_refused_by_name(company):
     ws, _ = company
     with pytest.raises(StrataError, match=r"--engine 'dask' is not an engine; use pandas or spark"):
         build_features(ws, engine="dask")
+
+
+def test_strata_score_engine_spark_scores_a_spark_built_snapshot_like_pandas(
+    company, spark, tmp_path, monkeypatch
+):
+    from ml.config import GatesConfig
+    from ml.config.files import load_catalogue, load_training_config
+    from ml.config.scoring import ParquetSink, ScoringConfig
+    from promotion.promote import promote
+    from serving.scoring import score
+    from store.registry import RegistryRef
+    from training.tracking import tracking_uri
+    from training.train import train
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("STRATA_USER", "tester")
+    base, _ = company
+    ws = _variant(base, "wh_score")
+    ws = ws.model_copy(
+        update={"paths": ws.paths.model_copy(update={"mlruns_dir": tmp_path / "mlruns"})}
+    )
+    build_features(ws, engine="spark", spark=spark)
+    config = load_training_config(ws.model_copy(update={"root": REPO}))
+    config = config.model_copy(
+        update={"assigner": config.assigner.model_copy(update={"cv_folds": 2})}
+    )
+    trained = train(
+        ws, labels="rules", config=config, catalogue=load_catalogue(REPO / "configs/segments.yaml")
+    )
+    ref = RegistryRef(trained.model_name, tracking_uri(ws))
+    promote(
+        ws,
+        ref,
+        trained.model_version,
+        "champion",
+        GatesConfig(),
+        ScoringConfig(),
+        force=True,
+        reason="t",
+    )
+
+    def assignments(engine: str) -> pd.DataFrame:
+        sinks = [ParquetSink(kind="parquet", path=tmp_path / f"out_{engine}")]
+        result = score(ws, ref, ScoringConfig(sinks=sinks), engine=engine, spark=spark)
+        assert result.engine == engine
+        return result.tables.assignments.drop(columns=["run_id"])
+
+    by_pandas, by_spark = assignments("pandas"), assignments("spark")
+    assert len(by_spark) == len(load_features(None, workspace=ws)) == 150
+    pd.testing.assert_frame_equal(by_spark, by_pandas)
