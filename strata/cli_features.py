@@ -40,7 +40,7 @@ def features_build(
         typer.Option(
             "--engine",
             help="pandas (default) | spark: the per-product step on Spark (config `spark:`, "
-            "needs strata[spark])",
+            "needs the spark extra and Java 17)",
         ),
     ] = "pandas",
 ) -> None:
