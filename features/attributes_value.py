@@ -27,9 +27,27 @@ from numpy.typing import NDArray
 from features.demand_accumulator import DemandHistory
 from ml.config import FeaturesConfig
 
-__all__ = ["MasterValues", "ValueAttributes", "ranked_cum_share", "value_attributes"]
+__all__ = [
+    "CATALOGUE_VALUE_ATTRIBUTES",
+    "MasterValues",
+    "ValueAttributes",
+    "catalogue_value_attributes",
+    "key_value_attributes",
+    "ranked_cum_share",
+    "value_attributes",
+]
 
 F64 = NDArray[np.float64]
+
+# Shares and ranks compare a key with every other key derived together: the Spark engine
+# computes them after collecting the per-key values of every partition.
+CATALOGUE_VALUE_ATTRIBUTES = (
+    "revenue_share",
+    "revenue_cum_share",
+    "revenue_rank",
+    "margin_share",
+    "margin_cum_share",
+)
 
 
 @dataclass(frozen=True)
@@ -99,10 +117,10 @@ def unit_cost_from_price(unit_price: F64, category: np.ndarray, config: Features
     return unit_price * (1 - np.where(np.isnan(rate), config.default_margin, rate))
 
 
-def value_attributes(
+def key_value_attributes(
     history: DemandHistory, master: MasterValues, config: FeaturesConfig
 ) -> ValueAttributes:
-    """The 11 value attributes of every key, as float64 arrays in key-code order."""
+    """The value attributes that need only each key's own rows (all but shares and ranks)."""
     h = history
     revenue = h.revenue
     sold = h.qty_cost_known + h.qty_cost_unknown
@@ -118,25 +136,40 @@ def value_attributes(
     margin = revenue - h.cost_known - unpriced_cost
     level = np.full(h.n, None, dtype=object)
     level[needs_rate] = np.where(np.isnan(category_rate[needs_rate]), "default", "category")
-
-    total_revenue = revenue.sum()
-    total_margin = margin.sum()
-    revenue_rank, revenue_cum = ranked_cum_share(revenue)
-    _, margin_cum = ranked_cum_share(margin)
     unit_price = np.where(np.isnan(master.unit_price), _ratio(revenue, sold), master.unit_price)
     realised_cost = _ratio(h.cost_known, h.qty_cost_known)
     unit_cost = np.where(has_unit_cost, master.unit_cost, realised_cost)
     values = {
         "revenue": revenue,
-        "revenue_share": revenue / total_revenue if total_revenue else np.full(h.n, np.nan),
-        "revenue_cum_share": revenue_cum,
-        "revenue_rank": revenue_rank,
         "margin": margin,
         "margin_pct": _ratio(margin, revenue),
-        "margin_share": margin / total_margin if total_margin else np.full(h.n, np.nan),
-        "margin_cum_share": margin_cum,
         "returns_rate": _ratio(h.returned_qty, sold),
         "unit_price": unit_price,
         "unit_cost": unit_cost,
     }
     return ValueAttributes(values, level)
+
+
+def catalogue_value_attributes(revenue: F64, margin: F64) -> dict[str, F64]:
+    """Shares and ranks of revenue and margin among all the keys given (the module docstring)."""
+    n = len(revenue)
+    total_revenue = revenue.sum()
+    total_margin = margin.sum()
+    revenue_rank, revenue_cum = ranked_cum_share(revenue)
+    _, margin_cum = ranked_cum_share(margin)
+    return {
+        "revenue_share": revenue / total_revenue if total_revenue else np.full(n, np.nan),
+        "revenue_cum_share": revenue_cum,
+        "revenue_rank": revenue_rank,
+        "margin_share": margin / total_margin if total_margin else np.full(n, np.nan),
+        "margin_cum_share": margin_cum,
+    }
+
+
+def value_attributes(
+    history: DemandHistory, master: MasterValues, config: FeaturesConfig
+) -> ValueAttributes:
+    """The 11 value attributes of every key, as float64 arrays in key-code order."""
+    own = key_value_attributes(history, master, config)
+    shares = catalogue_value_attributes(own.values["revenue"], own.values["margin"])
+    return ValueAttributes({**own.values, **shares}, own.margin_level)

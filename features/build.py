@@ -1,9 +1,18 @@
-"""`strata features build`: ingest -> quarantine -> derive per as_of -> snapshot with manifest."""
+"""`strata features build`: ingest -> quarantine -> derive per as_of -> snapshot with manifest.
+
+Two engines derive the same snapshot: `pandas` (every key in one process) and `spark` (the
+per-sku step in one Spark task per sku partition, `features.spark_engine`); ingest,
+quarantine and the cross-key step are the same code in both.
+"""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
-from collections.abc import Callable
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from importlib.metadata import version
@@ -12,7 +21,12 @@ from typing import Any
 
 import pandas as pd
 
-from features.derive import derive_attributes
+from features.derive import (
+    DerivedAttributes,
+    catalogue_attributes,
+    derivation_notes,
+    derive_attributes,
+)
 from features.ingest import ingest, write_tables
 from features.snapshots import write_snapshot
 from ml import columns as C
@@ -20,7 +34,9 @@ from ml.attributes import attribute_names
 from ml.config import Workspace
 from ml.errors import StrataError
 
-__all__ = ["BuildResult", "build_features", "code_version"]
+__all__ = ["ENGINES", "BuildResult", "build_features", "code_version"]
+
+ENGINES = ("pandas", "spark")
 
 
 @dataclass(frozen=True)
@@ -35,6 +51,8 @@ class BuildResult:
     products: dict[str, int] = field(default_factory=dict)
     attributes: list[str] = field(default_factory=list)
     imputation: dict[str, Any] = field(default_factory=dict)
+    engine: str = "pandas"
+    tasks: pd.DataFrame | None = None
 
 
 def code_version() -> str:
@@ -71,7 +89,12 @@ def _default_as_of(lines: pd.DataFrame) -> date:
 
 
 def _manifest(
-    ws: Workspace, as_of: date, frame: pd.DataFrame, sources: list[dict[str, Any]], imputation: Any
+    ws: Workspace,
+    as_of: date,
+    frame: pd.DataFrame,
+    sources: list[dict[str, Any]],
+    imputation: Any,
+    engine: dict[str, Any],
 ) -> dict[str, Any]:
     attrs = [c for c in attribute_names() if c in frame.columns]
     totals = {
@@ -90,6 +113,7 @@ def _manifest(
         "sources": sources,
         **totals,
         "imputation": imputation,
+        "engine": engine,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "code_version": code_version(),
     }
@@ -99,8 +123,15 @@ def build_features(
     ws: Workspace,
     as_of: list[date] | None = None,
     progress: Callable[[str], None] | None = None,
+    engine: str = "pandas",
+    spark: Any | None = None,
 ) -> BuildResult:
-    """Ingest every source, write canonical tables, derive and write one snapshot per `as_of`."""
+    """Ingest every source, write canonical tables, derive and write one snapshot per `as_of`.
+
+    `engine` is pandas or spark (`ws.spark`; `spark` is an active SparkSession to use).
+    """
+    if engine not in ENGINES:
+        raise StrataError(f"--engine {engine!r} is not an engine; use {' or '.join(ENGINES)}")
     say = progress or (lambda _msg: None)
     say("reading and validating sources")
     result = ingest(ws)
@@ -112,16 +143,19 @@ def build_features(
     products: dict[str, int] = {}
     attributes: list[str] = []
     imputation: dict[str, Any] = {}
-    for day in dates:
-        say(f"deriving attributes as of {day.isoformat()}")
-        derived = derive_attributes(result.tables, day, ws.calendar, ws.features)
-        frame, imputation = derived.frame, derived.report
-        manifest = _manifest(ws, day, frame, sources, imputation)
-        # every key a fallback could not fill, beside the snapshot (the manifest keeps counts)
-        extras = {"unresolved": derived.unresolved}
-        snapshots.append(write_snapshot(ws, frame, manifest, extras))
-        products[day.isoformat()] = manifest["products"]
-        attributes = manifest["attributes"]
+    tasks: list[pd.DataFrame] = []
+    with _deriver(ws, result.tables, engine, spark, tasks) as derive:
+        for day in dates:
+            say(f"deriving attributes as of {day.isoformat()} ({engine})")
+            derived = derive(day)
+            frame, imputation = derived.frame, derived.report
+            about = _engine_entry(engine, tasks[-1] if tasks else None)
+            manifest = _manifest(ws, day, frame, sources, imputation, about)
+            # every key a fallback could not fill, beside the snapshot (the manifest keeps counts)
+            extras = {"unresolved": derived.unresolved}
+            snapshots.append(write_snapshot(ws, frame, manifest, extras))
+            products[day.isoformat()] = manifest["products"]
+            attributes = manifest["attributes"]
     by_reason = _quarantined_by_reason(result.report)
     return BuildResult(
         workspace=ws.name,
@@ -132,7 +166,66 @@ def build_features(
         products=products,
         attributes=attributes,
         imputation=imputation,
+        engine=engine,
+        tasks=pd.concat(tasks, ignore_index=True) if tasks else None,
     )
+
+
+@contextmanager
+def _deriver(
+    ws: Workspace,
+    tables: Mapping[str, pd.DataFrame],
+    engine: str,
+    spark: Any | None,
+    tasks: list[pd.DataFrame],
+) -> Iterator[Callable[[date], DerivedAttributes]]:
+    """as_of -> DerivedAttributes by the chosen engine (Spark: partitions written once)."""
+    if engine == "pandas":
+        yield lambda day: derive_attributes(tables, day, ws.calendar, ws.features)
+        return
+    from features.sku_partitions import write_sku_partitions
+    from features.spark_engine import key_attributes_spark, partition_count, spark_session
+
+    n = partition_count(int(tables["products"][C.SKU_ID].nunique()), ws.spark)
+    base = Path(ws.spark.staging_dir) if ws.spark.staging_dir else ws.warehouse / "spark_staging"
+    base.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f"build-{uuid.uuid4().hex[:8]}-", dir=base))
+    notes = derivation_notes(tables)
+    try:
+        parts = write_sku_partitions(tables, staging, n)
+        with _session(spark, ws, spark_session) as session:
+
+            def derive(day: date) -> DerivedAttributes:
+                found = key_attributes_spark(session, parts, day, ws.calendar, ws.features)
+                done = found.tasks.assign(as_of=day.isoformat())
+                done.attrs.update(master=str(session.sparkContext.master), partitions=n)
+                tasks.append(done)
+                return catalogue_attributes(found.keyed, notes, day, ws.calendar, ws.features)
+
+            yield derive
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+@contextmanager
+def _session(spark: Any | None, ws: Workspace, make: Callable[..., Any]) -> Iterator[Any]:
+    if spark is not None:
+        yield spark
+        return
+    with make(ws.spark) as session:
+        yield session
+
+
+def _engine_entry(engine: str, tasks: pd.DataFrame | None) -> dict[str, Any]:
+    """The engine that derived a snapshot, for its manifest."""
+    if engine == "pandas" or tasks is None:
+        return {"name": engine}
+    return {
+        "name": engine,
+        "master": tasks.attrs["master"],
+        "partitions": tasks.attrs["partitions"],
+        "task_seconds_max": round(float(tasks["seconds"].max()), 3) if len(tasks) else 0.0,
+    }
 
 
 def _source_entry(ws: Workspace, report: dict[str, Any]) -> dict[str, Any]:

@@ -35,7 +35,13 @@ import pandas as pd
 from features.attributes_customers import CUSTOMER_ATTRIBUTES, customer_attributes
 from features.attributes_demand import demand_attributes
 from features.attributes_supply import EVENT_ATTRIBUTES, MASTER_ATTRIBUTES, supply_attributes
-from features.attributes_value import MasterValues, unit_cost_from_price, value_attributes
+from features.attributes_value import (
+    MasterValues,
+    catalogue_value_attributes,
+    key_value_attributes,
+    unit_cost_from_price,
+    value_attributes,
+)
 from features.demand_accumulator import DemandHistory
 from features.demand_matrix import demand_history_from_frame
 from features.impute import LEVELS, Imputation, fill_by_hierarchy
@@ -50,9 +56,13 @@ __all__ = [
     "DerivedAttributes",
     "HistoryAttributes",
     "attribute_frame",
+    "catalogue_attributes",
+    "derivation_notes",
     "derivation_workers",
     "derive_attributes",
     "history_attributes",
+    "key_attributes",
+    "key_names_of",
     "tables_as_of",
 ]
 
@@ -171,6 +181,22 @@ def _key_index(tables: Mapping[str, pd.DataFrame], products: pd.DataFrame, grain
     return keys
 
 
+# Per-key columns beside the attributes that the catalogue step needs (dropped from the snapshot).
+MARGIN_LEVEL = "_margin_level"
+SUPPLY_STALE = "_supply_stale"
+MASTER_UNIT_PRICE = "_master_unit_price"
+
+
+def key_names_of(config: FeaturesConfig) -> list[str]:
+    """The key columns of the snapshot at the configured grain."""
+    return [C.SKU_ID] if config.grain == "product" else [C.SKU_ID, C.LOCATION_ID]
+
+
+def snapshot_grid(as_of: date, calendar: Calendar, config: FeaturesConfig) -> PeriodGrid:
+    """The period grid every key of a snapshot as of `as_of` is measured on."""
+    return PeriodGrid.for_as_of(as_of, calendar, history_periods(calendar, config))
+
+
 def derive_attributes(
     tables: Mapping[str, pd.DataFrame],
     as_of: date,
@@ -178,10 +204,27 @@ def derive_attributes(
     config: FeaturesConfig,
 ) -> DerivedAttributes:
     """The feature snapshot as of `as_of` from the canonical tables (see the module docstring)."""
-    grid = PeriodGrid.for_as_of(as_of, calendar, history_periods(calendar, config))
+    keyed = key_attributes(tables, as_of, calendar, config)
+    return catalogue_attributes(keyed, derivation_notes(tables), as_of, calendar, config)
+
+
+def key_attributes(
+    tables: Mapping[str, pd.DataFrame],
+    as_of: date,
+    calendar: Calendar,
+    config: FeaturesConfig,
+) -> pd.DataFrame:
+    """One row per key with every attribute that needs only that sku's own rows, unfilled.
+
+    This is the step the Spark engine runs per partition of skus: every table row of a sku
+    must be in the same call. Shares, ranks and fallbacks compare keys with each other and
+    are left to `catalogue_attributes`. Beside the attributes: the descriptors, the margin's
+    fallback level, the supply staleness flag and the master unit price.
+    """
+    grid = snapshot_grid(as_of, calendar, config)
     tables = tables_as_of(tables, as_of, grid)
     products = _products(tables)
-    key_names = [C.SKU_ID] if config.grain == "product" else [C.SKU_ID, C.LOCATION_ID]
+    key_names = key_names_of(config)
     keys = _key_index(tables, products, config.grain)
     history = demand_history_from_frame(
         _demand(tables), grid, keys, config.cleansing.use_promo_flag, derivation_workers(config)
@@ -190,20 +233,61 @@ def derive_attributes(
     master = products.reindex(sku)
     num = {c: _float(master, c) for c in (C.UNIT_PRICE, C.UNIT_COST, *MASTER_ATTRIBUTES)}
     category = _text(master, C.CATEGORY)
-    found = history_attributes(
-        history, calendar, config, MasterValues(num[C.UNIT_PRICE], num[C.UNIT_COST], category)
+    demand = demand_attributes(history, calendar, config, workers=derivation_workers(config))
+    value = key_value_attributes(
+        history, MasterValues(num[C.UNIT_PRICE], num[C.UNIT_COST], category), config
     )
-    frame = attribute_frame(history.keys, key_names, found.values)
-    notes = _add_customer_attributes(frame, tables.get("demand_lines"), key_names, grid)
+    frame = attribute_frame(history.keys, key_names, {**demand, **value.values})
+    _add_customer_attributes(frame, tables.get("demand_lines"), key_names, grid)
     supply = supply_attributes(tables.get("supply"), as_of, config).reindex(sku)
+    _add_supply_attributes(frame, supply, num)
+    for name in DESCRIPTORS:
+        frame[name] = pd.array(_text(master, name), dtype="str")
+    frame[MARGIN_LEVEL] = pd.array(value.margin_level, dtype="str")
+    frame[SUPPLY_STALE] = supply["stale"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    frame[MASTER_UNIT_PRICE] = num[C.UNIT_PRICE]
+    return frame
+
+
+def derivation_notes(tables: Mapping[str, pd.DataFrame]) -> list[str]:
+    """What the derivation had to do without: tables that were not given."""
+    notes = []
+    if tables.get("demand_lines") is None:
+        notes.append("no demand_lines table: n_customers, top_customer_share, n_countries missing")
     if tables.get("supply") is None:
         notes.append("no supply table: lead-time and supplier attributes come from fallbacks")
-    _add_supply_attributes(frame, supply, num)
-    filled = _fill_missing(frame, master, num, category, found.margin_level, config)
-    frame = _snapshot_frame(frame, filled.flags, as_of, master, key_names)
-    unresolved = _unresolved(history.keys, key_names, filled.imputation.unresolved)
-    report = _report(as_of, grid, config, len(frame), filled.imputation, found.margin_level, supply)
-    report["notes"] = notes
+    return notes
+
+
+def catalogue_attributes(
+    keyed: pd.DataFrame,
+    notes: Sequence[str],
+    as_of: date,
+    calendar: Calendar,
+    config: FeaturesConfig,
+) -> DerivedAttributes:
+    """The snapshot from the per-key rows of every key: shares, ranks, fallbacks and report.
+
+    Rows are put in key order first, so the result does not depend on the order the keys
+    arrive in (one pandas call, or the partitions of a Spark job).
+    """
+    grid = snapshot_grid(as_of, calendar, config)
+    key_names = key_names_of(config)
+    frame = keyed.sort_values(key_names, kind="stable").reset_index(drop=True)
+    margin_level = _text(frame, MARGIN_LEVEL)
+    shares = catalogue_value_attributes(
+        frame["revenue"].to_numpy(dtype=np.float64), frame["margin"].to_numpy(dtype=np.float64)
+    )
+    for name, values in shares.items():
+        frame[name] = values
+    unit_price = frame[MASTER_UNIT_PRICE].to_numpy(dtype=np.float64)
+    filled = _fill_missing(frame, unit_price, margin_level, config)
+    stale = frame[SUPPLY_STALE].to_numpy(dtype=bool)
+    frame = _snapshot_frame(frame, filled.flags, as_of, key_names)
+    keys = [frame[n].to_numpy(dtype=object) for n in key_names]
+    unresolved = _unresolved(keys, key_names, filled.imputation.unresolved)
+    report = _report(as_of, grid, config, len(frame), filled.imputation, margin_level, stale)
+    report["notes"] = list(notes)
     if filled.cost_from_price.any():
         report["imputed"].setdefault(C.UNIT_COST, {})["price_at_default_margin"] = int(
             filled.cost_from_price.sum()
@@ -225,12 +309,12 @@ def _demand(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
 
 def _add_customer_attributes(
     frame: pd.DataFrame, lines: pd.DataFrame | None, key_names: Sequence[str], grid: PeriodGrid
-) -> list[str]:
-    """Fill the customer attributes into `frame` (the frame derivation builds); returns notes."""
+) -> None:
+    """Fill the customer attributes into `frame` (the frame derivation builds)."""
     if lines is None:
         for name in CUSTOMER_ATTRIBUTES:
             frame[name] = np.nan
-        return ["no demand_lines table: n_customers, top_customer_share, n_countries missing"]
+        return
     cust = customer_attributes(lines, key_names, grid.window_start, grid.window_end)
     at = (
         pd.MultiIndex.from_frame(frame[key_names])
@@ -241,7 +325,6 @@ def _add_customer_attributes(
     frame["n_customers"] = cust["n_customers"].fillna(0.0).to_numpy()
     frame["top_customer_share"] = cust["top_customer_share"].to_numpy()
     frame["n_countries"] = cust["n_countries"].fillna(0.0).to_numpy()
-    return []
 
 
 def _add_supply_attributes(
@@ -266,20 +349,19 @@ class _Filled:
 
 def _fill_missing(
     frame: pd.DataFrame,
-    master: pd.DataFrame,
-    num: Mapping[str, np.ndarray],
-    category: np.ndarray,
+    master_unit_price: np.ndarray,
     margin_level: np.ndarray,
     config: FeaturesConfig,
 ) -> _Filled:
     """Fill missing attributes in `frame` by the fallbacks and flag every filled value."""
+    category = _text(frame, C.CATEGORY)
     # A product without a master cost gets the cost its own price implies at the default
     # margin: closer to the product than a family median, and flagged imputed like one.
-    cost_from_price = frame[C.UNIT_COST].isna().to_numpy() & ~np.isnan(num[C.UNIT_PRICE])
+    cost_from_price = frame[C.UNIT_COST].isna().to_numpy() & ~np.isnan(master_unit_price)
     frame.loc[cost_from_price, C.UNIT_COST] = unit_cost_from_price(
-        num[C.UNIT_PRICE], category, config
+        master_unit_price, category, config
     )[cost_from_price]
-    groups = pd.DataFrame({C.FAMILY: _text(master, C.FAMILY), C.CATEGORY: category})
+    groups = pd.DataFrame({C.FAMILY: _text(frame, C.FAMILY), C.CATEGORY: category})
     imputation = fill_by_hierarchy(frame, groups, config.defaults, imputable_names())
     for name in imputable_names():
         frame[name] = imputation.values[name].to_numpy()
@@ -297,13 +379,10 @@ def _snapshot_frame(
     frame: pd.DataFrame,
     flags: pd.DataFrame,
     as_of: date,
-    master: pd.DataFrame,
     key_names: Sequence[str],
 ) -> pd.DataFrame:
     """The snapshot's columns in their order (keys, as_of, descriptors, attributes, flags)."""
     frame[C.AS_OF] = pd.Timestamp(as_of).as_unit("us")
-    for name in DESCRIPTORS:
-        frame[name] = pd.array(_text(master, name), dtype="str")
     frame = pd.concat([frame, flags.set_axis(frame.index)], axis=1)
     columns = [*key_names, C.AS_OF, *DESCRIPTORS, *attribute_names(), *flags.columns]
     return frame[columns].sort_values(list(key_names), kind="stable").reset_index(drop=True)
@@ -342,7 +421,7 @@ def _report(
     rows: int,
     imputation: Imputation,
     margin_level: np.ndarray,
-    supply: pd.DataFrame,
+    stale_supply: np.ndarray,
 ) -> dict[str, Any]:
     """The JSON-ready derivation report: window, and values filled per attribute and level."""
     imputed = {a: dict(c) for a, c in imputation.counts.items() if c}
@@ -364,7 +443,7 @@ def _report(
         "levels": ["product", *LEVELS],
         "imputed": imputed,
         "imputed_values": int(sum(sum(c.values()) for c in imputed.values())),
-        "stale_supply_products": int(supply["stale"].astype("boolean").fillna(False).sum()),
+        "stale_supply_products": int(stale_supply.sum()),
     }
 
 

@@ -14,6 +14,7 @@ from strata.cli_common import (
     AsOfOpt,
     ConfigOpt,
     StepProgress,
+    fail,
     parse_date,
     run,
     workspace,
@@ -34,15 +35,25 @@ def features_build(
             help="snapshot date(s), YYYY-MM-DD; repeat for several (default: last data date)",
         ),
     ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="pandas (default) | spark: the per-product step on Spark (config `spark:`, "
+            "needs the spark extra and Java 17)",
+        ),
+    ] = "pandas",
 ) -> None:
     """Ingest the sources, quarantine bad rows, derive attributes and write snapshot(s)."""
-    from features.build import build_features
+    from features.build import ENGINES, build_features
     from strata.render import print_build_summary
 
+    if engine not in ENGINES:
+        fail(f"--engine {engine!r} is not an engine; use {' or '.join(ENGINES)}")
     ws = workspace(config)
     dates = [parse_date(d) for d in (as_of or [])]
     with StepProgress(2 + max(len(dates), 1), f"features build {ws.name}") as step:
-        result = run(build_features, ws, as_of=dates or None, progress=step)
+        result = run(build_features, ws, as_of=dates or None, progress=step, engine=engine)
     print_build_summary(result)
 
 

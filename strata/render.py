@@ -84,6 +84,12 @@ def print_build_summary(result: Any) -> None:
             f"snapshot as of [b]{day}[/]: {result.products.get(day, 0):,} products × "
             f"{len(result.attributes)} attributes → {path}"
         )
+    tasks = getattr(result, "tasks", None)
+    if tasks is not None and len(tasks):
+        console.print(
+            f"engine spark: {len(tasks):,} sku partitions with products, "
+            f"{tasks['keys'].sum():,} keys, slowest task {tasks['seconds'].max():.2f} s"
+        )
     console.print(f"canonical tables and quarantine → {result.tables_dir}")
 
 

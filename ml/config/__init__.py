@@ -7,6 +7,7 @@ from ml.config.gates import Gate, GatesConfig
 from ml.config.policy import PolicyConfig
 from ml.config.roles import RolesConfig
 from ml.config.scoring import ScoringConfig
+from ml.config.spark import SparkConfig
 from ml.config.training import TrainingConfig
 from ml.config.workspace import (
     Calendar,
@@ -49,6 +50,7 @@ __all__ = [
     "Segment",
     "SegmentationConfig",
     "Source",
+    "SparkConfig",
     "TrainingConfig",
     "Workspace",
 ]

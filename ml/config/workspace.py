@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from ml.config.base import Frozen, hide_url_password
+from ml.config.spark import SparkConfig
 
 __all__ = [
     "Calendar",
@@ -276,6 +277,9 @@ class Workspace(Frozen):
     database: Database = Field(
         Database(),
         description="the project's database (users, refresh ledger): SQLite or PostgreSQL",
+    )
+    spark: SparkConfig = Field(
+        SparkConfig(), description="the Spark engine of `strata features build --engine spark`"
     )
     sources: list[Source] = Field(min_length=1)
 
