@@ -64,7 +64,8 @@ def monitor_refresh(
     if previous_as_of is not None and previous_as_of in list_snapshots(ws):
         previous = load_features(previous_as_of, workspace=ws)
     assignments = read_table(workspace_sinks(ws, scoring)[0], C.ASSIGNMENTS, as_of=as_of)
-    attributes = [a for a in attribute_names() if a in current.columns]
+    skip = set(config.exclude_attributes)
+    attributes = [a for a in attribute_names() if a in current.columns and a not in skip]
     rows = monitoring_rows(
         refresh_id,
         as_of,

@@ -8,6 +8,7 @@ import typer
 
 from strata.cli_features import features_app, synth
 from strata.cli_models import gates_app, models_app, override_app, promote, rollback
+from strata.cli_monitoring import runs_monitoring
 from strata.cli_policy import policy_app
 from strata.cli_refresh import refresh_command, runs_history
 from strata.cli_score import audit, explain, score_app
@@ -30,6 +31,7 @@ app.command("synth")(synth)
 app.command("train")(train)
 app.add_typer(runs_app, name="runs")
 runs_app.command("history")(runs_history)
+runs_app.command("monitoring")(runs_monitoring)
 app.command("refresh")(refresh_command)
 app.command("simulate")(simulate)
 app.command("kpis")(kpis)

@@ -42,9 +42,25 @@ class MonitoringConfig(Frozen):
     thresholds: MonitoringThresholds = MonitoringThresholds()
     psi_bins: int = Field(10, ge=1, description="quantile bins of the PSI (ml.drift)")
     min_segment_products: int = Field(
-        20, ge=1, description="a segment's PSI is measured only with at least this many products"
+        50, ge=1, description="a segment's PSI is measured only with at least this many products"
+    )
+    exclude_attributes: list[str] = Field(
+        ["age_periods", "staleness_periods"],
+        description="attributes not measured: elapsed-time counts move with the clock alone",
     )
     chart: Path = Field(Path("reports/monitoring.png"), description="under the warehouse")
+
+    @field_validator("exclude_attributes")
+    @classmethod
+    def _known_attributes(cls, value: list[str]) -> list[str]:
+        from ml.attributes import attribute_names
+
+        unknown = [v for v in value if v not in attribute_names()]
+        if unknown:
+            raise ValueError(
+                f"unknown attribute(s) {', '.join(unknown)}; `strata features list` shows them"
+            )
+        return value
 
 
 class TriggerRules(Frozen):
