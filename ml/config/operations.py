@@ -77,14 +77,10 @@ def _check_cron(expression: str) -> str:
     """The expression when APScheduler's crontab parser accepts it, else a ValueError saying why."""
     from apscheduler.triggers.cron import CronTrigger  # the parser the scheduler itself uses
 
-    fields = expression.split()
-    if len(fields) != 5:
-        raise ValueError(
-            f"a cron expression has 5 fields (minute hour day month weekday), got "
-            f"{len(fields)} in {expression!r}; e.g. '0 6 * * 1' is Mondays 06:00"
-        )
+    from ml.cron import apscheduler_crontab
+
     try:
-        CronTrigger.from_crontab(expression, timezone="UTC")
+        CronTrigger.from_crontab(apscheduler_crontab(expression), timezone="UTC")
     except ValueError as exc:
         raise ValueError(f"{expression!r} is not a valid cron expression: {exc}") from None
     return expression

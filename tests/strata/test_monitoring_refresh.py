@@ -163,3 +163,13 @@ def test_runs_monitoring_prints_the_table_and_the_rules_fired(monitored):
     assert got.exit_code == 0, got.output
     assert str(DAYS[2]) in got.output and SEGMENT in got.output
     assert "rule fired" in got.output and "drift" in got.output
+
+
+def test_schedule_once_runs_a_refresh_recorded_as_triggered_by_schedule(monitored, monkeypatch):
+    ws, out, _ = monitored
+    monkeypatch.chdir(REPO)  # the stage configs are the repository's
+    got = CliRunner().invoke(app, ["schedule", "--config", str(out / "strata.yaml"), "--once"])
+    assert got.exit_code == 0, got.output
+    ledger = read_ledger(ws, limit=1)
+    assert set(ledger["triggered_by"]) == {"schedule"}
+    assert set(ledger["status"]) == {"succeeded"} and "monitoring" in set(ledger["stage"])
