@@ -43,6 +43,7 @@ def refresh_command(
     """Features build -> score with @champion -> policy build -> KPIs, each stage in the ledger."""
     from rich.console import Console
 
+    from ml.config.files import load_operations_config
     from strata.cli_models import serving_context
     from strata.refresh import refresh
 
@@ -52,6 +53,7 @@ def refresh_command(
     try:
         sc = serving_context(config)
         ws, catalogue, scoring, policy = stage_configs(config, None, None, None)
+        operations = run(load_operations_config, ws, None)
         console = Console(soft_wrap=True, highlight=False)
         result = run(
             refresh,
@@ -60,6 +62,7 @@ def refresh_command(
             catalogue=catalogue,
             scoring=scoring,
             policy=policy,
+            operations=operations,
             as_of=parse_date(as_of),
             triggered_by=triggered_by,
             wait=wait,

@@ -6,8 +6,8 @@ implementation of any of them. Each stage publishes all or nothing (snapshots an
 tables by folder rename, scoring and policy runs through ``store.sinks.write_runs``, KPI alerts in
 one transaction), so a refresh that fails or is killed in a stage leaves that stage's outputs and
 every later stage's as they were; stages that finished before it stay published — each is a
-complete, valid output of the same data. The repository has no monitoring stage yet; when it has
-one it joins ``STAGES`` here.
+complete, valid output of the same data. The monitoring stage (``planning.monitoring_job``)
+measures the refresh against the previous one and appends its rows to the monitoring table.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from ml.config import Catalogue, Workspace
+from ml.config.operations import OperationsConfig
 from ml.config.policy import PolicyConfig
 from ml.config.scoring import ScoringConfig
 from ml.errors import StrataError
@@ -35,7 +36,7 @@ __all__ = [
     "refresh",
 ]
 
-STAGES = ("features", "score", "policies", "kpis")
+STAGES = ("features", "score", "policies", "kpis", "monitoring")
 
 
 @dataclass(frozen=True)
@@ -99,13 +100,41 @@ def _policies(
 
 
 def _kpis(
-    ws: Workspace, catalogue: Catalogue, scoring: ScoringConfig, policy: PolicyConfig, day: date
+    ws: Workspace,
+    catalogue: Catalogue,
+    scoring: ScoringConfig,
+    policy: PolicyConfig,
+    day: date,
+    judged: list[Any],
 ) -> StageOutcome:
     from planning.kpis import segment_kpis
 
     report = segment_kpis(ws, catalogue=catalogue, scoring=scoring, config=policy)
+    judged.append(report.table)  # the monitoring stage reads these judgements
     # in: the segment x KPI judgements made; out: the alerts written to kpi_alerts
     return StageOutcome("kpis", len(report.table), len(report.alerts), None, day)
+
+
+def _monitoring(
+    ws: Workspace,
+    refresh_id: str,
+    scoring: ScoringConfig,
+    operations: OperationsConfig,
+    day: date,
+    judged: list[Any],
+) -> StageOutcome:
+    from planning.monitoring_job import monitor_refresh
+
+    done = monitor_refresh(
+        ws,
+        refresh_id,
+        day,
+        scoring=scoring,
+        config=operations.monitoring,
+        kpis=judged[-1] if judged else None,
+    )
+    # in: the products measured; out: the monitoring rows appended (all products + each segment)
+    return StageOutcome("monitoring", int(done.rows["products"].iloc[0]), len(done.rows), None, day)
 
 
 def refresh(
@@ -115,6 +144,7 @@ def refresh(
     catalogue: Catalogue,
     scoring: ScoringConfig,
     policy: PolicyConfig,
+    operations: OperationsConfig | None = None,
     as_of: date | None = None,
     triggered_by: str | None = None,
     wait: bool = False,
@@ -129,6 +159,7 @@ def refresh(
     marked failed with its error and raises RefreshError; later stages do not run.
     """
     say = progress or (lambda _m: None)
+    operations = operations or OperationsConfig()
     refresh_id = refresh_id or new_refresh_id()
     who = triggered_by or current_user()
     with refresh_lock(ws.warehouse, refresh_id, who, wait=wait):
@@ -173,7 +204,9 @@ def refresh(
         assert day is not None
         stage("score", lambda: _score(ws, ref, scoring, day, built.rows_out))
         stage("policies", lambda: _policies(ws, catalogue, scoring, policy, day))
-        stage("kpis", lambda: _kpis(ws, catalogue, scoring, policy, day))
+        judged: list[Any] = []
+        stage("kpis", lambda: _kpis(ws, catalogue, scoring, policy, day, judged))
+        stage("monitoring", lambda: _monitoring(ws, refresh_id, scoring, operations, day, judged))
     return RefreshResult(refresh_id, day, who, abandoned, outcomes)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -28,16 +28,25 @@ from synth.erp import extract_table as region_extract_table
 from synth.files import HISTORY_END, HistoryCalendar, history_calendar, write_csv, write_table
 from synth.layout import REPORTING_CURRENCY, synthetic_workspace_config
 from synth.master_files import MasterFiles, ProductCodes, master_files, product_codes
-from synth.patterns import PlantedDemand, weekly_demand
+from synth.patterns import SEGMENTS, PlantedDemand, weekly_demand
 from synth.plan import Lines, Plan, fx_rates, planted_plan, regional_lines, unit_prices
 from synth.styles import EU_STYLE, US_STYLE, RegionStyle
 from synth.supply import supplier_assignment
 from synth.supply_files import Suppliers, SupplyFile, inventory_file, supply_file
 from synth.truth import RegionResult, file_counts, ground_truth
 
-__all__ = ["HISTORY_END", "MIN_WEEKS", "write_synthetic_company"]
+__all__ = ["HISTORY_END", "MIN_WEEKS", "DemandShift", "write_synthetic_company"]
 
 MIN_WEEKS = 8
+
+
+@dataclass(frozen=True)
+class DemandShift:
+    """A planted drift: from week `from_week` on, one planted segment's demand is `factor` times."""
+
+    segment: str  # a planted segment name (synth.patterns.SEGMENTS)
+    from_week: int  # index into the history's weeks, 0 = the first week
+    factor: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -85,15 +94,24 @@ class _Written:
 
 
 def write_synthetic_company(
-    out: Path | str, *, n_skus: int = 1000, n_weeks: int = 104, seed: int = 7
+    out: Path | str,
+    *,
+    n_skus: int = 1000,
+    n_weeks: int = 104,
+    seed: int = 7,
+    demand_shift: DemandShift | None = None,
 ) -> list[Path]:
-    """Write the synthetic company's files into `out`; returns the paths written."""
+    """Write the synthetic company's files into `out`; returns the paths written.
+
+    `demand_shift` plants a drift (e.g. one segment's demand doubling from a week on); the
+    ground truth keeps the planted segments, and the truth's expected totals follow the shift.
+    """
     _check_size(n_skus, n_weeks)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rng = _Streams.spawn(seed)
     cal = history_calendar(n_weeks)
-    planted = _planted(n_skus, n_weeks, cal, rng)
+    planted = _planted(n_skus, n_weeks, cal, rng, demand_shift)
     product = product_codes(n_skus, rng.master)
     written = _write_sources(out, planted, cal, product, rng)
     truth = ground_truth(
@@ -123,9 +141,37 @@ def write_synthetic_company(
     ]
 
 
-def _planted(n_skus: int, n_weeks: int, cal: HistoryCalendar, rng: _Streams) -> _Planted:
+def _shifted(demand: PlantedDemand, plan: Plan, shift: DemandShift | None) -> PlantedDemand:
+    """`demand` with the planted drift applied (whole units, rounded), or as it was."""
+    if shift is None:
+        return demand
+    names = [s.name for s in SEGMENTS]
+    if shift.segment not in names:
+        raise StrataError(
+            f"demand_shift.segment {shift.segment!r} is not a planted segment; use one of "
+            f"{', '.join(names)}"
+        )
+    if not 0 <= shift.from_week < demand.qty.shape[0]:
+        raise StrataError(
+            f"demand_shift.from_week {shift.from_week} is outside the history's "
+            f"{demand.qty.shape[0]} weeks; use 0 .. {demand.qty.shape[0] - 1}"
+        )
+    qty = demand.qty.copy()
+    cols = plan.segment == names.index(shift.segment)
+    qty[shift.from_week :, cols] = np.rint(qty[shift.from_week :, cols] * shift.factor)
+    return replace(demand, qty=qty.astype(demand.qty.dtype))
+
+
+def _planted(
+    n_skus: int,
+    n_weeks: int,
+    cal: HistoryCalendar,
+    rng: _Streams,
+    shift: DemandShift | None = None,
+) -> _Planted:
     plan = planted_plan(n_skus, n_weeks, rng.plan)
     demand = weekly_demand(plan.pattern, plan.size_mean, plan.first_week, n_weeks, rng.demand)
+    demand = _shifted(demand, plan, shift)
     base_factor = np.where(plan.sells_in == 0, plan.case_factor, 1)
     expected_weekly_qty = demand.occurrence * demand.size_mean * base_factor
     unit_price = unit_prices(plan, expected_weekly_qty, rng.price)

@@ -22,6 +22,7 @@ from ml.catalogue_checks import validate_catalogue
 from ml.config.base import hide_url_password
 from ml.config.catalogue import Catalogue
 from ml.config.gates import GatesConfig
+from ml.config.operations import OperationsConfig
 from ml.config.policy import PolicyConfig
 from ml.config.roles import RolesConfig
 from ml.config.scoring import ScoringConfig
@@ -35,6 +36,7 @@ __all__ = [
     "load_catalogue",
     "load_gates_config",
     "load_model",
+    "load_operations_config",
     "load_policy_config",
     "load_roles_config",
     "load_scoring_config",
@@ -149,6 +151,11 @@ def load_policy_config(ws: Workspace, path: Path | None = None) -> PolicyConfig:
 def load_gates_config(ws: Workspace, path: Path | None = None) -> GatesConfig:
     """The promotion gates per alias (default configs/gates.yaml)."""
     return _stage_config(ws, GatesConfig, ws.gates, path)
+
+
+def load_operations_config(ws: Workspace, path: Path | None = None) -> OperationsConfig:
+    """Monitoring thresholds, trigger rules and the schedule (default configs/operations.yaml)."""
+    return _stage_config(ws, OperationsConfig, ws.operations, path)
 
 
 def load_roles_config(ws: Workspace, path: Path | None = None) -> RolesConfig:

@@ -274,6 +274,10 @@ class Workspace(Frozen):
     )
     gates: Path = Field(Path("configs/gates.yaml"), description="promotion gates per alias")
     roles: Path = Field(Path("configs/roles.yaml"), description="who may do what in `strata serve`")
+    operations: Path = Field(
+        Path("configs/operations.yaml"),
+        description="monitoring thresholds, trigger rules and the refresh schedule",
+    )
     database: Database = Field(
         Database(),
         description="the project's database (users, refresh ledger): SQLite or PostgreSQL",

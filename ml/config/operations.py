@@ -1,0 +1,123 @@
+"""Frozen pydantic models of configs/operations.yaml: monitoring thresholds, trigger rules, schedule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+
+from ml.config.base import Frozen
+
+__all__ = [
+    "MonitoringConfig",
+    "MonitoringThresholds",
+    "OperationsConfig",
+    "Schedule",
+    "TriggerRules",
+]
+
+
+class MonitoringThresholds(Frozen):
+    """Limits a refresh's monitoring row is judged against; a value above its limit is a breach."""
+
+    psi_max: float = Field(0.25, gt=0, description="PSI of any attribute, overall or per segment")
+    mix_change_max: float = Field(
+        0.05, ge=0, le=1, description="absolute change of a segment's share since the last refresh"
+    )
+    change_share_max: float = Field(
+        0.15, ge=0, le=1, description="share of products whose segment changed"
+    )
+    provisional_share_max: float = Field(
+        0.30, ge=0, le=1, description="share of products placed provisionally (launch model)"
+    )
+    imputed_share_max: float = Field(
+        1.0, ge=0, le=1, description="share of products with any attribute filled by a fallback"
+    )
+    kpi_breaches_max: int = Field(0, ge=0, description="KPI judgements breached in a segment")
+
+
+class MonitoringConfig(Frozen):
+    """How the monitoring stage measures a refresh and where it draws its trend chart."""
+
+    thresholds: MonitoringThresholds = MonitoringThresholds()
+    psi_bins: int = Field(10, ge=1, description="quantile bins of the PSI (ml.drift)")
+    min_segment_products: int = Field(
+        50, ge=1, description="a segment's PSI is measured only with at least this many products"
+    )
+    exclude_attributes: list[str] = Field(
+        ["age_periods", "staleness_periods"],
+        description="attributes not measured: elapsed-time counts move with the clock alone",
+    )
+    chart: Path = Field(Path("reports/monitoring.png"), description="under the warehouse")
+
+    @field_validator("exclude_attributes")
+    @classmethod
+    def _known_attributes(cls, value: list[str]) -> list[str]:
+        from ml.attributes import attribute_names
+
+        unknown = [v for v in value if v not in attribute_names()]
+        if unknown:
+            raise ValueError(
+                f"unknown attribute(s) {', '.join(unknown)}; `strata features list` shows them"
+            )
+        return value
+
+
+class TriggerRules(Frozen):
+    """When monitoring should ask for attention: each rule fires on the monitoring rows."""
+
+    drift_psi_max: float = Field(0.25, gt=0, description="fires when any PSI exceeds it")
+    kpi_breached_refreshes: int = Field(
+        3, ge=1, description="fires when a segment breached a KPI this many refreshes in a row"
+    )
+    mix_change_max: float = Field(0.10, ge=0, le=1, description="fires when any share moved more")
+
+
+def _check_cron(expression: str) -> str:
+    """The expression when APScheduler's crontab parser accepts it, else a ValueError saying why."""
+    from apscheduler.triggers.cron import CronTrigger  # the parser the scheduler itself uses
+
+    from ml.cron import apscheduler_crontab
+
+    try:
+        CronTrigger.from_crontab(apscheduler_crontab(expression), timezone="UTC")
+    except ValueError as exc:
+        raise ValueError(f"{expression!r} is not a valid cron expression: {exc}") from None
+    return expression
+
+
+class Schedule(Frozen):
+    """When `strata schedule` runs `strata refresh`: cron expressions, read in `timezone`."""
+
+    cron: list[str] = Field(["0 6 * * 1"], min_length=1, description="default Mondays 06:00")
+    timezone: str = "UTC"
+    workspaces: list[Path] = Field(
+        default_factory=list,
+        description="workspace configs to refresh (default: the one given with --config)",
+    )
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: list[str]) -> list[str]:
+        return [_check_cron(v) for v in value]
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not a time zone name; e.g. UTC, Europe/London"
+            ) from None
+        return value
+
+
+class OperationsConfig(Frozen):
+    """configs/operations.yaml."""
+
+    monitoring: MonitoringConfig = MonitoringConfig()
+    rules: TriggerRules = TriggerRules()
+    schedule: Schedule = Schedule()

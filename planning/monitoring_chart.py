@@ -1,0 +1,51 @@
+"""The monitoring trend chart: PSI max, mix change, change share and KPI breaches per refresh."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ml import columns as C
+from ml.monitoring import ALL, CHANGED_SHARE, KPIS_BREACHED, PSI_MAX, SHARE_CHANGE
+
+__all__ = ["PANELS", "draw_monitoring_chart"]
+
+PANELS = (
+    (PSI_MAX, "largest PSI (any attribute, any segment)"),
+    (SHARE_CHANGE, "largest segment share change"),
+    (CHANGED_SHARE, "share of products changing segment"),
+    (KPIS_BREACHED, "KPI judgements breached"),
+)
+
+
+def _trend(rows: pd.DataFrame) -> pd.DataFrame:
+    """One point per refresh: the worst PSI over every row, the ALL row's other measures."""
+    overall = rows[rows[C.SEGMENT] == ALL].set_index("refresh_id")
+    worst = pd.to_numeric(rows[PSI_MAX], errors="coerce").groupby(rows["refresh_id"]).max()
+    out = overall[[C.AS_OF, SHARE_CHANGE, CHANGED_SHARE, KPIS_BREACHED]].copy()
+    out[PSI_MAX] = worst.reindex(out.index)
+    return out.sort_index()
+
+
+def draw_monitoring_chart(rows: pd.DataFrame, path: Path, title: str) -> Path:
+    """Write the PNG of the monitoring rows' trend to `path`; returns it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    trend = _trend(rows)
+    labels = [f"{d}\n{r[-6:]}" for r, d in zip(trend.index, trend[C.AS_OF], strict=True)]
+    fig, axes = plt.subplots(len(PANELS), 1, figsize=(8, 2.2 * len(PANELS)), sharex=True)
+    for ax, (col, label) in zip(axes, PANELS, strict=True):
+        ax.plot(range(len(trend)), pd.to_numeric(trend[col], errors="coerce"), marker="o")
+        ax.set_ylabel(label, fontsize=8)
+        ax.grid(alpha=0.3)
+    axes[-1].set_xticks(range(len(trend)), labels, fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -1,0 +1,175 @@
+"""The monitoring stage inside `strata refresh`, on a synthetic company with a planted drift:
+core_fast_movers' demand triples from a week on. Three refreshes: two before the drift (the
+first has no previous refresh), one after. The refresh that first sees the drift flags PSI on
+that segment's volume attributes; the one before it flags no drift anywhere."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from features.build import build_features
+from features.snapshots import load_features
+from ml.config.files import (
+    load_catalogue,
+    load_policy_config,
+    load_scoring_config,
+    load_training_config,
+    load_workspace,
+)
+from ml.config.gates import GatesConfig
+from ml.config.operations import MonitoringConfig, OperationsConfig
+from ml.config.scoring import ScoringConfig
+from promotion.promote import promote
+from store.monitoring_table import read_monitoring
+from store.registry import RegistryRef
+from store.run_ledger import read_ledger
+from strata.cli import app
+from strata.refresh import refresh
+from synth.company import DemandShift, write_synthetic_company
+from synth.files import HISTORY_END
+from training.tracking import tracking_uri
+from training.train import train
+
+REPO = Path(__file__).resolve().parents[2]
+N_WEEKS, FROM_WEEK = 70, 58  # the drift starts 12 weeks before the end of the history
+DRIFT_START = HISTORY_END - timedelta(weeks=N_WEEKS - FROM_WEEK)
+DAYS = [
+    DRIFT_START - timedelta(days=8),
+    DRIFT_START - timedelta(days=1),
+    HISTORY_END - timedelta(days=1),
+]
+SEGMENT = "core_fast_movers"
+VOLUME = {
+    "total_qty",
+    "mean_qty",
+    "std_qty",
+    "std_qty_raw",
+    "revenue",
+    "revenue_share",
+    "margin",
+    "margin_share",
+    "trend",
+    "growth",
+    "revenue_rank",
+    "revenue_cum_share",
+    "margin_cum_share",
+}
+OPERATIONS = OperationsConfig(monitoring=MonitoringConfig(min_segment_products=60, psi_bins=5))
+
+
+@pytest.fixture(scope="module")
+def monitored(tmp_path_factory: pytest.TempPathFactory):
+    """Company with the drift, trained on the first day's snapshot, refreshed on the three days."""
+    saved = {k: os.environ.pop(k, None) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    cwd = Path.cwd()
+    os.chdir(REPO)
+    try:
+        out = tmp_path_factory.mktemp("monitoring") / "company"
+        shift = DemandShift(SEGMENT, FROM_WEEK, factor=3.0)
+        write_synthetic_company(out, n_skus=800, n_weeks=N_WEEKS, seed=5, demand_shift=shift)
+        ws = load_workspace(out / "strata.yaml")
+        build_features(ws, as_of=[DAYS[0]])
+        base = load_training_config(ws, REPO / "configs" / "training.yaml")
+        config = base.model_copy(
+            update={"assigner": base.assigner.model_copy(update={"cv_folds": 2})}
+        )
+        train(ws, labels="rules", config=config, catalogue=load_catalogue(ws), as_of=DAYS[0])
+        ref = RegistryRef("strata-segmenter", tracking_uri(ws))
+        promote(ws, ref, "1", "champion", GatesConfig(), ScoringConfig(), force=True, reason="t")
+        results = [
+            refresh(
+                ws,
+                ref,
+                catalogue=load_catalogue(ws),
+                scoring=load_scoring_config(ws),
+                policy=load_policy_config(ws),
+                operations=OPERATIONS,
+                as_of=day,
+                triggered_by="test",
+            )
+            for day in DAYS
+        ]
+        yield ws, out, results
+    finally:
+        os.chdir(cwd)
+        for key, value in saved.items():
+            if value is not None:
+                os.environ[key] = value
+
+
+def _rows(ws, result) -> pd.DataFrame:
+    table = read_monitoring(ws)
+    return table[table["refresh_id"] == result.refresh_id].set_index("segment")
+
+
+def _psi_flagged(rows: pd.DataFrame) -> list[str]:
+    return [seg for seg, b in rows["breaches"].items() if "psi_max" in str(b).split(",")]
+
+
+def test_each_refresh_records_a_monitoring_stage_and_appends_its_rows(monitored):
+    ws, _, results = monitored
+    ledger = read_ledger(ws)
+    mon = ledger[ledger["stage"] == "monitoring"]
+    assert len(mon) == 3 and set(mon["status"]) == {"succeeded"}
+    table = read_monitoring(ws)
+    assert sorted(set(table["refresh_id"])) == sorted(r.refresh_id for r in results)
+    assert (ws.warehouse / "reports" / "monitoring.png").stat().st_size > 0
+
+
+def test_the_first_refresh_has_no_psi_and_no_mix_change(monitored):
+    ws, _, results = monitored
+    first = _rows(ws, results[0])
+    assert first["psi_max"].isna().all() and first["share_change"].isna().all()
+    assert first.loc["ALL", "products"] == len(load_features(DAYS[0], workspace=ws))
+    assert first.loc["ALL", "share"] == 1.0
+
+
+def test_the_refresh_before_the_drift_flags_no_drift(monitored):
+    ws, _, results = monitored
+    before = _rows(ws, results[1])
+    assert before["previous_as_of"].iloc[0] == DAYS[0]
+    assert _psi_flagged(before) == [], before[["psi_max", "psi_max_attribute"]]
+
+
+def test_the_refresh_that_sees_the_drift_flags_psi_on_the_segments_volume(monitored):
+    ws, _, results = monitored
+    after = _rows(ws, results[2])
+    assert SEGMENT in _psi_flagged(after), after[["psi_max", "psi_max_attribute"]]
+    assert after.loc[SEGMENT, "psi_max_attribute"] in VOLUME
+    psi = json.loads(after.loc[SEGMENT, "psi"])
+    flagged = {a for a, v in psi.items() if v > OPERATIONS.monitoring.thresholds.psi_max}
+    assert flagged and flagged <= VOLUME | {
+        "cv",
+        "cv_raw",
+        "cv2",
+        "cv2_raw",
+        "peak_to_mean",
+        "outlier_share",
+        "seasonality_strength",
+        "n_customers",
+    }
+
+
+def test_runs_monitoring_prints_the_table_and_the_rules_fired(monitored):
+    _, out, _ = monitored
+    got = CliRunner().invoke(app, ["runs", "monitoring", "--config", str(out / "strata.yaml")])
+    assert got.exit_code == 0, got.output
+    assert str(DAYS[2]) in got.output and SEGMENT in got.output
+    assert "rule fired" in got.output and "drift" in got.output
+
+
+def test_schedule_once_runs_a_refresh_recorded_as_triggered_by_schedule(monitored, monkeypatch):
+    ws, out, _ = monitored
+    monkeypatch.chdir(REPO)  # the stage configs are the repository's
+    got = CliRunner().invoke(app, ["schedule", "--config", str(out / "strata.yaml"), "--once"])
+    assert got.exit_code == 0, got.output
+    ledger = read_ledger(ws, limit=1)
+    assert set(ledger["triggered_by"]) == {"schedule"}
+    assert set(ledger["status"]) == {"succeeded"} and "monitoring" in set(ledger["stage"])
