@@ -28,6 +28,16 @@ AsOfOpt = Annotated[
 ]
 
 
+FormatOpt = Annotated[str, typer.Option("--format", help="table | json", case_sensitive=False)]
+
+
+def output_format_of(value: str) -> str:
+    """`--format` lower-cased, or a clear failure when it is neither table nor json."""
+    if value.lower() not in ("table", "json"):
+        fail(f"--format {value!r} is not a format; use table or json")
+    return value.lower()
+
+
 def fail(message: str, code: int = 2) -> None:
     """Print one clear error and exit non-zero."""
     from rich.console import Console

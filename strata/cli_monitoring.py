@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from strata.cli_common import DEFAULT_CONFIG, ConfigOpt, fail, run, workspace
+from strata.cli_common import DEFAULT_CONFIG, ConfigOpt, FormatOpt, output_format_of, run, workspace
 
 __all__ = ["runs_monitoring"]
 
@@ -43,17 +43,14 @@ def _cell(col: str, value: Any) -> str:
 def runs_monitoring(
     config: ConfigOpt = DEFAULT_CONFIG,
     limit: Annotated[int, typer.Option("--limit", min=1, help="newest N refreshes")] = 5,
-    output_format: Annotated[
-        str, typer.Option("--format", help="table | json", case_sensitive=False)
-    ] = "table",
+    output_format: FormatOpt = "table",
 ) -> None:
     """Monitoring of the newest refreshes: drift, segment mix, churn, KPIs, thresholds breached."""
     from ml.config.files import load_operations_config
     from ml.triggers import fired_rules
     from store.monitoring_table import monitoring_path, read_monitoring
 
-    if output_format.lower() not in ("table", "json"):
-        fail(f"--format {output_format!r} is not a format; use table or json")
+    output_format = output_format_of(output_format)
     ws = workspace(config)
     operations = run(load_operations_config, ws, None)
     table = run(read_monitoring, ws)
@@ -62,7 +59,7 @@ def runs_monitoring(
     shown = table[table["refresh_id"].isin(ids)].sort_values(
         ["refresh_id", "segment"], ascending=[False, True], key=_all_first
     )
-    if output_format.lower() == "json":
+    if output_format == "json":
         rows = json.loads(shown.to_json(orient="records", date_format="iso"))
         rules = [f.__dict__ for f in fired]
         sys.stdout.write(json.dumps({"rows": rows, "rules_fired": rules}, indent=2) + "\n")

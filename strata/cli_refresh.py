@@ -13,7 +13,8 @@ from strata.cli_common import (
     DEFAULT_CONFIG,
     AsOfOpt,
     ConfigOpt,
-    fail,
+    FormatOpt,
+    output_format_of,
     parse_date,
     run,
     stage_configs,
@@ -105,20 +106,17 @@ def _cell(value: Any) -> str:
 def runs_history(
     config: ConfigOpt = DEFAULT_CONFIG,
     limit: Annotated[int, typer.Option("--limit", min=1, help="newest N refreshes")] = 10,
-    output_format: Annotated[
-        str, typer.Option("--format", help="table | json", case_sensitive=False)
-    ] = "table",
+    output_format: FormatOpt = "table",
 ) -> None:
     """The refresh ledger: each stage of the newest refreshes with status, counts and versions."""
     from store.run_ledger import read_ledger
 
-    if output_format.lower() not in ("table", "json"):
-        fail(f"--format {output_format!r} is not a format; use table or json")
+    output_format = output_format_of(output_format)
     ws = workspace(config)
     frame = run(read_ledger, ws, limit)
     seconds = (frame["ended_at"] - frame["started_at"]).dt.total_seconds()
     frame = frame.assign(seconds=seconds.round(2))
-    if output_format.lower() == "json":
+    if output_format == "json":
         day = frame["snapshot_as_of"].map(lambda d: None if d is None else str(d)[:10])
         rows = json.loads(
             frame.assign(snapshot_as_of=day).to_json(orient="records", date_format="iso")
