@@ -174,11 +174,14 @@ def promote(
     timeout: float = DEFAULT_TIMEOUT_S,
     on_locked: Callable[[], None] | None = None,
     who: str | None = None,
+    automatic: bool = False,
 ) -> AliasMove:
     """Give `version` the alias `target` when every gate passes, or forced with a reason.
 
     `on_locked` runs under the lock before anything is written (tests widen the race with it).
     `who` is recorded (the service passes its authenticated user; default the OS user).
+    `automatic` records the move as ``auto_promotion`` (a refresh's actions stage promoted it,
+    so the next refresh judges it on probation); it cannot be forced.
     """
     target = check_alias(target)
     reason = (reason or "").strip()
@@ -187,6 +190,8 @@ def promote(
             "--force needs --reason: say why the gates are overridden, e.g. --reason 'drift "
             "gate fails on the holiday snapshot; approved by the planning lead'"
         )
+    if force and automatic:
+        raise StrataError("an automatic promotion cannot be forced: it passes the gates or waits")
     client = registry_client(ref)
     info = resolve_version(ref, version, client)
     if force:
@@ -195,7 +200,7 @@ def promote(
         why = f"forced: {reason}" + (f" (last gate check: {last})" if last else "")
     else:
         check = _passing_check(ws, ref, info, target, gates, scoring, catalogue, policy)
-        expected, event = check.holders, "promotion"
+        expected, event = check.holders, "auto_promotion" if automatic else "promotion"
         counts = check.report.to_dict()["counts"]
         why = f"all gates pass ({counts['pass']} pass, {counts['n/a']} n/a)" + (
             f"; {reason}" if reason else ""
@@ -233,7 +238,7 @@ def rollback_alias(
             raise StrataError(f"no version of {ref.model_name} holds {alias}; nothing to roll back")
         history = read_alias_history(ws, ref.model_name, alias)
         promoted = history[
-            history["event"].isin(["promotion", "forced_promotion"])
+            history["event"].isin(["promotion", "auto_promotion", "forced_promotion"])
             & (history["to_version"] == current)
         ]
         if promoted.empty:

@@ -44,6 +44,7 @@ EVENTS = (
     "override_reject",
     "override_expire",
     "promotion",
+    "auto_promotion",
     "forced_promotion",
     "rollback",
     "score_rollback",

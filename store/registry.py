@@ -47,7 +47,7 @@ __all__ = [
 ]
 
 ALIASES = TARGETS  # ("staging", "champion"): the aliases Strata moves
-ALIAS_EVENTS = ("promotion", "forced_promotion", "rollback")
+ALIAS_EVENTS = ("promotion", "auto_promotion", "forced_promotion", "rollback")
 ALIAS_HISTORY_TABLE = "alias_history"
 ALIAS_HISTORY_COLUMNS = [
     "seq",

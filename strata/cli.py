@@ -6,6 +6,7 @@ import warnings
 
 import typer
 
+from strata.cli_actions import runs_actions
 from strata.cli_features import features_app, synth
 from strata.cli_models import gates_app, models_app, override_app, promote, rollback
 from strata.cli_monitoring import runs_monitoring
@@ -33,6 +34,7 @@ app.command("train")(train)
 app.add_typer(runs_app, name="runs")
 runs_app.command("history")(runs_history)
 runs_app.command("monitoring")(runs_monitoring)
+runs_app.command("actions")(runs_actions)
 app.command("refresh")(refresh_command)
 app.command("schedule")(schedule_command)
 app.command("simulate")(simulate)

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from strata.cli_common import DEFAULT_CONFIG, ConfigOpt, FormatOpt, output_format_of, run, workspace
+from strata.cli_tables import log_console, refresh_cells
 
 __all__ = ["runs_monitoring"]
 
@@ -64,12 +65,9 @@ def runs_monitoring(
         rules = [f.__dict__ for f in fired]
         sys.stdout.write(json.dumps({"rows": rows, "rules_fired": rules}, indent=2) + "\n")
         return
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(soft_wrap=True, highlight=False)
-    if not console.is_terminal:
-        console = Console(soft_wrap=True, highlight=False, width=max(console.width, 170))
+    console = log_console()
     if table.empty:
         console.print(f"no monitoring recorded yet for {ws.name}; run `strata refresh`")
         return
@@ -78,14 +76,8 @@ def runs_monitoring(
         t.add_column(
             head, justify="left" if col in ("refresh_id", "segment", "breaches") else "right"
         )
-    shown_id = None
-    for row in shown.to_dict("records"):
-        cells = []
-        for col, _ in _SHOWN:
-            value = row[col]
-            if col == "refresh_id":
-                value, shown_id = ("" if value == shown_id else value), value
-            cells.append(_cell(col, value))
+    rows = shown.to_dict("records")
+    for row, cells in zip(rows, refresh_cells(rows, [c for c, _ in _SHOWN], _cell), strict=True):
         t.add_row(*cells, style="red" if row["breaches"] else None)
     console.print(t)
     console.print(

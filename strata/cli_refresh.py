@@ -41,7 +41,7 @@ def refresh_command(
         ),
     ] = None,
 ) -> None:
-    """Features build -> score with @champion -> policy build -> KPIs, each stage in the ledger."""
+    """Features -> score with @champion -> policies -> KPIs -> monitoring -> actions, in the ledger."""
     from rich.console import Console
 
     from ml.config.files import load_operations_config
@@ -64,6 +64,8 @@ def refresh_command(
             scoring=scoring,
             policy=policy,
             operations=operations,
+            gates=sc.gates(None),
+            training=sc.training,
             as_of=parse_date(as_of),
             triggered_by=triggered_by,
             wait=wait,
@@ -93,7 +95,11 @@ _SHOWN = [
 ]
 
 
-def _cell(value: Any) -> str:
+def _cell(col: str, value: Any) -> str:
+    if col == "started_at" and value is not None and str(value) != "NaT":
+        return f"{value:%Y-%m-%d %H:%M:%S}"
+    if col in ("rows_in", "rows_out") and value == value and value is not None:
+        value = int(value)
     if value is None or str(value) in ("None", "nan", "NaT", "<NA>"):
         return "—"
     if isinstance(value, float):
@@ -123,12 +129,11 @@ def runs_history(
         )
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(soft_wrap=True, highlight=False)
-    if not console.is_terminal:  # a log file or a pipe has no width to fit: keep rows whole
-        console = Console(soft_wrap=True, highlight=False, width=max(console.width, 170))
+    from strata.cli_tables import log_console, refresh_cells
+
+    console = log_console()
     if frame.empty:
         console.print(f"no refresh recorded yet for {ws.name}; run `strata refresh`")
         return
@@ -144,18 +149,7 @@ def runs_history(
             min_width=20 if wrap else None,
         )
     styles = {"failed": "red", "abandoned": "yellow", "running": "cyan"}
-    shown_id = None
-    for row in frame.to_dict("records"):
-        cells = []
-        for col, _ in _SHOWN:
-            value = row[col]
-            if col == "refresh_id":  # once per refresh: its stages follow
-                value, shown_id = ("" if value == shown_id else value), value
-            if col == "started_at" and value is not None:
-                value = f"{value:%Y-%m-%d %H:%M:%S}"
-            if col in ("rows_in", "rows_out") and value == value and value is not None:
-                value = int(value)
-            cells.append(_cell(value))
-        style = styles.get(row["status"])
-        t.add_row(*cells, style=style)
+    rows = frame.to_dict("records")
+    for row, cells in zip(rows, refresh_cells(rows, [c for c, _ in _SHOWN], _cell), strict=True):
+        t.add_row(*cells, style=styles.get(row["status"]))
     console.print(t)

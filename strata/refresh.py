@@ -1,4 +1,4 @@
-"""`strata refresh`: features -> score -> policies -> KPIs for one workspace, each stage in the ledger.
+"""`strata refresh`: features -> score -> policies -> KPIs -> monitoring -> actions, in the ledger.
 
 The wiring only: every stage is the function its own command calls (``build_features``,
 ``serving.scoring.score``, ``build_policies``, ``segment_kpis``), so there is no second
@@ -7,7 +7,9 @@ tables by folder rename, scoring and policy runs through ``store.sinks.write_run
 one transaction), so a refresh that fails or is killed in a stage leaves that stage's outputs and
 every later stage's as they were; stages that finished before it stay published — each is a
 complete, valid output of the same data. The monitoring stage (``planning.monitoring_job``)
-measures the refresh against the previous one and appends its rows to the monitoring table.
+measures the refresh against the previous one and appends its rows to the monitoring table; the
+actions stage (``strata.actions``) judges an automatically promoted champion on its first refresh
+and acts on the trigger rules that fired (retrain, gates, staging, shadow, champion).
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from ml.config import Catalogue, Workspace
+from ml.config import Catalogue, GatesConfig, Workspace
 from ml.config.operations import OperationsConfig
 from ml.config.policy import PolicyConfig
 from ml.config.scoring import ScoringConfig
+from ml.config.training import TrainingConfig
 from ml.errors import StrataError
 from store.locks import current_user
 from store.registry import RegistryRef
@@ -36,7 +39,7 @@ __all__ = [
     "refresh",
 ]
 
-STAGES = ("features", "score", "policies", "kpis", "monitoring")
+STAGES = ("features", "score", "policies", "kpis", "monitoring", "actions")
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class StageOutcome:
     rows_out: int | None
     model_version: str | None
     snapshot_as_of: date | None
+    run_id: str | None = None  # the scoring run a stage wrote, when it wrote one
 
 
 @dataclass(frozen=True)
@@ -85,7 +89,8 @@ def _score(
     from serving.scoring import score
 
     scored = score(ws, ref, scoring, as_of=day)
-    return StageOutcome("score", rows_in, scored.products, str(scored.model_version), scored.as_of)
+    version = str(scored.model_version)
+    return StageOutcome("score", rows_in, scored.products, version, scored.as_of, scored.run_id)
 
 
 def _policies(
@@ -137,6 +142,37 @@ def _monitoring(
     return StageOutcome("monitoring", int(done.rows["products"].iloc[0]), len(done.rows), None, day)
 
 
+def _actions(
+    ws: Workspace,
+    ref: RegistryRef,
+    refresh_id: str,
+    day: date,
+    scored: StageOutcome,
+    who: str,
+    configs: dict[str, Any],
+    say: Callable[[str], None],
+) -> StageOutcome:
+    from ml.config.files import load_gates_config
+    from strata.actions import act_on_refresh
+
+    given = {k: v for k, v in configs.items() if k != "gates"}
+    gates = configs["gates"] or load_gates_config(ws)
+    done = act_on_refresh(
+        ws,
+        ref,
+        refresh_id,
+        day,
+        score_run_id=str(scored.run_id),
+        score_version=str(scored.model_version),
+        gates=gates,
+        who=f"{who} (refresh {refresh_id})",
+        progress=say,
+        **given,
+    )
+    # in: the trigger rules fired; out: the actions logged; model: the version it trained
+    return StageOutcome("actions", done.fired, len(done.rows), done.retrained, day)
+
+
 def refresh(
     ws: Workspace,
     ref: RegistryRef,
@@ -145,6 +181,8 @@ def refresh(
     scoring: ScoringConfig,
     policy: PolicyConfig,
     operations: OperationsConfig | None = None,
+    gates: GatesConfig | None = None,
+    training: TrainingConfig | None = None,
     as_of: date | None = None,
     triggered_by: str | None = None,
     wait: bool = False,
@@ -156,7 +194,9 @@ def refresh(
     `as_of` is the snapshot date (default: the newest data); `triggered_by` defaults to the
     acting user (``STRATA_USER`` or the OS user). A second refresh of the workspace refuses at
     once naming the running one, or with `wait` queues behind it. The first failing stage is
-    marked failed with its error and raises RefreshError; later stages do not run.
+    marked failed with its error and raises RefreshError; later stages do not run. `gates`
+    (default the workspace's configs/gates.yaml) and `training` (default configs/training.yaml)
+    are what the actions stage retrains and promotes with.
     """
     say = progress or (lambda _m: None)
     operations = operations or OperationsConfig()
@@ -202,11 +242,20 @@ def refresh(
         built = stage("features", lambda: _features(ws, as_of))
         day = built.snapshot_as_of
         assert day is not None
-        stage("score", lambda: _score(ws, ref, scoring, day, built.rows_out))
+        scored = stage("score", lambda: _score(ws, ref, scoring, day, built.rows_out))
         stage("policies", lambda: _policies(ws, catalogue, scoring, policy, day))
         judged: list[Any] = []
         stage("kpis", lambda: _kpis(ws, catalogue, scoring, policy, day, judged))
         stage("monitoring", lambda: _monitoring(ws, refresh_id, scoring, operations, day, judged))
+        configs = {
+            "catalogue": catalogue,
+            "scoring": scoring,
+            "policy": policy,
+            "operations": operations,
+            "training": training,
+            "gates": gates,
+        }
+        stage("actions", lambda: _actions(ws, ref, refresh_id, day, scored, who, configs, say))
     return RefreshResult(refresh_id, day, who, abandoned, outcomes)
 
 

@@ -70,6 +70,7 @@ def refresh_workspace(
         scoring=load_scoring_config(ws),
         policy=load_policy_config(ws),
         operations=load_operations_config(ws),
+        training=training,
         triggered_by=triggered_by,
         wait=True,
         progress=progress,

@@ -1,17 +1,21 @@
-"""Frozen pydantic models of configs/operations.yaml: monitoring thresholds, trigger rules, schedule."""
+"""Frozen pydantic models of configs/operations.yaml: monitoring, trigger rules, actions, schedule."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 
 from ml.config.base import Frozen
+from ml.config.training import Labeller
 
 __all__ = [
+    "Actions",
     "MonitoringConfig",
     "MonitoringThresholds",
     "OperationsConfig",
+    "Probation",
     "Schedule",
     "TriggerRules",
 ]
@@ -73,17 +77,48 @@ class TriggerRules(Frozen):
     mix_change_max: float = Field(0.10, ge=0, le=1, description="fires when any share moved more")
 
 
-def _check_cron(expression: str) -> str:
-    """The expression when APScheduler's crontab parser accepts it, else a ValueError saying why."""
-    from apscheduler.triggers.cron import CronTrigger  # the parser the scheduler itself uses
+RuleName = Literal["drift", "kpi_breached", "mix_change"]
 
-    from ml.cron import apscheduler_crontab
+
+class Probation(Frozen):
+    """The tolerances the first refresh after an automatic champion promotion is judged by."""
+
+    reclassified_share_max: float = Field(
+        0.20,
+        ge=0,
+        le=1,
+        description="share of products the new champion proposes to move (held back or not)",
+    )
+    kpis_breached_increase_max: int = Field(
+        2, ge=0, description="more KPI breaches than the refresh before the promotion allows"
+    )
+
+
+class Actions(Frozen):
+    """What a fired rule sets in motion in the actions stage of `strata refresh`."""
+
+    retrain_on: list[RuleName] = Field(
+        ["drift", "kpi_breached", "mix_change"],
+        description="the rules that start a retrain on the refresh's snapshot ([]: none)",
+    )
+    labels: Labeller | None = Field(
+        None, description="labeller of the retrain (default: configs/training.yaml)"
+    )
+    trials: int = Field(0, ge=0, description="Optuna trials of the retrain (0: no tuning)")
+    auto_champion: bool = Field(
+        False, description="promote to champion when its gates pass; else wait for mlops"
+    )
+    probation: Probation = Probation()
+
+
+def _check_cron(expression: str) -> str:
+    """The expression when it is a valid crontab expression, else a ValueError saying why."""
+    from ml.cron import check_crontab
 
     try:
-        CronTrigger.from_crontab(apscheduler_crontab(expression), timezone="UTC")
+        return check_crontab(expression)
     except ValueError as exc:
         raise ValueError(f"{expression!r} is not a valid cron expression: {exc}") from None
-    return expression
 
 
 class Schedule(Frozen):
@@ -120,4 +155,5 @@ class OperationsConfig(Frozen):
 
     monitoring: MonitoringConfig = MonitoringConfig()
     rules: TriggerRules = TriggerRules()
+    actions: Actions = Actions()
     schedule: Schedule = Schedule()

@@ -16,15 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
 import pytest
+from fast_company import fast_training
+from shuffled_labels import shuffled_rules
 
 from features.build import build_features
-from ml.catalogue import assign_by_rules
-from ml.columns import SEGMENT
 from ml.config import GatesConfig
-from ml.config.files import load_catalogue, load_policy_config, load_training_config, load_workspace
+from ml.config.files import load_catalogue, load_policy_config, load_workspace
 from ml.config.scoring import ScoringConfig
 from ml.errors import StrataError
 from planning.backtest import backtest_windows
@@ -73,16 +71,6 @@ class Company:
     policy: Any
 
 
-def _shuffled_rules(catalogue: Any, seed: int):
-    """The catalogue's rule segments, permuted across products (a fixed seed)."""
-
-    def segments(frame: pd.DataFrame) -> pd.Series:
-        rules = assign_by_rules(frame, catalogue)[SEGMENT].astype(str).to_numpy()
-        return pd.Series(np.random.default_rng(seed).permutation(rules), index=frame.index)
-
-    return segments
-
-
 @pytest.fixture(scope="module")
 def company(tmp_path_factory: pytest.TempPathFactory) -> Company:
     os.environ.pop("MLFLOW_TRACKING_URI", None)
@@ -98,12 +86,11 @@ def company(tmp_path_factory: pytest.TempPathFactory) -> Company:
     cfg = policy.model_copy(update={"backtest": policy.backtest.model_copy(update={"origins": 2})})
     origin_days = [w.policy_as_of for w in backtest_windows(ws, cfg)]
     build_features(ws, as_of=origin_days)
-    base = load_training_config(ws, REPO / "configs" / "training.yaml")
-    config = base.model_copy(update={"assigner": base.assigner.model_copy(update={"cv_folds": 2})})
+    config = fast_training(ws)
     versions = (  # (as of, labels): None = the newest snapshot, the catalogue's rules
         (None, None),
         (origin_days[-1], None),
-        (None, _shuffled_rules(catalogue, seed=3)),
+        (None, shuffled_rules(catalogue, seed=3)),
     )
     for as_of, segment_fn in versions:
         train(

@@ -116,7 +116,7 @@ def test_bad_rows_are_all_reported_and_nothing_is_written(tmp_path):
         "  - row 2: 'subject' is empty\n"
         "  - row 1: event 'deleted' is not one of first_assignment, segment_change, "
         "override_request, override_approve, override_reject, override_expire, promotion, "
-        "forced_promotion, rollback, score_rollback"
+        "auto_promotion, forced_promotion, rollback, score_rollback"
     )
     assert read_audit(tmp_path).empty
 

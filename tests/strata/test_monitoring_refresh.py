@@ -1,34 +1,37 @@
 """The monitoring stage inside `strata refresh`, on a synthetic company with a planted drift:
 core_fast_movers' demand triples from a week on. Three refreshes: two before the drift (the
 first has no previous refresh), one after. The refresh that first sees the drift flags PSI on
-that segment's volume attributes; the one before it flags no drift anywhere."""
+that segment's volume attributes; the one before it flags no drift anywhere. The refresh that sees
+it also retrains on its snapshot, promotes the new version to staging through the gates,
+shadow-scores it and leaves the champion to an mlops approval (auto_champion off)."""
 
 from __future__ import annotations
 
 import json
-import os
 from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from fast_company import fast_training, in_repo_without_mlflow_env
 from typer.testing import CliRunner
 
 from features.build import build_features
 from features.snapshots import load_features
+from ml import columns as C
 from ml.config.files import (
     load_catalogue,
     load_policy_config,
     load_scoring_config,
-    load_training_config,
     load_workspace,
 )
 from ml.config.gates import GatesConfig
 from ml.config.operations import MonitoringConfig, OperationsConfig
 from ml.config.scoring import ScoringConfig
 from promotion.promote import promote
+from store.actions_log import read_actions
 from store.monitoring_table import read_monitoring
-from store.registry import RegistryRef
+from store.registry import RegistryRef, alias_holders, resolve_version
 from store.run_ledger import read_ledger
 from strata.cli import app
 from strata.refresh import refresh
@@ -67,19 +70,13 @@ OPERATIONS = OperationsConfig(monitoring=MonitoringConfig(min_segment_products=6
 @pytest.fixture(scope="module")
 def monitored(tmp_path_factory: pytest.TempPathFactory):
     """Company with the drift, trained on the first day's snapshot, refreshed on the three days."""
-    saved = {k: os.environ.pop(k, None) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
-    cwd = Path.cwd()
-    os.chdir(REPO)
-    try:
+    with in_repo_without_mlflow_env():
         out = tmp_path_factory.mktemp("monitoring") / "company"
         shift = DemandShift(SEGMENT, FROM_WEEK, factor=3.0)
         write_synthetic_company(out, n_skus=800, n_weeks=N_WEEKS, seed=5, demand_shift=shift)
         ws = load_workspace(out / "strata.yaml")
         build_features(ws, as_of=[DAYS[0]])
-        base = load_training_config(ws, REPO / "configs" / "training.yaml")
-        config = base.model_copy(
-            update={"assigner": base.assigner.model_copy(update={"cv_folds": 2})}
-        )
+        config = fast_training(ws)
         train(ws, labels="rules", config=config, catalogue=load_catalogue(ws), as_of=DAYS[0])
         ref = RegistryRef("strata-segmenter", tracking_uri(ws))
         promote(ws, ref, "1", "champion", GatesConfig(), ScoringConfig(), force=True, reason="t")
@@ -91,17 +88,13 @@ def monitored(tmp_path_factory: pytest.TempPathFactory):
                 scoring=load_scoring_config(ws),
                 policy=load_policy_config(ws),
                 operations=OPERATIONS,
+                training=config,
                 as_of=day,
                 triggered_by="test",
             )
             for day in DAYS
         ]
         yield ws, out, results
-    finally:
-        os.chdir(cwd)
-        for key, value in saved.items():
-            if value is not None:
-                os.environ[key] = value
 
 
 def _rows(ws, result) -> pd.DataFrame:
@@ -157,6 +150,41 @@ def test_the_refresh_that_sees_the_drift_flags_psi_on_the_segments_volume(monito
     }
 
 
+def _actions(ws, result) -> pd.DataFrame:
+    log = read_actions(ws)
+    return log[log["refresh_id"] == result.refresh_id].set_index("action")
+
+
+def test_the_refreshes_before_the_drift_retrain_nothing(monitored):
+    ws, _, results = monitored
+    for result in results[:2]:
+        acted = _actions(ws, result)
+        assert list(acted.index) == ["none"] and acted.loc["none", "outcome"] == "none"
+        assert next(s for s in result.stages if s.stage == "actions").model_version is None
+
+
+def test_the_drift_retrains_on_the_new_snapshot_stages_and_shadows_it_and_waits(monitored):
+    ws, _, results = monitored
+    acted = _actions(ws, results[2])
+    assert list(acted.index) == ["retrain", "staging", "shadow", "champion"], acted
+    assert "drift" in acted.loc["retrain", "rule"].split(",")
+    assert SEGMENT in acted.loc["retrain", "why"]
+    version = acted.loc["retrain", C.MODEL_VERSION]
+    assert (
+        version == "2"
+        and next(s for s in results[2].stages if s.stage == "actions").model_version == "2"
+    )
+    ref = RegistryRef("strata-segmenter", tracking_uri(ws))
+    assert resolve_version(ref, version).trained_as_of == str(DAYS[2])
+    assert alias_holders(ref) == {"champion": "1", "staging": "2"}
+    assert (
+        acted.loc["shadow", "outcome"] == "done"
+        and "would change segment" in acted.loc["shadow", "why"]
+    )
+    assert acted.loc["champion", "outcome"] == "waiting"
+    assert "strata promote 2 --to champion" in acted.loc["champion", "why"]
+
+
 def test_runs_monitoring_prints_the_table_and_the_rules_fired(monitored):
     _, out, _ = monitored
     got = CliRunner().invoke(app, ["runs", "monitoring", "--config", str(out / "strata.yaml")])
@@ -173,3 +201,20 @@ def test_schedule_once_runs_a_refresh_recorded_as_triggered_by_schedule(monitore
     ledger = read_ledger(ws, limit=1)
     assert set(ledger["triggered_by"]) == {"schedule"}
     assert set(ledger["status"]) == {"succeeded"} and "monitoring" in set(ledger["stage"])
+
+
+def test_runs_actions_prints_the_log(monitored):
+    _, out, results = monitored
+    got = CliRunner().invoke(app, ["runs", "actions", "--config", str(out / "strata.yaml")])
+    assert got.exit_code == 0, got.output
+    assert results[2].refresh_id in got.output and "waiting" in got.output
+    got = CliRunner().invoke(
+        app, ["runs", "actions", "--config", str(out / "strata.yaml"), "--format", "json"]
+    )
+    rows = json.loads(got.output)
+    assert [r["action"] for r in rows if r["refresh_id"] == results[2].refresh_id] == [
+        "retrain",
+        "staging",
+        "shadow",
+        "champion",
+    ]

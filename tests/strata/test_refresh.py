@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from fast_company import fast_training
 from typer.testing import CliRunner
 
 from features.build import build_features
@@ -28,7 +29,6 @@ from ml.config.files import (
     load_catalogue,
     load_policy_config,
     load_scoring_config,
-    load_training_config,
     load_workspace,
 )
 from ml.config.gates import GatesConfig
@@ -68,8 +68,7 @@ def company_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_synthetic_company(out, n_skus=120, n_weeks=60, seed=11)
     ws = load_workspace(out / "strata.yaml")
     build_features(ws)
-    base = load_training_config(ws, REPO / "configs" / "training.yaml")
-    config = base.model_copy(update={"assigner": base.assigner.model_copy(update={"cv_folds": 2})})
+    config = fast_training(ws)
     train(ws, labels="rules", config=config, catalogue=load_catalogue(ws))
     ref = RegistryRef(MODEL, tracking_uri(ws))
     promote(ws, ref, "1", "champion", GatesConfig(), ScoringConfig(), force=True, reason="set-up")

@@ -77,7 +77,7 @@ def test_crontab_weekdays_become_names(cron, day):
     [
         ("0 25 * * 1", "higher than the maximum value (23)"),
         ("0 6 * *", "has 5 fields"),
-        ("0 6 * * 9", "beyond 0-7"),
+        ("0 6 * * 9", "weekday value 9 is higher than the maximum value (7)"),
     ],
 )
 def test_a_bad_cron_expression_is_a_config_error_naming_the_field(tmp_path, cron, said):
@@ -111,3 +111,39 @@ def test_dry_run_prints_the_next_fire_times(tmp_path):
     assert got.exit_code == 0, got.output
     assert "next 2026-12-14T06:00:00+00:00 (Monday)" in got.output
     assert "next 2026-12-21T06:00:00+00:00 (Monday)" in got.output
+
+
+@pytest.mark.parametrize(
+    "cron",
+    [
+        "0 6 * * 1",
+        "*/15 * * * *",
+        "0 0 1,15 * *",
+        "30 2 * jan-mar mon-fri",
+        "0 6 * * 0-2",
+        "0 25 * * 1",
+        "60 * * * *",
+        "0 0 0 * *",
+        "0 0 * 13 *",
+        "0 0 * * 8",
+        "0 */0 * * *",
+        "5-1 * * * *",
+        "x * * * *",
+    ],
+)
+def test_the_config_check_accepts_what_apscheduler_parses(cron):
+    """ml.cron.check_crontab (no scheduler import) agrees with APScheduler's own parser."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    from ml.cron import check_crontab
+
+    def accepted(check) -> bool:
+        try:
+            check()
+        except ValueError:
+            return False
+        return True
+
+    ours = accepted(lambda: check_crontab(cron))
+    theirs = accepted(lambda: CronTrigger.from_crontab(apscheduler_crontab(cron), timezone="UTC"))
+    assert ours == theirs
