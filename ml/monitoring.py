@@ -20,6 +20,7 @@ from ml import columns as C
 from ml.attributes import IMPUTED_SUFFIX
 from ml.config.operations import MonitoringConfig, MonitoringThresholds
 from ml.drift import psi_by_attribute
+from ml.kpis import CAUSE_FIT
 
 __all__ = [
     "ALL",
@@ -43,6 +44,9 @@ CHANGED_SHARE = "changed_share"
 PROVISIONAL_SHARE = "provisional_share"
 IMPUTED_SHARE = "imputed_share"
 KPIS_BREACHED = "kpis_breached"
+# of those, the persistent breaches whose products no longer fit the segment (ml.kpis cause "fit"):
+# the ones re-segmenting can mend; a "policy" breach asks for a policy review, not a retrain
+KPIS_BREACHED_FIT = "kpis_breached_fit"
 BREACHES = "breaches"  # comma-separated names of the thresholds exceeded
 MONITORING_COLUMNS = [
     REFRESH_ID,
@@ -59,6 +63,7 @@ MONITORING_COLUMNS = [
     PROVISIONAL_SHARE,
     IMPUTED_SHARE,
     KPIS_BREACHED,
+    KPIS_BREACHED_FIT,
     BREACHES,
 ]
 
@@ -148,11 +153,7 @@ def monitoring_rows(
         if C.PROVISIONAL in assignments.columns
         else np.zeros(len(assignments), dtype=bool)
     )
-    breached = (
-        kpis[kpis[C.BREACHED].astype(bool)].groupby(C.SEGMENT).size()
-        if kpis is not None and len(kpis)
-        else pd.Series(dtype="int64")
-    )
+    breached, fit = _breached(kpis)
     rows = []
     for name in [ALL, *sorted(mix.index)]:
         members = np.ones(len(seg), dtype=bool) if name == ALL else (seg == name).to_numpy()
@@ -180,12 +181,23 @@ def monitoring_rows(
             PROVISIONAL_SHARE: float(provisional[members].mean()) if members.any() else None,
             IMPUTED_SHARE: float(imputed.to_numpy()[members].mean()) if members.any() else None,
             KPIS_BREACHED: int(breached.sum() if name == ALL else breached.get(name, 0)),
+            KPIS_BREACHED_FIT: int(fit.sum() if name == ALL else fit.get(name, 0)),
         }
         if name == ALL and previous_mix is not None:
             row[SHARE_CHANGE] = _largest_move(mix[SHARE], previous_mix)
         row[BREACHES] = ",".join(breaches(row, config.thresholds))
         rows.append(row)
     return pd.DataFrame(rows, columns=MONITORING_COLUMNS)
+
+
+def _breached(kpis: pd.DataFrame | None) -> tuple[pd.Series, pd.Series]:
+    """Per segment: KPI judgements breached, and those of them whose cause is "fit"."""
+    if kpis is None or not len(kpis):
+        return pd.Series(dtype="int64"), pd.Series(dtype="int64")
+    hit = kpis[kpis[C.BREACHED].astype(bool)]
+    cause = hit[C.CAUSE] if C.CAUSE in hit.columns else pd.Series("", index=hit.index)
+    fit = hit[cause.astype("object") == CAUSE_FIT]
+    return hit.groupby(C.SEGMENT).size(), fit.groupby(C.SEGMENT).size()
 
 
 def _largest_move(now: pd.Series, before: pd.Series) -> float:

@@ -3,7 +3,9 @@
 Pure: rows in (ml.monitoring's columns, any number of refreshes), rules from
 configs/operations.yaml (``rules:``), fired rules out. Three rules: drift (a PSI beyond the
 limit), a KPI breached in the same segment N refreshes in a row, a segment mix change beyond the
-limit. Nothing acts on them; they say what to look at (re-train, review a segment's policy).
+limit. The KPI rule counts only breaches whose products no longer fit the segment (ml.kpis cause
+"fit"): a policy that misses its target with unchanged products asks for a policy review, not a
+retrain. strata.actions acts on the rules that fire.
 """
 
 from __future__ import annotations
@@ -14,7 +16,14 @@ import pandas as pd
 
 from ml import columns as C
 from ml.config.operations import TriggerRules
-from ml.monitoring import ALL, KPIS_BREACHED, PSI_MAX, PSI_MAX_ATTRIBUTE, REFRESH_ID, SHARE_CHANGE
+from ml.monitoring import (
+    ALL,
+    KPIS_BREACHED_FIT,
+    PSI_MAX,
+    PSI_MAX_ATTRIBUTE,
+    REFRESH_ID,
+    SHARE_CHANGE,
+)
 
 __all__ = ["FiredRule", "fired_rules", "kpi_streaks"]
 
@@ -30,12 +39,12 @@ class FiredRule:
 
 
 def kpi_streaks(rows: pd.DataFrame) -> pd.Series:
-    """Per segment: refreshes in a row, newest backwards, in which it breached any KPI."""
+    """Per segment: refreshes in a row, newest backwards, with a KPI breached for lack of fit."""
     seg = rows[rows[C.SEGMENT] != ALL]
     order = sorted(set(rows[REFRESH_ID]), reverse=True)
     out = {}
     for name, part in seg.groupby(C.SEGMENT):
-        breached = part.set_index(REFRESH_ID)[KPIS_BREACHED].astype(float)
+        breached = part.set_index(REFRESH_ID)[KPIS_BREACHED_FIT].astype(float)
         streak = 0
         for rid in order:  # a refresh without the segment ends its streak
             if rid not in breached.index or not breached[rid] > 0:
@@ -83,8 +92,9 @@ def fired_rules(rows: pd.DataFrame, rules: TriggerRules) -> list[FiredRule]:
                     "kpi_breached",
                     newest,
                     str(name),
-                    f"{name}: a KPI breached in {streak} refreshes in a row "
-                    f"(kpi_breached_refreshes {rules.kpi_breached_refreshes})",
+                    f"{name}: a KPI breached because its products no longer fit the segment, "
+                    f"in {streak} refreshes in a row (kpi_breached_refreshes "
+                    f"{rules.kpi_breached_refreshes})",
                 )
             )
     return fired

@@ -41,6 +41,12 @@ step "README result tables and the product-page screenshot from this run"
 .venv/bin/python scripts/readme_results.py
 .venv/bin/python scripts/product_screenshot.py
 
+step "operations: two refreshes a month apart; what monitoring measured and the actions it took"
+$S refresh --as-of 2011-11-11 --triggered-by demo
+$S refresh --triggered-by demo
+$S runs monitoring --limit 1
+$S runs actions --limit 1
+
 step "a planner's questions"
 $S explain 85123A
 $S policy show 85123A
@@ -57,4 +63,6 @@ Where to look:
                (SCMS: sqlite:///mlruns/scms/mlflow.db), then http://127.0.0.1:5000
   one product  .venv/bin/strata features show 85123A ; .venv/bin/strata explain 85123A --plot why.png
   audit        .venv/bin/strata audit 85123A ; .venv/bin/strata models
+  operations   .venv/bin/strata runs history ; strata runs monitoring ; strata runs actions
+               (warehouse/online_retail/monitoring/, reports/monitoring.png)
 TXT

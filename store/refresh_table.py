@@ -29,10 +29,13 @@ def read_refresh_table(
     path: Path, columns: Sequence[str], dates: Sequence[str] = ()
 ) -> pd.DataFrame:
     """Every row, oldest refresh first (empty with `columns` before the first write); `dates`
-    are read back as datetime.date."""
+    are read back as datetime.date; a column added since the file was written reads empty."""
     if not path.is_file():
         return pd.DataFrame(columns=list(columns))
     frame = pd.read_parquet(path)
+    for col in columns:
+        if col not in frame.columns:
+            frame[col] = None
     for col in dates:
         frame[col] = pd.to_datetime(frame[col]).dt.date
     return frame.sort_values([REFRESH_ID], kind="stable").reset_index(drop=True)

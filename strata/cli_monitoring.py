@@ -26,6 +26,7 @@ _SHOWN = [
     ("provisional_share", "provisional"),
     ("imputed_share", "imputed"),
     ("kpis_breached", "KPIs breached"),
+    ("kpis_breached_fit", "of them: fit"),
     ("breaches", "thresholds breached"),
 ]
 _SHARES = {"share", "share_change", "changed_share", "provisional_share", "imputed_share"}

@@ -27,7 +27,9 @@ def refresh_cells(
         cells = []
         for col in columns:
             value = row[col]
-            if col == "refresh_id":
-                value, shown_id = ("" if value == shown_id else value), value
+            if col == "refresh_id" and value == shown_id:
+                cells.append("")
+                continue
+            shown_id = value if col == "refresh_id" else shown_id
             cells.append(cell(col, value))
         yield cells

@@ -49,8 +49,9 @@ class MonitoringConfig(Frozen):
         50, ge=1, description="a segment's PSI is measured only with at least this many products"
     )
     exclude_attributes: list[str] = Field(
-        ["age_periods", "staleness_periods"],
-        description="attributes not measured: elapsed-time counts move with the clock alone",
+        ["age_periods", "staleness_periods", "revenue_rank"],
+        description="attributes not measured: elapsed-time counts move with the clock alone, "
+        "a rank with the catalogue's size (revenue_cum_share is its scale-free twin)",
     )
     chart: Path = Field(Path("reports/monitoring.png"), description="under the warehouse")
 

@@ -104,3 +104,43 @@ def test_readme_tables_are_written_from_the_runs_outputs(retail):
     runs = list_runs(ws, "strata-segmentation")
     rules = runs[runs["labeller"] == "rules"].iloc[0]  # newest first
     assert f"| cv_macro_f1 | {rules['cv_macro_f1']:.4f} |" in training_table([ws])
+
+
+@pytest.mark.slow
+def test_online_retail_refreshes_a_month_apart_monitor_and_act(retail):
+    """The demo's operations step: the month's drift is measured and starts a retrain on the
+    newest snapshot, which goes to staging through the gates and waits for an mlops approval."""
+    from ml.config.files import load_workspace
+    from store.actions_log import read_actions
+    from store.monitoring_table import read_monitoring
+    from store.registry import RegistryRef, alias_holders, resolve_version
+    from store.run_ledger import read_ledger
+    from training.tracking import tracking_uri
+
+    invoke(
+        "promote", "1", "--to", "champion", "--force", "--reason", "e2e", "--config", str(retail)
+    )
+    invoke("refresh", "--as-of", "2011-11-11", "--config", str(retail))
+    out = invoke("refresh", "--config", str(retail))
+    assert "6 stages succeeded" in out
+    ws = load_workspace(retail)
+    ledger = read_ledger(ws, limit=2)
+    assert len(ledger) == 12 and set(ledger["status"]) == {"succeeded"}
+    newest = ledger["refresh_id"].max()
+    monitoring = read_monitoring(ws)
+    overall = monitoring[(monitoring["refresh_id"] == newest) & (monitoring["segment"] == "ALL")]
+    assert overall["previous_as_of"].iloc[0].isoformat() == "2011-11-11"
+    assert overall["products"].iloc[0] == 5070
+    log = read_actions(ws)
+    acted = log[log["refresh_id"] == newest]
+    assert list(acted["action"][:2]) == ["retrain", "staging"]
+    assert "drift" in acted["rule"].iloc[0].split(",")
+    version = acted["model_version"].iloc[0]
+    ref = RegistryRef("strata-segmenter", tracking_uri(ws))
+    assert resolve_version(ref, version).trained_as_of == "2011-12-09"
+    assert alias_holders(ref)["champion"] == "1"  # auto_champion is off: mlops decides
+    if acted["outcome"].iloc[1] == "done":
+        assert list(acted["action"][2:]) == ["shadow", "champion"]
+        assert acted["outcome"].iloc[-1] == "waiting"
+    shown = invoke("runs", "actions", "--config", str(retail), "--limit", "1")
+    assert newest in shown and "retrain" in shown

@@ -40,6 +40,7 @@ KPIS = pd.DataFrame(
         "segment": ["a", "a", "b"],
         "kpi": ["fill_rate", "turns", "fill_rate"],
         "breached": [True, True, False],
+        "cause": ["fit", "policy", ""],
     }
 )
 
@@ -82,6 +83,7 @@ def test_change_provisional_imputed_shares_and_kpi_breaches_per_segment():
     assert rows.loc["b", "provisional_share"] == 1
     assert rows.loc["a", "imputed_share"] == pytest.approx(1 / 3)
     assert rows.loc[ALL, "kpis_breached"] == 2 and rows.loc["a", "kpis_breached"] == 2
+    assert rows.loc[ALL, "kpis_breached_fit"] == 1 and rows.loc["b", "kpis_breached_fit"] == 0
     assert rows.loc["b", "breaches"] == "provisional_share_max"  # 1.0 > 0.30; its KPI held
     # a: 1/3 changed > 0.15, 1/3 provisional > 0.30, two KPIs breached > 0
     assert set(rows.loc["a", "breaches"].split(",")) == {

@@ -18,7 +18,8 @@ def _row(rid: str, seg: str, psi=None, move=None, kpis=0) -> dict:
         "psi_max": psi,
         "psi_max_attribute": attr,
         "share_change": move,
-        "kpis_breached": kpis,
+        "kpis_breached": kpis + 1,  # breaches for other causes do not count
+        "kpis_breached_fit": kpis,
     }
 
 
@@ -51,3 +52,10 @@ def test_kpi_rule_fires_at_the_configured_streak():
 
 def test_no_rows_no_rules():
     assert fired_rules(pd.DataFrame(), RULES) == []
+
+
+def test_a_policy_breach_streak_does_not_ask_for_a_retrain():
+    # three refreshes in a row with KPIs breached, none for lack of fit (ml.kpis cause "policy")
+    rows = pd.DataFrame([_row(f"r{i}", "a", kpis=0) for i in range(3)])
+    assert (rows["kpis_breached"] > 0).all()
+    assert fired_rules(rows, RULES) == []
