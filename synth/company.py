@@ -31,11 +31,11 @@ from synth.master_files import MasterFiles, ProductCodes, master_files, product_
 from synth.patterns import SEGMENTS, PlantedDemand, weekly_demand
 from synth.plan import Lines, Plan, fx_rates, planted_plan, regional_lines, unit_prices
 from synth.styles import EU_STYLE, US_STYLE, RegionStyle
-from synth.supply import supplier_assignment
+from synth.supply import LeadTimeShift, supplier_assignment
 from synth.supply_files import Suppliers, SupplyFile, inventory_file, supply_file
 from synth.truth import RegionResult, file_counts, ground_truth
 
-__all__ = ["HISTORY_END", "MIN_WEEKS", "DemandShift", "write_synthetic_company"]
+__all__ = ["HISTORY_END", "MIN_WEEKS", "DemandShift", "LeadTimeShift", "write_synthetic_company"]
 
 MIN_WEEKS = 8
 
@@ -100,11 +100,13 @@ def write_synthetic_company(
     n_weeks: int = 104,
     seed: int = 7,
     demand_shift: DemandShift | None = None,
+    lead_time_shift: LeadTimeShift | None = None,
 ) -> list[Path]:
     """Write the synthetic company's files into `out`; returns the paths written.
 
     `demand_shift` plants a drift (e.g. one segment's demand doubling from a week on); the
     ground truth keeps the planted segments, and the truth's expected totals follow the shift.
+    `lead_time_shift` plants one supplier's lead times growing from a week on (supply.csv).
     """
     _check_size(n_skus, n_weeks)
     out = Path(out)
@@ -113,7 +115,7 @@ def write_synthetic_company(
     cal = history_calendar(n_weeks)
     planted = _planted(n_skus, n_weeks, cal, rng, demand_shift)
     product = product_codes(n_skus, rng.master)
-    written = _write_sources(out, planted, cal, product, rng)
+    written = _write_sources(out, planted, cal, product, rng, lead_time_shift)
     truth = ground_truth(
         planted.plan,
         planted.demand,
@@ -181,7 +183,12 @@ def _planted(
 
 
 def _write_sources(
-    out: Path, planted: _Planted, cal: HistoryCalendar, product: ProductCodes, rng: _Streams
+    out: Path,
+    planted: _Planted,
+    cal: HistoryCalendar,
+    product: ProductCodes,
+    rng: _Streams,
+    lead_time_shift: LeadTimeShift | None = None,
 ) -> _Written:
     """Every source file: the two extracts, the master data, supply and inventory."""
     plan, n_skus = planted.plan, len(product.sku_ids)
@@ -228,7 +235,15 @@ def _write_sources(
         )
         ewq = planted.expected_weekly_qty
         supply = supply_file(
-            out, plan, ewq, cal, product.sku_ids, suppliers, master.moq, rng.supply
+            out,
+            plan,
+            ewq,
+            cal,
+            product.sku_ids,
+            suppliers,
+            master.moq,
+            rng.supply,
+            lead_time_shift,
         )
         inventory = inventory_file(out, plan, ewq, cal, product.sku_ids, rng.stock)
         eu, us = eu_job.result(), us_job.result()

@@ -182,3 +182,37 @@ def inventory_on_hand(
         out["week"].append(np.tile(weeks, stocked.size))
         out["on_hand"].append(level.ravel().astype(np.int64))
     return {k: np.concatenate(v) for k, v in out.items()}
+
+
+@dataclass(frozen=True)
+class LeadTimeShift:
+    """A planted supply drift: from week `from_week` on, one supplier's lead times are `factor`
+    times (orders placed from then on; the promised dates stay as they were)."""
+
+    supplier: int  # a supplier index (synth.supply.supplier_assignment), e.g. 0
+    from_week: int  # index into the history's weeks, 0 = the first week
+    factor: float = 3.0
+
+
+def shifted_lead_times(
+    pos: PurchaseOrders, supplier: np.ndarray, shift: LeadTimeShift | None, n_days: int
+) -> PurchaseOrders:
+    """`pos` with the planted lead-time drift applied (a receipt beyond the history is open)."""
+    if shift is None:
+        return pos
+    hit = (supplier[pos.sku] == shift.supplier) & (pos.order_day >= shift.from_week * 7)
+    lead = pos.receipt_day - pos.order_day
+    receipt = np.where(
+        hit, pos.order_day + np.rint(lead * shift.factor).astype(np.int64), pos.receipt_day
+    )
+    received = receipt < n_days
+    return PurchaseOrders(
+        sku=pos.sku,
+        order_day=pos.order_day,
+        promised_day=pos.promised_day,
+        receipt_day=receipt,
+        received=received,
+        qty_ordered=pos.qty_ordered,
+        qty_received=np.where(received, pos.qty_received, 0),
+        to_eu=pos.to_eu,
+    )

@@ -26,7 +26,7 @@ from ml.columns import (
 from synth.files import HistoryCalendar, codes, supplier_codes, write_csv
 from synth.plan import Plan
 from synth.styles import EU_STYLE, US_STYLE
-from synth.supply import inventory_on_hand, purchase_orders
+from synth.supply import LeadTimeShift, inventory_on_hand, purchase_orders, shifted_lead_times
 
 __all__ = ["Suppliers", "SupplyFile", "inventory_file", "supply_file"]
 
@@ -61,8 +61,10 @@ def supply_file(
     suppliers: Suppliers,
     moq: np.ndarray,
     rng: np.random.Generator,
+    lead_time_shift: LeadTimeShift | None = None,
 ) -> SupplyFile:
-    """supply.csv: purchase orders with promised and actual receipts; open orders have none."""
+    """supply.csv: purchase orders with promised and actual receipts; open orders have none.
+    `lead_time_shift` plants a supplier's lead times growing from a week on."""
     supplier = suppliers.supplier
     pos = purchase_orders(
         expected_weekly_qty,
@@ -75,6 +77,7 @@ def supply_file(
         _PO_LEAD_IN_WEEKS,
         rng,
     )
+    pos = shifted_lead_times(pos, supplier, lead_time_shift, cal.n_days)
     supplier_ids = supplier_codes(np.arange(suppliers.profile.size))
     table = pa.table(
         {

@@ -1,7 +1,8 @@
-"""The monitoring stage inside `strata refresh`, on a synthetic company with a planted drift:
-core_fast_movers' demand triples from a week on. Three refreshes: two before the drift (the
+"""The monitoring stage inside `strata refresh`, on a synthetic company with two planted drifts
+from the same week on: core_fast_movers' demand triples, and supplier SUP0001's lead times triple. Three refreshes: two before the drift (the
 first has no previous refresh), one after. The refresh that first sees the drift flags PSI on
-that segment's volume attributes; the one before it flags no drift anywhere. The refresh that sees
+that segment's volume attributes and the whole catalogue's lead-time attributes; the one before it
+flags no drift anywhere. The refresh that sees
 it also retrains on its snapshot, promotes the new version to staging through the gates,
 shadow-scores it and leaves the champion to an mlops approval (auto_champion off)."""
 
@@ -35,7 +36,7 @@ from store.registry import RegistryRef, alias_holders, resolve_version
 from store.run_ledger import read_ledger
 from strata.cli import app
 from strata.refresh import refresh
-from synth.company import DemandShift, write_synthetic_company
+from synth.company import DemandShift, LeadTimeShift, write_synthetic_company
 from synth.files import HISTORY_END
 from training.tracking import tracking_uri
 from training.train import train
@@ -64,6 +65,7 @@ VOLUME = {
     "revenue_cum_share",
     "margin_cum_share",
 }
+LEAD_TIME = {"lead_time_mean_days", "lead_time_sd_days", "lead_time_cv", "on_time_rate"}
 OPERATIONS = OperationsConfig(monitoring=MonitoringConfig(min_segment_products=60, psi_bins=5))
 
 
@@ -72,8 +74,14 @@ def monitored(tmp_path_factory: pytest.TempPathFactory):
     """Company with the drift, trained on the first day's snapshot, refreshed on the three days."""
     with in_repo_without_mlflow_env():
         out = tmp_path_factory.mktemp("monitoring") / "company"
-        shift = DemandShift(SEGMENT, FROM_WEEK, factor=3.0)
-        write_synthetic_company(out, n_skus=800, n_weeks=N_WEEKS, seed=5, demand_shift=shift)
+        write_synthetic_company(
+            out,
+            n_skus=800,
+            n_weeks=N_WEEKS,
+            seed=5,
+            demand_shift=DemandShift(SEGMENT, FROM_WEEK, factor=3.0),
+            lead_time_shift=LeadTimeShift(supplier=0, from_week=FROM_WEEK, factor=3.0),
+        )
         ws = load_workspace(out / "strata.yaml")
         build_features(ws, as_of=[DAYS[0]])
         config = fast_training(ws)
@@ -138,7 +146,7 @@ def test_the_refresh_that_sees_the_drift_flags_psi_on_the_segments_volume(monito
     assert after.loc[SEGMENT, "psi_max_attribute"] in VOLUME
     psi = json.loads(after.loc[SEGMENT, "psi"])
     flagged = {a for a, v in psi.items() if v > OPERATIONS.monitoring.thresholds.psi_max}
-    assert flagged and flagged <= VOLUME | {
+    assert flagged and flagged <= VOLUME | LEAD_TIME | {
         "cv",
         "cv_raw",
         "cv2",
@@ -148,6 +156,16 @@ def test_the_refresh_that_sees_the_drift_flags_psi_on_the_segments_volume(monito
         "seasonality_strength",
         "n_customers",
     }
+
+
+def test_the_refresh_that_sees_the_drift_flags_the_lead_times_of_all_products(monitored):
+    ws, _, results = monitored
+    overall = _rows(ws, results[2]).loc["ALL"]
+    psi = json.loads(overall["psi"])
+    flagged = {a for a, v in psi.items() if v > OPERATIONS.monitoring.thresholds.psi_max}
+    assert flagged & LEAD_TIME, psi  # a fifth of the products' supplier slowed down
+    before = json.loads(_rows(ws, results[1]).loc["ALL", "psi"])
+    assert max(before[a] for a in LEAD_TIME) < 0.01
 
 
 def _actions(ws, result) -> pd.DataFrame:
