@@ -11,10 +11,7 @@ optional extra `strata[spark]`; Java 17 is needed.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -25,6 +22,7 @@ import pandas as pd
 
 from features.derive import key_attributes
 from features.sku_partitions import SkuPartitions, read_sku_partition
+from features.spark_session import spark_session
 from ml import columns as C
 from ml.config import Calendar, FeaturesConfig, SparkConfig
 from ml.errors import StrataError
@@ -33,7 +31,7 @@ __all__ = [
     "SparkKeyAttributes",
     "key_attributes_spark",
     "partition_count",
-    "spark_session",
+    "spark_session",  # re-exported from features.spark_session
 ]
 
 # Per-task columns the job adds to every row it returns (dropped after collecting).
@@ -48,52 +46,6 @@ class SparkKeyAttributes:
 
     keyed: pd.DataFrame
     tasks: pd.DataFrame
-
-
-def _require_pyspark() -> None:
-    try:
-        import pyspark  # noqa: F401
-    except ImportError:
-        raise StrataError(
-            "--engine spark needs pyspark, the optional extra: `pip install -e '.[spark]'` "
-            "(and Java 17: `java -version`); or build with --engine pandas"
-        ) from None
-
-
-@contextlib.contextmanager
-def spark_session(config: SparkConfig) -> Iterator[Any]:
-    """A SparkSession for the block (the settings `strata score --engine spark` uses).
-
-    An active session (spark-submit, a notebook, a test fixture) is used as it is and left
-    running; otherwise one is built on `config.master` and stopped afterwards.
-    """
-    _require_pyspark()
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    from pyspark.sql import SparkSession
-
-    active = SparkSession.getActiveSession()
-    if active is not None:
-        yield active
-        return
-    builder = (
-        SparkSession.builder.appName(config.app_name)
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.ui.showConsoleProgress", "false")
-    )
-    # under spark-submit (its JVM gateway is already up) the submitted --master wins
-    if not os.environ.get("PYSPARK_GATEWAY_PORT"):
-        builder = builder.master(config.master)
-    for key, value in config.conf.items():
-        builder = builder.config(key, value)
-    spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("ERROR")
-    try:
-        yield spark
-    finally:
-        spark.stop()
 
 
 def partition_count(n_skus: int, config: SparkConfig) -> int:

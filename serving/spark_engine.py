@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,50 +19,26 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
+from features.spark_session import require_pyspark, spark_session
 from ml.columns import SKU_ID
+from ml.config import SparkConfig
 from ml.errors import StrataError
 
 __all__ = ["local_spark", "predict_spark"]
 
 
-def _require_pyspark() -> None:
-    try:
-        import pyspark  # noqa: F401
-    except ImportError:
-        raise StrataError(
-            "--engine spark needs pyspark, the optional extra: `pip install -e '.[spark]'` "
-            "(and Java 17: `java -version`); or score with --engine pandas"
-        ) from None
-
-
 @contextlib.contextmanager
 def local_spark(cores: int = 2, app: str = "strata-score") -> Iterator[Any]:
-    """A local-mode SparkSession for the block; stopped afterwards unless one was running."""
-    _require_pyspark()
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    """A local-mode SparkSession for the block (features.spark_session builds it); stopped
+    afterwards unless one was running."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    from pyspark.sql import SparkSession
-
-    active = SparkSession.getActiveSession()
-    if active is not None:
-        yield active
-        return
-    spark = (
-        SparkSession.builder.master(f"local[{cores}]")
-        .appName(app)
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.sql.shuffle.partitions", str(cores))
-        .config("spark.ui.showConsoleProgress", "false")
-        .getOrCreate()
+    config = SparkConfig(
+        master=f"local[{cores}]",
+        app_name=app,
+        conf={"spark.sql.shuffle.partitions": str(cores)},
     )
-    spark.sparkContext.setLogLevel("ERROR")
-    try:
+    with spark_session(config, fallback="score with --engine pandas") as spark:
         yield spark
-    finally:
-        spark.stop()
 
 
 def predict_spark(
@@ -74,7 +49,7 @@ def predict_spark(
     partitions: int = 2,
 ) -> pd.DataFrame:
     """The pyfunc's output for `inputs` computed by Spark, rows in the order of `inputs`."""
-    _require_pyspark()
+    require_pyspark("score with --engine pandas")
     from pyspark.sql.functions import struct
 
     if spark is None:
