@@ -24,7 +24,6 @@ import pandas as pd
 
 from features.snapshots import load_features, read_manifest
 from ml import columns as C
-from ml.columns import SKU_ID
 from ml.config import Workspace
 from ml.config.scoring import ScoringConfig
 from ml.errors import StrataError
@@ -39,11 +38,12 @@ from serving.predict import (
     predict_pandas,
     prediction_params,
 )
+from serving.run_audit import repair_unaudited_run, run_audit_rows
 from serving.runs import current_assignments, main_sinks, previous_assignments
 from serving.shadow import ShadowComparison, shadow_comparison
 from serving.spark_engine import predict_spark
 from serving.tables import ScoredTables, scoring_tables
-from store.audit import append_audit, first_assignment_rows, segment_change_rows
+from store.audit import append_audit
 from store.registry import ModelVersionInfo, RegistryRef, resolve_version
 from store.sinks import write_runs
 
@@ -113,19 +113,6 @@ def _predict(loaded: _Loaded, engine: str, num_threads: int, spark: Any | None) 
     return predict_spark(loaded.info.uri, loaded.inputs, params, spark=spark)
 
 
-def _against(assignments: pd.DataFrame, visible: pd.DataFrame | None) -> pd.DataFrame:
-    """The assignments with previous_segment/changed relative to `visible` (a re-run's audit)."""
-    if visible is None or visible.empty:
-        return assignments
-    before = assignments[SKU_ID].map(visible.set_index(SKU_ID)[C.SEGMENT])
-    return assignments.assign(
-        **{
-            C.PREVIOUS_SEGMENT: before,
-            C.CHANGED: (before.notna() & (before != assignments[C.SEGMENT])).to_numpy(),
-        }
-    )
-
-
 def _held_back(a: pd.DataFrame) -> int:
     """Products whose model proposal the hysteresis did not (yet) follow."""
     held = (
@@ -168,6 +155,10 @@ def score(
 
     say("reclassifying against the previous run; overrides")
     primary = main_sinks(ws, config)[0]
+    if not shadow:  # a job killed after publishing its run, before auditing it
+        repaired = repair_unaudited_run(ws, primary)
+        if repaired:
+            say(f"audited {repaired} rows of the previous run, which its job never audited")
     previous, previous_label = previous_assignments(primary, day)
     # what planners see now for this snapshot: a re-run's audit is against it, not the past
     visible = None if shadow else current_assignments(primary, day)
@@ -196,14 +187,7 @@ def score(
             ws, ref, config, tables.assignments, info, day, loaded.inputs
         )
     else:
-        against = _against(tables.assignments, visible)
-        rows = pd.concat(
-            [
-                first_assignment_rows(against, run_id),
-                segment_change_rows(against, info.version, run_id),
-            ],
-            ignore_index=True,
-        )
+        rows = run_audit_rows(tables.assignments, visible, info.version, run_id)
         if len(rows):
             append_audit(ws, rows)
         audited = len(rows)

@@ -29,6 +29,7 @@ __all__ = [
     "AUDIT_TABLE",
     "EVENTS",
     "append_audit",
+    "audit_rows_of_run",
     "first_assignment_rows",
     "insert_audit",
     "read_audit",
@@ -203,6 +204,19 @@ def read_audit(
             AUDIT_COLUMNS
         ]
     return frame.astype({c: "str" for c in _TEXT})
+
+
+def audit_rows_of_run(
+    ws_or_path: Workspace | Path | str, run_id: str, timeout: float = DEFAULT_TIMEOUT_S
+) -> int:
+    """How many audit rows carry `run_id` (0 before the first audit)."""
+    with open_db(ws_or_path, write=False, timeout=timeout) as con:
+        if not has_table(con, AUDIT_TABLE):
+            return 0
+        found = con.execute(
+            f"SELECT count(*) FROM {AUDIT_TABLE} WHERE {C.RUN_ID} = ?", [run_id]
+        ).fetchone()
+    return int(found[0]) if found else 0
 
 
 def _empty_audit() -> pd.DataFrame:
