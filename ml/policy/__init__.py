@@ -7,6 +7,7 @@
 - :mod:`ml.policy.newsvendor` — cost-based service level from the critical ratio
 - :mod:`ml.policy.compound_poisson` — compound Poisson lead-time demand and its distributions
 - :mod:`ml.policy.intermittent` — reorder points and fill rates for intermittent and lumpy demand
+- :mod:`ml.policy.poisson_gamma_kernel` — the compound Poisson-gamma mixture, compiled
 - :mod:`ml.policy.bootstrap` — lead-time demand resampled from a product's own history
 - :mod:`ml.policy.solvers` — vectorised root finders the distributions share
 - :mod:`ml.policy.inventory_policy` — the whole normal-demand policy per product (batch entry)

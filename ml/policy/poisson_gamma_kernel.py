@@ -1,0 +1,314 @@
+"""Compiled Poisson-gamma mixture: its cdf, loss and density at a point, and its reorder points.
+
+Compound Poisson lead-time demand with gamma sizes (shape ``s``, scale ``theta``) over ``m``
+expected occurrences is the mixture ``e^-m [x >= 0] + sum_k w_k Gamma(k s, theta)`` with Poisson
+weights ``w_k = e^-m m^k / k!`` (Axsäter 2015, *Inventory Control*, 3rd ed., ch. 5). At
+``z = x / theta`` each term needs one regularised upper incomplete gamma ``Q(a, z)``, ``a = k s``
+(scipy's own, called from compiled code), and ``t = z^a e^-z / Gamma(a + 1)``:
+
+- cdf term ``1 - Q(a, z)``;
+- loss term ``E[(X_k - x)^+] = a theta Q(a + 1, z) - x Q(a, z)`` (Zipkin 2000, eq. (C.14)) with
+  ``Q(a + 1, z) = Q(a, z) + t`` (DLMF 8.8.2), so no second incomplete gamma;
+- density term ``t a / x``.
+
+Exactness: terms are kept until the Poisson tail beyond them is below ``_TAIL_MASS`` (never more
+than :func:`ml.policy.compound_poisson._mixture_size`), and a term's ``Q`` is taken as 0 or 1
+only where a bound proves it within ``_NEGLIGIBLE`` of that (in the cdf, and relative to the mean
+in the loss): ``Q(a, z) <= t a / (z - max(a - 1, 0))`` for ``z > a`` and
+``1 - Q(a, z) <= t (a + 1) / (a + 1 - z)`` for ``z <= a`` (from the integral and the series of the
+incomplete gamma, DLMF 8.7.3 / 8.11). Everything else is the exact sum, in double precision.
+
+The solvers are the safeguarded Newton of :func:`ml.policy.solvers._solve_increasing` run per row
+in compiled code (the loop over rows is compiled, not Python), with the upper end of the bracket
+checked only if an iterate needs it.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import llvmlite.binding as llvm
+import numpy as np
+from numba import njit
+from numba.core import types
+from numba.extending import get_cython_function_address
+from numpy.typing import NDArray
+
+__all__ = [
+    "mixture_fill_rate_reorder_points",
+    "mixture_quantiles",
+    "mixture_values",
+]
+
+Array = NDArray[np.float64]
+_TAIL_MASS = 1e-16  # Poisson terms beyond this upper-tail mass are dropped
+_NEGLIGIBLE = 1e-18  # a term's Q within this of 0 or 1 (bounded) is taken as 0 or 1
+_MAX_STEPS = 200
+_X_TOLERANCE = 1e-10
+_G_TOLERANCE = 1e-12
+_START_TOLERANCE = 1e-9  # the moment-matched gamma's answer is only a start
+_NEWTON_ONLY_STEPS = 12
+_SYMBOL = "strata_scipy_gammaincc"
+_gammaincc = types.ExternalFunction(
+    _SYMBOL, types.float64(types.float64, types.float64, types.intc)
+)
+
+
+@functools.cache
+def _linked() -> None:
+    """Make scipy's compiled ``gammaincc`` callable from the kernels (once per process)."""
+    address = get_cython_function_address("scipy.special.cython_special", "gammaincc")
+    llvm.add_symbol(_SYMBOL, address)
+
+
+@njit(cache=True)
+def _terms(m: float, shape: float, max_terms: int, w: Array, a: Array, lga: Array) -> int:
+    """Fill the Poisson weights, gamma shapes and log Gamma(a + 1) of one row; their count."""
+    log_m = math.log(m)
+    n = 0
+    for k in range(1, max_terms + 1):
+        wk = math.exp(k * log_m - m - math.lgamma(k + 1.0))
+        w[n] = wk
+        a[n] = k * shape
+        lga[n] = math.lgamma(k * shape + 1.0)
+        n += 1
+        # Once k + 1 > m, sum_{j >= k} w_j <= w_k (k + 1) / (k + 1 - m) (a geometric bound): the
+        # cdf mass dropped and the loss dropped relative to the mean, sum_{j > k} j w_j / m.
+        if k + 1.0 > m and wk * (k + 1.0) / (k + 1.0 - m) < _TAIL_MASS:
+            break
+    return n
+
+
+@njit(cache=True)
+def _at(
+    x: float, n: int, w: Array, a: Array, lga: Array, atom: float, scale: float, mean: float
+) -> tuple[float, float, float, float]:
+    """cdf, loss E[(X - x)^+], density and the density's slope of the mixture at x."""
+    if x < 0.0:
+        return 0.0, mean - x, 0.0, 0.0
+    if x == 0.0:
+        return atom, mean, 0.0, 0.0
+    z = x / scale
+    log_z = math.log(z)
+    cdf = atom
+    loss = 0.0
+    dens = 0.0  # x times the density: sum w t a
+    curve = 0.0  # sum w t a (a - 1), for the density's slope
+    inv_mean = 1.0 / mean
+    for i in range(n):
+        ak = a[i]
+        wk = w[i]
+        t = math.exp(ak * log_z - z - lga[i])
+        mu = ak * scale
+        weight = wk * max(1.0, (x + mu) * inv_mean)  # a Q error's reach into cdf and loss
+        if z > ak:
+            q = 0.0
+            if weight * t * ak / (z - max(ak - 1.0, 0.0)) > _NEGLIGIBLE:
+                q = _gammaincc(ak, z, 0)
+        else:
+            q = 1.0
+            if weight * t * (ak + 1.0) / (ak + 1.0 - z) > _NEGLIGIBLE:
+                q = _gammaincc(ak, z, 0)
+        cdf += wk * (1.0 - q)
+        loss += wk * ((mu - x) * q + mu * t)
+        dens += wk * t * ak
+        curve += wk * t * ak * (ak - 1.0)
+    # f_k(x) = t a / x and f_k'(x) = f_k(x) ((a - 1) / x - 1 / theta)
+    return cdf, loss, dens / x, (curve / x - dens / scale) / x
+
+
+@njit(cache=True)
+def _values(
+    x: Array, m: Array, shape: Array, scale: Array, max_terms: int
+) -> tuple[Array, Array, Array]:
+    n_rows = x.size
+    cdf, loss, dens = np.empty(n_rows), np.empty(n_rows), np.empty(n_rows)
+    w, a, lga = np.empty(max_terms), np.empty(max_terms), np.empty(max_terms)
+    for i in range(n_rows):
+        n = _terms(m[i], shape[i], max_terms, w, a, lga)
+        cdf[i], loss[i], dens[i], _ = _at(
+            x[i], n, w, a, lga, math.exp(-m[i]), scale[i], m[i] * shape[i] * scale[i]
+        )
+    return cdf, loss, dens
+
+
+@njit(cache=True)
+def _gap(
+    fill: bool,
+    x: float,
+    target: float,
+    q: float,
+    n: int,
+    w: Array,
+    a: Array,
+    lga: Array,
+    atom: float,
+    scale: float,
+    mean: float,
+) -> tuple[float, float, float]:
+    """g(x) - target, g'(x) and g''(x): g the fill rate of (x, Q) when ``fill``, else the cdf.
+
+    The fill rate's slope is [F(x + Q) - F(x)] / Q and its curvature [f(x + Q) - f(x)] / Q."""
+    f0, n0, d0, s0 = _at(x, n, w, a, lga, atom, scale, mean)
+    if not fill:
+        return f0 - target, d0, s0
+    f1, n1, d1, _ = _at(x + q, n, w, a, lga, atom, scale, mean)
+    rate = min(max(1.0 - (n0 - n1) / q, 0.0), 1.0)
+    return rate - target, (f1 - f0) / q, (d1 - d0) / q
+
+
+@njit(cache=True)
+def _solve(
+    fill: bool,
+    target: float,
+    q: float,
+    low: float,
+    high: float,
+    start: float,
+    g_tolerance: float,
+    n: int,
+    w: Array,
+    a: Array,
+    lga: Array,
+    atom: float,
+    scale: float,
+    mean: float,
+) -> float:
+    """x with g(x) = target, g rising, g(low) < target: _solve_increasing for one row."""
+    high_known = False  # g(high) >= target checked (the solvers' _expand_upper, on demand)
+    x = min(max(start, low), high)
+    width_before = np.inf
+    width_last = np.inf
+    for step in range(_MAX_STEPS):
+        gap, slope, curve = _gap(fill, x, target, q, n, w, a, lga, atom, scale, mean)
+        if gap < 0.0:
+            low = x
+        else:
+            high = x
+            high_known = True
+        if abs(gap) <= g_tolerance or (high_known and high - low <= _X_TOLERANCE * (1.0 + abs(x))):
+            return x
+        # Halley's step (cubic convergence, the curvature costs nothing extra), else Newton's
+        halley = 2.0 * slope * slope - gap * curve
+        proposal = np.nan
+        if halley > 0.0 and slope > 0.0:
+            proposal = x - 2.0 * gap * slope / halley
+        if not low < proposal < high and slope != 0.0:
+            proposal = x - gap / slope
+        inside = np.isfinite(proposal) and low < proposal < high
+        if step >= _NEWTON_ONLY_STEPS:
+            inside = inside and high - low <= 0.5 * width_before
+        if not inside:
+            while not high_known:
+                if _gap(fill, high, target, q, n, w, a, lga, atom, scale, mean)[0] < 0.0:
+                    low = high
+                    high = 2.0 * abs(high) + 1.0
+                else:
+                    high_known = True
+            proposal = 0.5 * (low + high)
+        width_before = width_last
+        width_last = high - low
+        x = proposal
+    return x
+
+
+@njit(cache=True)
+def _solve_rows(
+    fill: bool,
+    target: Array,
+    q: Array,
+    m: Array,
+    shape: Array,
+    scale: Array,
+    start: Array,
+    max_terms: int,
+) -> Array:
+    n_rows = target.size
+    out = np.empty(n_rows)
+    w, a, lga = np.empty(max_terms), np.empty(max_terms), np.empty(max_terms)
+    one, g_a, g_lga = np.ones(1), np.empty(1), np.empty(1)
+    for i in range(n_rows):
+        mean = m[i] * shape[i] * scale[i]
+        sd = math.sqrt(m[i] * (1.0 + shape[i])) * shape[i] ** 0.5 * scale[i]
+        low, high = (-q[i] - 1.0, mean + 10.0 * sd + q[i]) if fill else (0.0, 0.0)
+        x0 = start[i]
+        if fill:
+            if not np.isfinite(x0):  # the moment-matched gamma: one term, no atom
+                g_shape = m[i] * shape[i] / (1.0 + shape[i])
+                g_a[0] = g_shape
+                g_lga[0] = math.lgamma(g_shape + 1.0)
+                x0 = _solve(
+                    True,
+                    target[i],
+                    q[i],
+                    low,
+                    high,
+                    0.5 * (low + high),
+                    _START_TOLERANCE,
+                    1,
+                    one,
+                    g_a,
+                    g_lga,
+                    0.0,
+                    mean / g_shape,
+                    mean,
+                )
+        else:
+            high = mean + 10.0 * sd + shape[i] * scale[i]
+        n = _terms(m[i], shape[i], max_terms, w, a, lga)
+        out[i] = _solve(
+            fill,
+            target[i],
+            q[i],
+            low,
+            high,
+            x0,
+            _G_TOLERANCE,
+            n,
+            w,
+            a,
+            lga,
+            math.exp(-m[i]),
+            scale[i],
+            mean,
+        )
+    return out
+
+
+def mixture_values(
+    x: Array, occurrences: Array, shape: Array, scale: Array, max_terms: int
+) -> tuple[Array, Array, Array]:
+    """cdf, loss E[(X - x)^+] and density at ``x`` per row (gamma sizes: shape, scale > 0)."""
+    _linked()
+    return _values(x, occurrences, shape, scale, max_terms)
+
+
+def mixture_quantiles(
+    alpha: Array,
+    occurrences: Array,
+    shape: Array,
+    scale: Array,
+    start: Array,
+    max_terms: int,
+) -> Array:
+    """The ``alpha`` quantile per row, for alpha above the atom ``e^-m``; Newton from ``start``."""
+    _linked()
+    return _solve_rows(
+        False, alpha, np.ones_like(alpha), occurrences, shape, scale, start, max_terms
+    )
+
+
+def mixture_fill_rate_reorder_points(
+    beta: Array,
+    order_qty: Array,
+    occurrences: Array,
+    shape: Array,
+    scale: Array,
+    max_terms: int,
+) -> Array:
+    """r with fill rate 1 - [n(r) - n(r + Q)] / Q = beta per row; Newton from the moment-matched
+    gamma's r (solved first, to ``_START_TOLERANCE``)."""
+    _linked()
+    start = np.full_like(beta, np.nan)
+    return _solve_rows(True, beta, order_qty, occurrences, shape, scale, start, max_terms)
