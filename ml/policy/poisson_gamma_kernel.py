@@ -25,15 +25,14 @@ checked only if an iterate needs it.
 
 from __future__ import annotations
 
-import functools
 import math
 
-import llvmlite.binding as llvm
 import numpy as np
 from numba import njit
-from numba.core import types
-from numba.extending import get_cython_function_address
 from numpy.typing import NDArray
+
+from ml.compiled_special import gammaincc as _gammaincc
+from ml.compiled_special import link
 
 __all__ = [
     "mixture_fill_rate_reorder_points",
@@ -49,17 +48,6 @@ _X_TOLERANCE = 1e-10
 _G_TOLERANCE = 1e-12
 _START_TOLERANCE = 1e-9  # the moment-matched gamma's answer is only a start
 _NEWTON_ONLY_STEPS = 12
-_SYMBOL = "strata_scipy_gammaincc"
-_gammaincc = types.ExternalFunction(
-    _SYMBOL, types.float64(types.float64, types.float64, types.intc)
-)
-
-
-@functools.cache
-def _linked() -> None:
-    """Make scipy's compiled ``gammaincc`` callable from the kernels (once per process)."""
-    address = get_cython_function_address("scipy.special.cython_special", "gammaincc")
-    llvm.add_symbol(_SYMBOL, address)
 
 
 @njit(cache=True)
@@ -280,7 +268,7 @@ def mixture_values(
     x: Array, occurrences: Array, shape: Array, scale: Array, max_terms: int
 ) -> tuple[Array, Array, Array]:
     """cdf, loss E[(X - x)^+] and density at ``x`` per row (gamma sizes: shape, scale > 0)."""
-    _linked()
+    link()
     return _values(x, occurrences, shape, scale, max_terms)
 
 
@@ -293,7 +281,7 @@ def mixture_quantiles(
     max_terms: int,
 ) -> Array:
     """The ``alpha`` quantile per row, for alpha above the atom ``e^-m``; Newton from ``start``."""
-    _linked()
+    link()
     return _solve_rows(
         False, alpha, np.ones_like(alpha), occurrences, shape, scale, start, max_terms
     )
@@ -309,6 +297,6 @@ def mixture_fill_rate_reorder_points(
 ) -> Array:
     """r with fill rate 1 - [n(r) - n(r + Q)] / Q = beta per row; Newton from the moment-matched
     gamma's r (solved first, to ``_START_TOLERANCE``)."""
-    _linked()
+    link()
     start = np.full_like(beta, np.nan)
     return _solve_rows(True, beta, order_qty, occurrences, shape, scale, start, max_terms)
