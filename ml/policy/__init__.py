@@ -33,6 +33,7 @@ from ml.policy.intermittent import (
     intermittent_expected_shortage,
     intermittent_fill_rate,
     intermittent_fill_rate_reorder_point,
+    intermittent_policy,
     intermittent_reorder_point,
     lead_time_demand_moments,
 )
@@ -107,6 +108,7 @@ __all__ = [
     "intermittent_expected_shortage",
     "intermittent_fill_rate",
     "intermittent_fill_rate_reorder_point",
+    "intermittent_policy",
     "intermittent_reorder_point",
     "inventory_policy",
     "inverse_standard_normal_loss",

@@ -23,6 +23,7 @@ from ml.policy.normal import _loss as _standard_normal_loss
 from ml.policy.normal import _result
 from ml.policy.poisson_gamma_kernel import (
     mixture_fill_rate_reorder_points,
+    mixture_policies,
     mixture_quantiles,
     mixture_values,
 )
@@ -224,6 +225,19 @@ def _pg_loss_raw(x: Array, ltd: _LeadTimeDemand) -> Array:
 
 def _pg_pdf_raw(x: Array, ltd: _LeadTimeDemand) -> Array:
     return _pg_values(x, ltd)[2]
+
+
+def _pg_policy(
+    level: Array, q: Array, fill: NDArray[np.bool_], ltd: _LeadTimeDemand
+) -> tuple[Array, Array]:
+    """Reorder points (fill-rate targets where ``fill``, else cycle service above the atom) and
+    the fill rates of (max(r, 0), Q) of the Poisson-gamma mixture (gamma-size rows, compiled)."""
+    start = np.full_like(level, np.nan)  # fill-rate rows: the kernel's moment-matched gamma
+    if (~fill).any():
+        start[~fill] = _quantile("gamma", level[~fill], ltd.take(~fill))
+    return mixture_policies(
+        level, q, fill, ltd.occurrences, *_gamma_sizes(ltd), start, _max_terms(ltd)
+    )
 
 
 def _pg_fill_rate_reorder_point(beta: Array, q: Array, ltd: _LeadTimeDemand) -> Array:

@@ -61,6 +61,7 @@ from ml.policy.compound_poisson import (
     _lead_time_demand,
     _LeadTimeDemand,
     _pg_fill_rate_reorder_point,
+    _pg_policy,
     _quantile,
     compound_poisson_parameters,
     lead_time_demand_moments,
@@ -74,6 +75,7 @@ __all__ = [
     "intermittent_expected_shortage",
     "intermittent_fill_rate",
     "intermittent_fill_rate_reorder_point",
+    "intermittent_policy",
     "intermittent_reorder_point",
     "lead_time_demand_moments",
 ]
@@ -276,3 +278,52 @@ def intermittent_fill_rate_reorder_point(
         lambda rows: np.zeros(rows.size),
     )
     return _shaped(out, *inputs)
+
+
+def intermittent_policy(
+    service_level: ArrayLike,
+    order_qty: ArrayLike,
+    fill_rate_target: ArrayLike,
+    demand_rate: ArrayLike,
+    size_mean: ArrayLike,
+    size_sd: ArrayLike,
+    lead_time: ArrayLike,
+    review_period: ArrayLike = 0.0,
+    method: str = "poisson_gamma",
+) -> tuple[Array, Array]:
+    """Reorder point, floored at 0, and the fill rate of (r, Q), per product.
+
+    ``service_level`` is a fill-rate target where ``fill_rate_target``, else a cycle service
+    level: the numbers of :func:`intermittent_fill_rate_reorder_point` or
+    :func:`intermittent_reorder_point`, then :func:`intermittent_fill_rate` at max(r, 0). For
+    ``poisson_gamma`` with gamma sizes both come from one compiled pass, the fill rate from the
+    solver's last evaluation at r where it can be (the same numbers, not evaluated twice).
+    """
+    inputs = (service_level, order_qty, demand_rate, size_mean, size_sd, lead_time, review_period)
+    ltd, a = _lead_time_demand(*inputs[2:], service_level=service_level, order_qty=order_qty)
+    level, q = a["service_level"], a["order_qty"]
+    fill = np.broadcast_to(np.asarray(fill_rate_target, dtype=bool), level.shape).copy()
+    r, rate = np.empty_like(level), np.empty_like(level)
+    compiled = np.zeros(level.size, dtype=bool)
+    if method == "poisson_gamma":
+        compiled = _continuous_sizes(ltd) & (ltd.mean > 0)
+        # cycle-service rows at or below the atom at 0 need no stock: the numpy path's zeros
+        compiled &= fill | (level > np.exp(-ltd.occurrences))
+    if compiled.any():
+        rows = np.flatnonzero(compiled)
+        r[rows], rate[rows] = _pg_policy(level[rows], q[rows], fill[rows], ltd.take(rows))
+    rest = np.flatnonzero(~compiled)
+    if rest.size:
+        args = [np.broadcast_to(np.asarray(v, dtype=np.float64), level.shape)[rest] for v in inputs]
+        lv, qq, *params = args
+        f = fill[rest]
+        rr = np.empty(rest.size)
+        if (~f).any():
+            rr[~f] = intermittent_reorder_point(lv[~f], *(p[~f] for p in params), method=method)
+        if f.any():
+            rr[f] = intermittent_fill_rate_reorder_point(
+                lv[f], qq[f], *(p[f] for p in params), method=method
+            )
+        r[rest] = rr
+        rate[rest] = intermittent_fill_rate(np.maximum(rr, 0.0), qq, *params, method=method)
+    return np.maximum(r, 0.0), rate

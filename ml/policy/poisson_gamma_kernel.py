@@ -36,6 +36,7 @@ from ml.compiled_special import link
 
 __all__ = [
     "mixture_fill_rate_reorder_points",
+    "mixture_policies",
     "mixture_quantiles",
     "mixture_values",
 ]
@@ -134,16 +135,22 @@ def _gap(
     atom: float,
     scale: float,
     mean: float,
-) -> tuple[float, float, float]:
-    """g(x) - target, g'(x) and g''(x): g the fill rate of (x, Q) when ``fill``, else the cdf.
+) -> tuple[float, float, float, float, float]:
+    """g(x) - target, g'(x), g''(x), n(x) and n(x + Q) (NaN for the cdf): g the fill rate of
+    (x, Q) when ``fill``, else the cdf.
 
     The fill rate's slope is [F(x + Q) - F(x)] / Q and its curvature [f(x + Q) - f(x)] / Q."""
     f0, n0, d0, s0 = _at(x, n, w, a, lga, atom, scale, mean)
     if not fill:
-        return f0 - target, d0, s0
+        return f0 - target, d0, s0, n0, np.nan
     f1, n1, d1, _ = _at(x + q, n, w, a, lga, atom, scale, mean)
-    rate = min(max(1.0 - (n0 - n1) / q, 0.0), 1.0)
-    return rate - target, (f1 - f0) / q, (d1 - d0) / q
+    return _fill_rate(n0, n1, q) - target, (f1 - f0) / q, (d1 - d0) / q, n0, n1
+
+
+@njit(cache=True)
+def _fill_rate(n0: float, n1: float, q: float) -> float:
+    """1 - [n(r) - n(r + Q)] / Q in [0, 1], as ml.policy.intermittent._fill_rate computes it."""
+    return min(max(1.0 - (n0 - n1) / q, 0.0), 1.0)
 
 
 @njit(cache=True)
@@ -162,21 +169,22 @@ def _solve(
     atom: float,
     scale: float,
     mean: float,
-) -> float:
-    """x with g(x) = target, g rising, g(low) < target: _solve_increasing for one row."""
+) -> tuple[float, float, float]:
+    """x with g(x) = target, g rising, g(low) < target: _solve_increasing for one row; and
+    n(x), n(x + Q) from the evaluation at x (NaN where not evaluated there)."""
     high_known = False  # g(high) >= target checked (the solvers' _expand_upper, on demand)
     x = min(max(start, low), high)
     width_before = np.inf
     width_last = np.inf
     for step in range(_MAX_STEPS):
-        gap, slope, curve = _gap(fill, x, target, q, n, w, a, lga, atom, scale, mean)
+        gap, slope, curve, n0, n1 = _gap(fill, x, target, q, n, w, a, lga, atom, scale, mean)
         if gap < 0.0:
             low = x
         else:
             high = x
             high_known = True
         if abs(gap) <= g_tolerance or (high_known and high - low <= _X_TOLERANCE * (1.0 + abs(x))):
-            return x
+            return x, n0, n1
         # Halley's step (cubic convergence, the curvature costs nothing extra), else Newton's
         halley = 2.0 * slope * slope - gap * curve
         proposal = np.nan
@@ -198,12 +206,12 @@ def _solve(
         width_before = width_last
         width_last = high - low
         x = proposal
-    return x
+    return x, np.nan, np.nan
 
 
 @njit(cache=True)
 def _solve_rows(
-    fill: bool,
+    fill: NDArray[np.bool_],
     target: Array,
     q: Array,
     m: Array,
@@ -211,17 +219,24 @@ def _solve_rows(
     scale: Array,
     start: Array,
     max_terms: int,
-) -> Array:
+    with_rates: bool,
+) -> tuple[Array, Array]:
+    """Per row: the reorder point for its target (the fill rate of (r, Q) where ``fill``, else
+    the cdf, whose rows must have target > e^-m) and, ``with_rates``, the fill rate of
+    (max(r, 0), Q) (else NaN)."""
     n_rows = target.size
     out = np.empty(n_rows)
+    rate = np.empty(n_rows)
     w, a, lga = np.empty(max_terms), np.empty(max_terms), np.empty(max_terms)
     one, g_a, g_lga = np.ones(1), np.empty(1), np.empty(1)
     for i in range(n_rows):
         mean = m[i] * shape[i] * scale[i]
         sd = math.sqrt(m[i] * (1.0 + shape[i])) * shape[i] ** 0.5 * scale[i]
-        low, high = (-q[i] - 1.0, mean + 10.0 * sd + q[i]) if fill else (0.0, 0.0)
+        qi = q[i]
+        atom = math.exp(-m[i])
         x0 = start[i]
-        if fill:
+        if fill[i]:
+            low, high = -qi - 1.0, mean + 10.0 * sd + qi
             if not np.isfinite(x0):  # the moment-matched gamma: one term, no atom
                 g_shape = m[i] * shape[i] / (1.0 + shape[i])
                 g_a[0] = g_shape
@@ -229,7 +244,7 @@ def _solve_rows(
                 x0 = _solve(
                     True,
                     target[i],
-                    q[i],
+                    qi,
                     low,
                     high,
                     0.5 * (low + high),
@@ -241,27 +256,25 @@ def _solve_rows(
                     0.0,
                     mean / g_shape,
                     mean,
-                )
+                )[0]
         else:
-            high = mean + 10.0 * sd + shape[i] * scale[i]
+            low, high = 0.0, mean + 10.0 * sd + shape[i] * scale[i]
         n = _terms(m[i], shape[i], max_terms, w, a, lga)
-        out[i] = _solve(
-            fill,
-            target[i],
-            q[i],
-            low,
-            high,
-            x0,
-            _G_TOLERANCE,
-            n,
-            w,
-            a,
-            lga,
-            math.exp(-m[i]),
-            scale[i],
-            mean,
+        x, n0, n1 = _solve(
+            fill[i], target[i], qi, low, high, x0, _G_TOLERANCE, n, w, a, lga, atom, scale[i], mean
         )
-    return out
+        out[i] = x
+        rate[i] = np.nan
+        if not with_rates:
+            continue
+        if x < 0.0 or not np.isfinite(n0):  # floored at 0, or not evaluated at x
+            x = max(x, 0.0)
+            n0 = _at(x, n, w, a, lga, atom, scale[i], mean)[1]
+            n1 = np.nan
+        if not np.isfinite(n1):
+            n1 = _at(x + qi, n, w, a, lga, atom, scale[i], mean)[1]
+        rate[i] = _fill_rate(n0, n1, qi)
+    return out, rate
 
 
 def mixture_values(
@@ -270,6 +283,27 @@ def mixture_values(
     """cdf, loss E[(X - x)^+] and density at ``x`` per row (gamma sizes: shape, scale > 0)."""
     link()
     return _values(x, occurrences, shape, scale, max_terms)
+
+
+def mixture_policies(
+    target: Array,
+    order_qty: Array,
+    fill: NDArray[np.bool_],
+    occurrences: Array,
+    shape: Array,
+    scale: Array,
+    start: Array,
+    max_terms: int,
+    with_rates: bool = True,
+) -> tuple[Array, Array]:
+    """Per row the reorder point for ``target`` (a fill rate where ``fill``, else a cycle service
+    level above the atom e^-m, Newton from ``start``; fill-rate rows start from the
+    moment-matched gamma's r where ``start`` is NaN) and the fill rate of (max(r, 0), Q): the
+    one computed at r by the last Newton step where r >= 0 (NaN without ``with_rates``)."""
+    link()
+    return _solve_rows(
+        fill, target, order_qty, occurrences, shape, scale, start, max_terms, with_rates
+    )
 
 
 def mixture_quantiles(
@@ -281,10 +315,10 @@ def mixture_quantiles(
     max_terms: int,
 ) -> Array:
     """The ``alpha`` quantile per row, for alpha above the atom ``e^-m``; Newton from ``start``."""
-    link()
-    return _solve_rows(
-        False, alpha, np.ones_like(alpha), occurrences, shape, scale, start, max_terms
-    )
+    fill = np.zeros(alpha.size, dtype=bool)
+    return mixture_policies(
+        alpha, np.ones_like(alpha), fill, occurrences, shape, scale, start, max_terms, False
+    )[0]
 
 
 def mixture_fill_rate_reorder_points(
@@ -297,6 +331,8 @@ def mixture_fill_rate_reorder_points(
 ) -> Array:
     """r with fill rate 1 - [n(r) - n(r + Q)] / Q = beta per row; Newton from the moment-matched
     gamma's r (solved first, to ``_START_TOLERANCE``)."""
-    link()
+    fill = np.ones(beta.size, dtype=bool)
     start = np.full_like(beta, np.nan)
-    return _solve_rows(True, beta, order_qty, occurrences, shape, scale, start, max_terms)
+    return mixture_policies(
+        beta, order_qty, fill, occurrences, shape, scale, start, max_terms, False
+    )[0]

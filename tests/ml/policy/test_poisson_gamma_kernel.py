@@ -12,6 +12,7 @@ from ml.policy.intermittent import (
     intermittent_expected_shortage,
     intermittent_fill_rate,
     intermittent_fill_rate_reorder_point,
+    intermittent_policy,
     intermittent_reorder_point,
 )
 from ml.policy.poisson_gamma_kernel import mixture_values
@@ -129,3 +130,28 @@ def test_reorder_points_solve_their_equations_by_direct_summation(
     assert solves(fill_rate, r_fill, level)
     reached = intermittent_fill_rate(r_fill, q, rate, size, cv * size, lead)
     assert reached == pytest.approx(fill_rate(r_fill), abs=1e-13)
+
+
+def test_policy_in_one_pass_is_the_three_calls_bit_for_bit():
+    """intermittent_policy = the reorder point for each row's target type, floored at 0, and the
+    fill rate there: the same numbers as the three public functions, for gamma and fixed sizes,
+    levels under the atom at 0, negative fill-rate reorder points and products without demand."""
+    rng = np.random.default_rng(3)
+    n = 400
+    rate = np.where(rng.random(n) < 0.05, 0.0, rng.uniform(0.02, 2.0, n))
+    size = rng.uniform(0.5, 40.0, n)
+    size_sd = np.where(rng.random(n) < 0.1, 0.0, size * rng.uniform(0.1, 2.0, n))
+    lead, review = rng.uniform(0.5, 8.0, n), rng.choice([0.0, 1.0, 2.0], n)
+    level = rng.uniform(0.2, 0.995, n)
+    q = size * rng.uniform(0.3, 30.0, n)  # large Q: some fill-rate reorder points are negative
+    fill = rng.random(n) < 0.5
+    params = (rate, size, size_sd, lead, review)
+    r, reached = intermittent_policy(level, q, fill, *params)
+    expected = np.where(
+        fill,
+        intermittent_fill_rate_reorder_point(level, q, *params),
+        intermittent_reorder_point(level, *params),
+    )
+    assert (expected < 0).any() and (r == 0).any()
+    np.testing.assert_array_equal(r, np.maximum(expected, 0.0))
+    np.testing.assert_array_equal(reached, intermittent_fill_rate(r, q, *params))
