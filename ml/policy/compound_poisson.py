@@ -227,14 +227,24 @@ def _pg_pdf_raw(x: Array, ltd: _LeadTimeDemand) -> Array:
     return _pg_values(x, ltd)[2]
 
 
+def _atom_and_gamma_quantile(alpha: Array, ltd: _LeadTimeDemand) -> Array:
+    """Newton's start for the mixture's quantile (alpha > e^-m): the atom e^-m at 0 and, beyond
+    it, the gamma with the mixture's conditional mean and variance given X > 0."""
+    positive = -np.expm1(-ltd.occurrences)
+    mean = ltd.mean / positive
+    var = (ltd.var + ltd.mean**2) / positive - mean**2
+    p = np.clip((alpha - (1.0 - positive)) / positive, 0.0, 1.0)
+    return var / mean * gammaincinv(mean**2 / var, p)
+
+
 def _pg_policy(
     level: Array, q: Array, fill: NDArray[np.bool_], ltd: _LeadTimeDemand
 ) -> tuple[Array, Array]:
     """Reorder points (fill-rate targets where ``fill``, else cycle service above the atom) and
     the fill rates of (max(r, 0), Q) of the Poisson-gamma mixture (gamma-size rows, compiled)."""
-    start = np.full_like(level, np.nan)  # fill-rate rows: the kernel's moment-matched gamma
+    start = np.full_like(level, np.nan)  # fill-rate rows: the kernel's own start
     if (~fill).any():
-        start[~fill] = _quantile("gamma", level[~fill], ltd.take(~fill))
+        start[~fill] = _atom_and_gamma_quantile(level[~fill], ltd.take(~fill))
     return mixture_policies(
         level, q, fill, ltd.occurrences, *_gamma_sizes(ltd), start, _max_terms(ltd)
     )
@@ -353,7 +363,7 @@ def _quantile(method: str, alpha: Array, ltd: _LeadTimeDemand) -> Array:
     positive = alpha > np.exp(-ltd.occurrences)
     if positive.any():
         sub = ltd.take(positive)
-        start = _quantile("gamma", alpha[positive], sub)  # moment-matched: a close start
+        start = _atom_and_gamma_quantile(alpha[positive], sub)
         out[positive] = mixture_quantiles(
             alpha[positive], sub.occurrences, *_gamma_sizes(sub), start, _max_terms(sub)
         )

@@ -183,7 +183,10 @@ def _solve(
         else:
             high = x
             high_known = True
-        if abs(gap) <= g_tolerance or (high_known and high - low <= _X_TOLERANCE * (1.0 + abs(x))):
+        # done: g within tolerance and (where g is flat) the Newton step left within x's
+        # tolerance too, or the bracket that narrow
+        near = abs(gap) <= g_tolerance and abs(gap) <= _X_TOLERANCE * (1.0 + abs(x)) * slope
+        if near or (high_known and high - low <= _X_TOLERANCE * (1.0 + abs(x))):
             return x, n0, n1
         # Halley's step (cubic convergence, the curvature costs nothing extra), else Newton's
         halley = 2.0 * slope * slope - gap * curve
@@ -237,10 +240,15 @@ def _solve_rows(
         x0 = start[i]
         if fill[i]:
             low, high = -qi - 1.0, mean + 10.0 * sd + qi
-            if not np.isfinite(x0):  # the moment-matched gamma: one term, no atom
-                g_shape = m[i] * shape[i] / (1.0 + shape[i])
-                g_a[0] = g_shape
-                g_lga[0] = math.lgamma(g_shape + 1.0)
+            if not np.isfinite(x0):
+                # the atom e^-m at 0 and, beyond it, the gamma with the conditional moments
+                # E[X | X > 0] and Var[X | X > 0]: one term, a close start
+                positive = -math.expm1(-m[i])
+                c_mean = mean / positive
+                c_var = (sd * sd + mean * mean) / positive - c_mean * c_mean
+                g_a[0] = c_mean * c_mean / c_var
+                g_lga[0] = math.lgamma(g_a[0] + 1.0)
+                one[0] = positive
                 x0 = _solve(
                     True,
                     target[i],
@@ -253,8 +261,8 @@ def _solve_rows(
                     one,
                     g_a,
                     g_lga,
-                    0.0,
-                    mean / g_shape,
+                    atom,
+                    c_var / c_mean,
                     mean,
                 )[0]
         else:
