@@ -47,9 +47,7 @@ from ml.like_items import DEMAND_SOURCE, OWN_HISTORY
 from ml.policy import (
     compound_poisson_parameters,
     cost_based_service_level,
-    intermittent_fill_rate,
-    intermittent_fill_rate_reorder_point,
-    intermittent_reorder_point,
+    intermittent_policy,
     inventory_policy,
     lead_time_demand_moments,
     order_quantity,
@@ -165,18 +163,8 @@ def _compound(out: _Outputs, rows, inputs, level, q) -> None:
     review = inputs[C.REVIEW_PERIOD].to_numpy()[rows]
     args = (cp.demand_rate, cp.size_mean, cp.size_sd, lt, review)
     fill = inputs[C.SERVICE_LEVEL_TYPE].to_numpy()[rows] == "fill_rate"
-    r = np.empty(rows.size)
-    if (~fill).any():
-        sub = [np.asarray(x)[~fill] for x in args]
-        r[~fill] = intermittent_reorder_point(level[~fill], *sub, method="poisson_gamma")
-    if fill.any():
-        sub = [np.asarray(x)[fill] for x in args]
-        r[fill] = intermittent_fill_rate_reorder_point(
-            level[fill], q[fill], *sub, method="poisson_gamma"
-        )
-    r = np.maximum(r, 0.0)
+    r, rate = intermittent_policy(level, q, fill, *args, method="poisson_gamma")
     mean, var = lead_time_demand_moments(*args)
-    rate = intermittent_fill_rate(r, q, *args, method="poisson_gamma")
     _put_reorder_point(out, rows, r, mean, np.sqrt(var), rate)
 
 

@@ -38,6 +38,8 @@ Measured per product over the window's periods: demand, sales, lost units, reple
 at period end, stockout periods (periods with lost sales), the longest run of consecutive stockout
 periods, and orders placed. With ``groups``, per period and group: demand, sales, on-hand value
 at period end, products short.
+Gamma lead times (the default) run the steps compiled, row by row for a period
+(:mod:`ml.simulate_kernel`, the same numbers bit for bit); lognormal ones run the numpy steps here.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import gammaincinv, ndtri
 
 from ml.errors import StrataError
+from ml.simulate_kernel import Pipeline, replay_period
 
 __all__ = [
     "LEAD_TIME_DISTRIBUTIONS",
@@ -62,6 +65,7 @@ __all__ = [
 Array = NDArray[np.float64]
 LEAD_TIME_DISTRIBUTIONS = ("gamma", "lognormal")
 _LEAD_TIME_CAP_SDS = 8.0  # draws are capped at mean + 8 sd (a 1e-8 tail for the gamma)
+_COMPILED = ("gamma",)  # lead-time distributions replayed by ml.simulate_kernel's steps
 
 
 @dataclass(frozen=True)
@@ -310,6 +314,34 @@ class _Replay:
             for name, dtype in (("sales", np.float64), ("on_hand", np.float64), ("short", bool))
         }
 
+    def compiled(self) -> tuple[dict[str, NDArray], dict[str, NDArray], Pipeline]:
+        """The state, policy and pipeline arrays the compiled steps update (shared with self)."""
+        p, n = self.policy, self.n
+        state = {
+            "on_hand": self.on_hand,
+            "on_order": self.on_order,
+            "short_since_receipt": self.short_since_receipt,
+            "cycles": self.counts["cycles"],
+            "short_cycles": self.counts["short_cycles"],
+            "orders": self.counts["orders"],
+            "until_review": self.review_steps.copy(),  # steps to the next review, from step 0
+        }
+        policy = {
+            "review_steps": self.review_steps,
+            "s": p.reorder_point,
+            "q": p.order_qty,
+            "order_up_to": p.order_up_to,
+            "moq": np.zeros(n) if p.moq is None else p.moq,
+            "pack": np.zeros(n) if p.pack_size is None else p.pack_size,
+            "has_moq": np.bool_(p.moq is not None),
+            "has_pack": np.bool_(p.pack_size is not None),
+            "lead_mean": self.lead_mean,
+            "lead_sd": self.lead_sd,
+            "streams": np.arange(n) if self.streams is None else self.streams.astype(np.int64),
+            "n_steps": np.int64(self.n_total * self.k),
+        }
+        return state, policy, Pipeline.empty(n, 2 * self.k * n)
+
     def receive(self, step: int, measured: bool) -> None:
         """Orders due at this step arrive; a replenishment cycle ends at each arrival."""
         entries = self.due.pop(step, [])
@@ -514,9 +546,18 @@ def simulate_inventory(
         policy, streams, k, n_total, n_measured, lead_time_distribution, groups, unit_value, record
     )
     rng = np.random.default_rng(seed)
+    compiled = state.compiled() if lead_time_distribution in _COMPILED else None
     for period in range(n_total):
         measured = period >= n_warm
         d = per_step[period] if streams is None else per_step[period][streams]
+        if compiled is not None:
+            # the same numbers as the loop below: the period's k draws at once are the stream's
+            # next k x 2 x streams numbers, in the same order
+            u = rng.random((k, 2, n_streams))
+            sold, short = replay_period(period * k, k, measured, d, u, *compiled)
+            if measured:
+                state.measure(period - n_warm, d * k, sold, short)
+            continue
         short_in_period = np.zeros(n, dtype=bool)
         sold_in_period = np.zeros(n)
         for sub in range(k):

@@ -7,6 +7,7 @@
 - :mod:`ml.policy.newsvendor` — cost-based service level from the critical ratio
 - :mod:`ml.policy.compound_poisson` — compound Poisson lead-time demand and its distributions
 - :mod:`ml.policy.intermittent` — reorder points and fill rates for intermittent and lumpy demand
+- :mod:`ml.policy.poisson_gamma_kernel` — the compound Poisson-gamma mixture, compiled
 - :mod:`ml.policy.bootstrap` — lead-time demand resampled from a product's own history
 - :mod:`ml.policy.solvers` — vectorised root finders the distributions share
 - :mod:`ml.policy.inventory_policy` — the whole normal-demand policy per product (batch entry)
@@ -32,6 +33,7 @@ from ml.policy.intermittent import (
     intermittent_expected_shortage,
     intermittent_fill_rate,
     intermittent_fill_rate_reorder_point,
+    intermittent_policy,
     intermittent_reorder_point,
     lead_time_demand_moments,
 )
@@ -106,6 +108,7 @@ __all__ = [
     "intermittent_expected_shortage",
     "intermittent_fill_rate",
     "intermittent_fill_rate_reorder_point",
+    "intermittent_policy",
     "intermittent_reorder_point",
     "inventory_policy",
     "inverse_standard_normal_loss",

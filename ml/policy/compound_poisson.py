@@ -21,7 +21,13 @@ from scipy.special import betainc, gammainc, gammaincc, gammaincinv, gammaln, nd
 
 from ml.policy.normal import _loss as _standard_normal_loss
 from ml.policy.normal import _result
-from ml.policy.solvers import _smallest_integer, _solve_increasing
+from ml.policy.poisson_gamma_kernel import (
+    mixture_fill_rate_reorder_points,
+    mixture_policies,
+    mixture_quantiles,
+    mixture_values,
+)
+from ml.policy.solvers import _smallest_integer
 from ml.policy.validation import check_policy_inputs
 
 __all__ = [
@@ -34,8 +40,6 @@ __all__ = [
 Array = NDArray[np.float64]
 INTERMITTENT_METHODS = ("poisson_gamma", "negative_binomial", "poisson", "gamma", "normal")
 _DISCRETE = frozenset({"poisson", "negative_binomial"})
-_TAIL_MASS = 1e-14  # Poisson terms beyond this upper-tail mass are dropped from the mixture
-_CELLS_PER_CHUNK = 2_000_000  # rows x mixture terms evaluated at once (memory bound)
 
 
 class CompoundPoissonParameters(NamedTuple):
@@ -193,68 +197,64 @@ def _gamma_loss(x: Array, shape: Array, scale: Array) -> Array:
 
 
 def _mixture_size(occurrences: Array) -> NDArray[np.intp]:
-    """Poisson counts kept per row: enough that the dropped upper tail is below ~1e-14."""
+    """At most this many Poisson counts per row (the kernel stops once their tail is < 1e-16)."""
     return np.ceil(occurrences + 7.5 * np.sqrt(occurrences) + 12.0).astype(np.intp)
 
 
-def _mixture_terms(ltd: _LeadTimeDemand) -> tuple[Array, Array]:
-    """Occurrence counts 1..K and their Poisson weights (rows x K) for the Poisson-gamma mixture."""
-    m = ltd.occurrences
-    k = int(_mixture_size(m).max()) if m.size else 1
-    counts = np.arange(1.0, k + 1.0)
-    weights = _poisson_pmf(counts[None, :], m[:, None])
-    return counts, weights
+def _gamma_sizes(ltd: _LeadTimeDemand) -> tuple[Array, Array]:
+    """Shape and scale of one occurrence's gamma size (rows with size_sd > 0)."""
+    return (ltd.size_mean / ltd.size_sd) ** 2, ltd.size_sd**2 / ltd.size_mean
 
 
-def _chunked(fn: Callable[..., Array], x: Array, ltd: _LeadTimeDemand) -> Array:
-    """Apply a mixture function over rows sorted by their number of terms, in chunks of at most
-    ``_CELLS_PER_CHUNK`` rows x terms: memory stays bounded and slow movers stay cheap."""
-    sizes = _mixture_size(ltd.occurrences)
-    if x.size * int(sizes.max(initial=1)) <= _CELLS_PER_CHUNK:
-        return fn(x, ltd)
-    order = np.argsort(sizes, kind="stable")
-    sorted_sizes = sizes[order]
-    out = np.empty_like(x)
-    start = 0
-    while start < x.size:
-        # The largest end with (end - start) x K[end - 1] within budget (K is sorted).
-        cost = (np.arange(start + 1, x.size + 1) - start) * sorted_sizes[start:]
-        end = start + max(1, int(np.searchsorted(cost, _CELLS_PER_CHUNK, side="right")))
-        rows = order[start:end]
-        out[rows] = fn(x[rows], ltd.take(rows))
-        start = end
-    return out
+def _max_terms(ltd: _LeadTimeDemand) -> int:
+    return int(_mixture_size(ltd.occurrences).max(initial=1))
 
 
-def _pg_parts(ltd: _LeadTimeDemand) -> tuple[Array, Array, Array, Array]:
-    counts, weights = _mixture_terms(ltd)
-    shape = (ltd.size_mean / ltd.size_sd) ** 2
-    scale = ltd.size_sd**2 / ltd.size_mean
-    return counts, weights, shape, scale
+def _pg_values(x: Array, ltd: _LeadTimeDemand) -> tuple[Array, Array, Array]:
+    """cdf, loss and density of the Poisson-gamma mixture at x (compiled; gamma-size rows)."""
+    return mixture_values(x, ltd.occurrences, *_gamma_sizes(ltd), _max_terms(ltd))
 
 
 def _pg_cdf_raw(x: Array, ltd: _LeadTimeDemand) -> Array:
-    counts, weights, shape, scale = _pg_parts(ltd)
-    z = (np.maximum(x, 0.0) / scale)[:, None]
-    mixture = np.sum(weights * gammainc(counts[None, :] * shape[:, None], z), axis=1)
-    return np.where(x >= 0, np.exp(-ltd.occurrences) + mixture, 0.0)
-
-
-def _pg_pdf_raw(x: Array, ltd: _LeadTimeDemand) -> Array:
-    counts, weights, shape, scale = _pg_parts(ltd)
-    a = counts[None, :] * shape[:, None]
-    xs = np.maximum(x, 1e-300)[:, None]
-    s = scale[:, None]
-    log_pdf = (a - 1.0) * np.log(xs / s) - xs / s - gammaln(a) - np.log(s)
-    return np.where(x > 0, np.sum(weights * np.exp(log_pdf), axis=1), 0.0)
+    return _pg_values(x, ltd)[0]
 
 
 def _pg_loss_raw(x: Array, ltd: _LeadTimeDemand) -> Array:
-    counts, weights, shape, scale = _pg_parts(ltd)
-    a = counts[None, :] * shape[:, None]
-    z = (np.maximum(x, 0.0) / scale)[:, None]
-    per_count = a * scale[:, None] * gammaincc(a + 1.0, z) - x[:, None] * gammaincc(a, z)
-    return np.where(x >= 0, np.sum(weights * per_count, axis=1), ltd.mean - x)
+    return _pg_values(x, ltd)[1]
+
+
+def _pg_pdf_raw(x: Array, ltd: _LeadTimeDemand) -> Array:
+    return _pg_values(x, ltd)[2]
+
+
+def _atom_and_gamma_quantile(alpha: Array, ltd: _LeadTimeDemand) -> Array:
+    """Newton's start for the mixture's quantile (alpha > e^-m): the atom e^-m at 0 and, beyond
+    it, the gamma with the mixture's conditional mean and variance given X > 0."""
+    positive = -np.expm1(-ltd.occurrences)
+    mean = ltd.mean / positive
+    var = (ltd.var + ltd.mean**2) / positive - mean**2
+    p = np.clip((alpha - (1.0 - positive)) / positive, 0.0, 1.0)
+    return var / mean * gammaincinv(mean**2 / var, p)
+
+
+def _pg_policy(
+    level: Array, q: Array, fill: NDArray[np.bool_], ltd: _LeadTimeDemand
+) -> tuple[Array, Array]:
+    """Reorder points (fill-rate targets where ``fill``, else cycle service above the atom) and
+    the fill rates of (max(r, 0), Q) of the Poisson-gamma mixture (gamma-size rows, compiled)."""
+    start = np.full_like(level, np.nan)  # fill-rate rows: the kernel's own start
+    if (~fill).any():
+        start[~fill] = _atom_and_gamma_quantile(level[~fill], ltd.take(~fill))
+    return mixture_policies(
+        level, q, fill, ltd.occurrences, *_gamma_sizes(ltd), start, _max_terms(ltd)
+    )
+
+
+def _pg_fill_rate_reorder_point(beta: Array, q: Array, ltd: _LeadTimeDemand) -> Array:
+    """The fill-rate reorder point of the Poisson-gamma mixture (gamma-size rows, compiled)."""
+    return mixture_fill_rate_reorder_points(
+        beta, q, ltd.occurrences, *_gamma_sizes(ltd), _max_terms(ltd)
+    )
 
 
 def _continuous_sizes(ltd: _LeadTimeDemand) -> NDArray[np.bool_]:
@@ -268,7 +268,7 @@ def _pg(
     out = np.empty_like(x)
     gamma_rows = _continuous_sizes(ltd)
     if gamma_rows.any():
-        out[gamma_rows] = _chunked(fn_gamma_sizes, x[gamma_rows], ltd.take(gamma_rows))
+        out[gamma_rows] = fn_gamma_sizes(x[gamma_rows], ltd.take(gamma_rows))
     fixed = ~gamma_rows
     if fixed.any():
         out[fixed] = fn_fixed_sizes(x[fixed], ltd.take(fixed))
@@ -328,7 +328,7 @@ def _density(method: str, x: Array, ltd: _LeadTimeDemand) -> Array:
         xs = np.maximum(x, 1e-300)
         log_pdf = (shape - 1.0) * np.log(xs / scale) - xs / scale - gammaln(shape) - np.log(scale)
         return np.where(x > 0, np.exp(log_pdf), 0.0)
-    return _chunked(_pg_pdf_raw, x, ltd)
+    return _pg_pdf_raw(x, ltd)
 
 
 def _quantile(method: str, alpha: Array, ltd: _LeadTimeDemand) -> Array:
@@ -363,13 +363,8 @@ def _quantile(method: str, alpha: Array, ltd: _LeadTimeDemand) -> Array:
     positive = alpha > np.exp(-ltd.occurrences)
     if positive.any():
         sub = ltd.take(positive)
-        out[positive] = _solve_increasing(
-            lambda xs, d: _cdf(method, xs, d),
-            lambda xs, d: _density(method, xs, d),
-            alpha[positive],
-            sub,
-            np.zeros(int(positive.sum())),
-            sub.mean + 10.0 * np.sqrt(sub.var) + sub.size_mean,
-            start=_quantile("gamma", alpha[positive], sub),  # moment-matched: a close start
+        start = _atom_and_gamma_quantile(alpha[positive], sub)
+        out[positive] = mixture_quantiles(
+            alpha[positive], sub.occurrences, *_gamma_sizes(sub), start, _max_terms(sub)
         )
     return out
