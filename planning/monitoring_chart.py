@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from ml import columns as C
+from ml.config.operations import MonitoringThresholds
 from ml.monitoring import ALL, CHANGED_SHARE, KPIS_BREACHED, PSI_MAX, SHARE_CHANGE
 
 __all__ = ["PANELS", "draw_monitoring_chart"]
@@ -28,20 +29,36 @@ def _trend(rows: pd.DataFrame) -> pd.DataFrame:
     return out.sort_index()
 
 
-def draw_monitoring_chart(rows: pd.DataFrame, path: Path, title: str) -> Path:
-    """Write the PNG of the monitoring rows' trend to `path`; returns it."""
+def _limits(t: MonitoringThresholds) -> dict[str, float]:
+    """Each panel's threshold (configs/operations.yaml), drawn as a dashed line."""
+    return {
+        PSI_MAX: t.psi_max,
+        SHARE_CHANGE: t.mix_change_max,
+        CHANGED_SHARE: t.change_share_max,
+        KPIS_BREACHED: t.kpi_breaches_max,
+    }
+
+
+def draw_monitoring_chart(
+    rows: pd.DataFrame, path: Path, title: str, thresholds: MonitoringThresholds | None = None
+) -> Path:
+    """Write the PNG of the monitoring rows' trend to `path`, each panel with its threshold;
+    returns the path."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     trend = _trend(rows)
+    limits = _limits(thresholds or MonitoringThresholds())
     labels = [f"{d}\n{r[-6:]}" for r, d in zip(trend.index, trend[C.AS_OF], strict=True)]
     fig, axes = plt.subplots(len(PANELS), 1, figsize=(8, 2.2 * len(PANELS)), sharex=True)
     for ax, (col, label) in zip(axes, PANELS, strict=True):
         ax.plot(range(len(trend)), pd.to_numeric(trend[col], errors="coerce"), marker="o")
+        ax.axhline(limits[col], color="tab:red", linestyle="--", linewidth=1, label="threshold")
         ax.set_ylabel(label, fontsize=8)
         ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7, loc="upper left")
     axes[-1].set_xticks(range(len(trend)), labels, fontsize=7)
     fig.suptitle(title)
     fig.tight_layout()

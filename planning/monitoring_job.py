@@ -80,6 +80,9 @@ def monitor_refresh(
     )
     table = append_monitoring(ws, rows)
     chart = draw_monitoring_chart(
-        read_monitoring(ws), ws.warehouse / config.chart, f"Monitoring of {ws.name}"
+        read_monitoring(ws),
+        ws.warehouse / config.chart,
+        f"Monitoring of {ws.name}",
+        config.thresholds,
     )
     return MonitoringResult(rows, table, chart)

@@ -243,6 +243,14 @@ def _retrain(s: _Stage, log: _Log, fired: list[FiredRule]) -> str | None:
         log("none", "none", rule=rule, why=why)
         return None
     rule = ",".join(dict.fromkeys(f.rule for f in starting))
+    champion = _champion_trained_on(s)
+    if champion is not None:
+        why = (
+            f"rules fired ({rule}) but champion v{champion} was trained on this snapshot "
+            f"({s.day}): a retrain would learn the same"
+        )
+        log("none", "none", rule=rule, why=why)
+        return None
     version = _train(s, log, starting, rule)
     if version is None or not _promote(s, log, version, "staging", rule):
         return version
@@ -266,6 +274,17 @@ def _retrain(s: _Stage, log: _Log, fired: list[FiredRule]) -> str | None:
             "the next refresh reclassifies with it and judges it against actions.probation",
         )
     return version
+
+
+def _champion_trained_on(s: _Stage) -> str | None:
+    """The champion's version when it was trained on the snapshot of this refresh, else None."""
+    from store.registry import resolve_version
+
+    champion = alias_holders(s.ref).get("champion")
+    if champion is None:
+        return None
+    trained = resolve_version(s.ref, champion).trained_as_of
+    return champion if trained == s.day.isoformat() else None
 
 
 def _train(s: _Stage, log: _Log, starting: list[FiredRule], rule: str) -> str | None:

@@ -49,9 +49,16 @@ class MonitoringConfig(Frozen):
         50, ge=1, description="a segment's PSI is measured only with at least this many products"
     )
     exclude_attributes: list[str] = Field(
-        ["age_periods", "staleness_periods", "revenue_rank"],
-        description="attributes not measured: elapsed-time counts move with the clock alone, "
-        "a rank with the catalogue's size (revenue_cum_share is its scale-free twin)",
+        [
+            "age_periods",
+            "staleness_periods",
+            "revenue_rank",
+            "revenue_cum_share",
+            "margin_cum_share",
+        ],
+        description="attributes not measured: elapsed-time counts move with the clock alone; "
+        "rank and cumulative shares move with the rest of the catalogue (a tail product's "
+        "0.9995 becomes 0.9997), and quantile bins over such packed values make PSI explode",
     )
     chart: Path = Field(Path("reports/monitoring.png"), description="under the warehouse")
 
