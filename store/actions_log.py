@@ -19,7 +19,8 @@ ACTIONS_COLUMNS = [
     "step",  # 1, 2, ... within the refresh
     "occurred_at",
     C.AS_OF,
-    "action",  # retrain | staging | shadow | champion | probation | rollback | rescore | policies
+    # none | retrain | staging | shadow | champion | probation | rollback | undo | rescore | policies
+    "action",
     "outcome",  # done | failed | waiting | passed | none
     C.MODEL_VERSION,
     "rule",  # the fired rule(s) that started it, comma-separated

@@ -79,7 +79,8 @@ class _Log:
     """The stage's action rows, in order."""
 
     def __init__(self, s: _Stage) -> None:
-        self.s, self.rows = s, []
+        self.s = s
+        self.rows: list[dict[str, object]] = []
 
     def __call__(
         self, action: str, outcome: str, version: str | None = None, rule: str = "", why: str = ""
@@ -97,7 +98,10 @@ class _Log:
                 C.WHY: why,
             }
         )
-        self.s.say(f"actions: {action} {outcome}" + (f" (v{version})" if version else ""))
+        if action == "none":
+            self.s.say(f"actions: nothing to do: {why}")
+        else:
+            self.s.say(f"actions: {action} {outcome}" + (f" (v{version})" if version else ""))
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows, columns=ACTIONS_COLUMNS)
