@@ -28,6 +28,7 @@ from features.derive import (
     derive_attributes,
 )
 from features.ingest import ingest, write_tables
+from features.ingest_reuse import ingest_fingerprint, reused_ingest
 from features.snapshots import write_snapshot
 from ml import columns as C
 from ml.attributes import attribute_names
@@ -133,12 +134,18 @@ def build_features(
     if engine not in ENGINES:
         raise StrataError(f"--engine {engine!r} is not an engine; use {' or '.join(ENGINES)}")
     say = progress or (lambda _msg: None)
-    say("reading and validating sources")
-    result = ingest(ws)
+    fingerprint = ingest_fingerprint(ws, code_version())
+    result = reused_ingest(ws, fingerprint)
+    if result is not None:
+        say("sources unchanged since the last build: canonical tables reused")
+        tables_dir = ws.warehouse / "tables"
+    else:
+        say("reading and validating sources")
+        result = ingest(ws)
+        say("writing canonical tables")
+        tables_dir = write_tables(ws, result, fingerprint)
     sources = [_source_entry(ws, s) for s in result.report]
     dates = sorted(set(as_of or [_default_as_of(result.tables["demand_lines"])]))
-    say("writing canonical tables")
-    tables_dir = write_tables(ws, result)
     snapshots: list[Path] = []
     products: dict[str, int] = {}
     attributes: list[str] = []

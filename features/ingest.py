@@ -262,8 +262,9 @@ def _restore_retired_tables(warehouse: Path, target: Path) -> None:
         retired[-1].rename(target)
 
 
-def write_tables(ws: Workspace, result: IngestResult) -> Path:
-    """Write tables, quarantine and report to ``ws.warehouse/tables``, replacing it atomically.
+def write_tables(ws: Workspace, result: IngestResult, fingerprint: str | None = None) -> Path:
+    """Write tables, quarantine and report to ``ws.warehouse/tables``, replacing it atomically;
+    `fingerprint` (features.ingest_reuse) is recorded beside them when given.
 
     Everything is written into a temporary folder beside the target, which then replaces the
     old folder by rename: a failure leaves the previous tables in place, never a half-written
@@ -281,6 +282,10 @@ def write_tables(ws: Workspace, result: IngestResult) -> Path:
         (staging / "ingest_report.json").write_text(
             json.dumps(result.report, indent=2, default=str) + "\n", encoding="utf-8"
         )
+        if fingerprint is not None:
+            (staging / "ingest_fingerprint.json").write_text(
+                json.dumps({"fingerprint": fingerprint}) + "\n", encoding="utf-8"
+            )
         if target.exists():
             retired = ws.warehouse / f".tables-old-{uuid.uuid4().hex[:8]}"
             target.rename(retired)
