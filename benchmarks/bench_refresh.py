@@ -125,12 +125,14 @@ def main() -> None:
     newest = [r for r in ledger if r["refresh_id"] == ledger[0]["refresh_id"]]
     stages = ", ".join(f"{r['stage']} {r['seconds']:.1f} s" for r in newest)
     med = statistics.median(totals)
-    verdict = "meets" if med <= target else "MISSES"
+    verdict = ("meets" if med <= target else "MISSES") + f" the {target:g} s target"
+    if args.synthetic and args.synthetic != 1_000_000:  # the target is stated for 1M products
+        verdict = f"the {target:g} s target is for 1,000,000 products: not judged at this size"
     peak_gb = max(peaks)
     print(
         f"strata refresh ({name}): {med:.1f} s median of {len(totals)} run(s) "
         f"[{', '.join(f'{t:.1f}' for t in totals)}]; newest run's stages: {stages}; peak RSS of "
-        f"a refresh {peak_gb:.2f} GB — {verdict} the {target:g} s target"
+        f"a refresh {peak_gb:.2f} GB — {verdict}"
     )
 
 
