@@ -14,13 +14,14 @@ import pandas as pd
 from ml import columns as C
 from ml.columns import SKU_ID
 from ml.config import Workspace
+from serving.runs import current_runs
 from store.audit import (
     append_audit,
     audit_rows_of_run,
     first_assignment_rows,
     segment_change_rows,
 )
-from store.sinks import list_runs, read_replaced, read_table
+from store.sinks import read_replaced, read_table
 
 __all__ = ["LATE", "repair_unaudited_run", "run_audit_rows"]
 
@@ -53,11 +54,7 @@ def run_audit_rows(
 def repair_unaudited_run(ws: Workspace, sink: object) -> int:
     """Audit the newest current run of `sink` when it has rows to audit and none were; the rows
     appended (0 when nothing was missing)."""
-    runs = list_runs(sink)  # type: ignore[arg-type]
-    if runs.empty:
-        return 0
-    has = runs["tables"].astype("str").str.split(",").map(lambda t: C.ASSIGNMENTS in t)
-    current = runs[(runs[C.STATUS] == "current") & has]
+    current = current_runs(sink)
     if current.empty:
         return 0
     run = current.sort_values("written_at", kind="stable").iloc[-1]

@@ -13,7 +13,7 @@ from ml.config import Workspace
 from ml.config.scoring import ScoringConfig, resolve_sink
 from store.sinks import list_runs, read_table
 
-__all__ = ["current_assignments", "main_sinks", "previous_assignments"]
+__all__ = ["current_assignments", "current_runs", "main_sinks", "previous_assignments"]
 
 
 def main_sinks(ws: Workspace, config: ScoringConfig, shadow: bool = False) -> list[Any]:
@@ -22,7 +22,8 @@ def main_sinks(ws: Workspace, config: ScoringConfig, shadow: bool = False) -> li
     return [resolve_sink(s, ws.warehouse) for s in sinks]
 
 
-def _current_runs(sink: Any) -> pd.DataFrame:
+def current_runs(sink: Any) -> pd.DataFrame:
+    """The sink's current runs that hold assignments (one row per run)."""
     runs = list_runs(sink)
     if runs.empty:
         return runs
@@ -37,7 +38,7 @@ def previous_assignments(
 
     With `model_version`, only that version's. Empty (and None) when there is none.
     """
-    runs = _current_runs(sink)
+    runs = current_runs(sink)
     if not runs.empty:
         runs = runs[runs[AS_OF] < pd.Timestamp(as_of)]
         if model_version is not None:
@@ -54,7 +55,7 @@ def current_assignments(
     sink: Any, as_of: date | None = None, model_version: str | None = None
 ) -> pd.DataFrame | None:
     """The newest assignments in `sink` (of `as_of` and/or `model_version`), or None."""
-    runs = _current_runs(sink)
+    runs = current_runs(sink)
     if runs.empty:
         return None
     if as_of is not None:
