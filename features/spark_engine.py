@@ -97,9 +97,16 @@ def key_attributes_spark(
     calendar: Calendar,
     config: FeaturesConfig,
 ) -> SparkKeyAttributes:
-    """`key_attributes` of every sku partition, one Spark task each, collected on the driver."""
+    """`key_attributes` of every sku partition, one Spark task each, collected on the driver.
+
+    Spark already runs one task per core, so a task derives on `spark.task.cpus` threads
+    (default 1) unless `config.workers` says otherwise: two tasks of two threads each would
+    fight over two cores.
+    """
     from pyspark.sql import types as T
 
+    if config.workers is None:
+        config = config.model_copy(update={"workers": int(spark.conf.get("spark.task.cpus", "1"))})
     # the output columns are whatever key_attributes returns, read off an empty call
     template = key_attributes(parts.empty, as_of, calendar, config)
     schema = T.StructType(
