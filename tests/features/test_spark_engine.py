@@ -202,26 +202,18 @@ def test_an_unknown_engine_is_refused_by_name(company):
         build_features(ws, engine="dask")
 
 
-def test_strata_score_engine_spark_scores_a_spark_built_snapshot_like_pandas(
-    company, spark, tmp_path, monkeypatch
-):
+def _champion(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A rules model trained on ws's snapshot (2 CV folds) and forced to champion: its ref."""
     from ml.config import GatesConfig
     from ml.config.files import load_catalogue, load_training_config
-    from ml.config.scoring import ParquetSink, ScoringConfig
+    from ml.config.scoring import ScoringConfig
     from promotion.promote import promote
-    from serving.scoring import score
     from store.registry import RegistryRef
     from training.tracking import tracking_uri
     from training.train import train
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.setenv("STRATA_USER", "tester")
-    base, _ = company
-    ws = _variant(base, "wh_score")
-    ws = ws.model_copy(
-        update={"paths": ws.paths.model_copy(update={"mlruns_dir": tmp_path / "mlruns"})}
-    )
-    build_features(ws, engine="spark", spark=spark)
     config = load_training_config(ws.model_copy(update={"root": REPO}))
     config = config.model_copy(
         update={"assigner": config.assigner.model_copy(update={"cv_folds": 2})}
@@ -240,13 +232,62 @@ def test_strata_score_engine_spark_scores_a_spark_built_snapshot_like_pandas(
         force=True,
         reason="t",
     )
+    return ref
 
-    def assignments(engine: str) -> pd.DataFrame:
-        sinks = [ParquetSink(kind="parquet", path=tmp_path / f"out_{engine}")]
-        result = score(ws, ref, ScoringConfig(sinks=sinks), engine=engine, spark=spark)
-        assert result.engine == engine
-        return result.tables.assignments.drop(columns=["run_id"])
 
-    by_pandas, by_spark = assignments("pandas"), assignments("spark")
+def _assignments(ws: Workspace, ref: Any, out: Path, engine: str, spark: Any) -> pd.DataFrame:
+    """The champion's assignments of ws's snapshot, scored by `engine` into a parquet sink."""
+    from ml.config.scoring import ParquetSink, ScoringConfig
+    from serving.scoring import score
+
+    sinks = [ParquetSink(kind="parquet", path=out)]
+    result = score(ws, ref, ScoringConfig(sinks=sinks), engine=engine, spark=spark)
+    assert result.engine == engine
+    return result.tables.assignments.drop(columns=["run_id"])
+
+
+def test_strata_score_engine_spark_scores_a_spark_built_snapshot_like_pandas(
+    company, spark, tmp_path, monkeypatch
+):
+    base, _ = company
+    ws = _variant(base, "wh_score")
+    ws = ws.model_copy(
+        update={"paths": ws.paths.model_copy(update={"mlruns_dir": tmp_path / "mlruns"})}
+    )
+    build_features(ws, engine="spark", spark=spark)
+    ref = _champion(ws, monkeypatch)
+    by_pandas = _assignments(ws, ref, tmp_path / "out_pandas", "pandas", spark)
+    by_spark = _assignments(ws, ref, tmp_path / "out_spark", "spark", spark)
     assert len(by_spark) == len(load_features(None, workspace=ws)) == 150
     pd.testing.assert_frame_equal(by_spark, by_pandas)
+
+
+def test_the_snapshots_of_both_engines_get_the_same_assignments_on_online_retail(
+    tmp_path, spark, monkeypatch
+):
+    """Every invoice line of 300 Online Retail products (their whole year) built by each engine,
+    one champion trained on the pandas snapshot scoring both: the same segment for each."""
+    raw = pd.read_csv(
+        REPO / "data/online_retail/online_retail.csv.gz", dtype=str, keep_default_na=False
+    )
+    raw = raw[raw["StockCode"].isin(raw["StockCode"].drop_duplicates().iloc[:300])]
+    raw.to_csv(tmp_path / "slice.csv", index=False)
+    real = load_workspace(REPO / "configs/strata.yaml")
+    source = next(s for s in real.sources if s.name == "uk_2010_2011")
+    ws = real.model_copy(
+        update={
+            "root": tmp_path,
+            "sources": [source.model_copy(update={"path": Path("slice.csv")})],
+            "paths": real.paths.model_copy(update={"mlruns_dir": tmp_path / "mlruns"}),
+        }
+    )
+    by_pandas, by_spark = _both(ws, spark)
+    _assert_same_snapshot(by_pandas, by_spark)
+    on_pandas, on_spark = _variant(ws, "wh_pandas"), _variant(ws, "wh_spark")
+    ref = _champion(on_pandas, monkeypatch)
+    a = _assignments(on_pandas, ref, tmp_path / "out_pandas", "pandas", spark)
+    b = _assignments(on_spark, ref, tmp_path / "out_spark", "spark", spark)
+    [products] = by_spark.products.values()
+    assert len(a) == len(b) == products
+    assert a["segment"].nunique() >= 3
+    pd.testing.assert_frame_equal(b, a)
