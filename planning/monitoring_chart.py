@@ -8,7 +8,14 @@ import pandas as pd
 
 from ml import columns as C
 from ml.config.operations import MonitoringThresholds
-from ml.monitoring import ALL, CHANGED_SHARE, KPIS_BREACHED, PSI_MAX, SHARE_CHANGE
+from ml.monitoring import (
+    ALL,
+    CHANGED_SHARE,
+    KPIS_BREACHED,
+    KPIS_BREACHED_FIT,
+    PSI_MAX,
+    SHARE_CHANGE,
+)
 
 __all__ = ["PANELS", "draw_monitoring_chart"]
 
@@ -24,7 +31,8 @@ def _trend(rows: pd.DataFrame) -> pd.DataFrame:
     """One point per refresh: the worst PSI over every row, the ALL row's other measures."""
     overall = rows[rows[C.SEGMENT] == ALL].set_index("refresh_id")
     worst = pd.to_numeric(rows[PSI_MAX], errors="coerce").groupby(rows["refresh_id"]).max()
-    out = overall[[C.AS_OF, SHARE_CHANGE, CHANGED_SHARE, KPIS_BREACHED]].copy()
+    columns = [C.AS_OF, SHARE_CHANGE, CHANGED_SHARE, KPIS_BREACHED, KPIS_BREACHED_FIT]
+    out = overall[[c for c in columns if c in overall.columns]].copy()
     out[PSI_MAX] = worst.reindex(out.index)
     return out.sort_index()
 
@@ -51,10 +59,16 @@ def draw_monitoring_chart(
 
     trend = _trend(rows)
     limits = _limits(thresholds or MonitoringThresholds())
-    labels = [f"{d}\n{r[-6:]}" for r, d in zip(trend.index, trend[C.AS_OF], strict=True)]
+    days = [pd.Timestamp(d).date().isoformat() for d in trend[C.AS_OF]]
+    labels = [f"{d}\n{r[-6:]}" for r, d in zip(trend.index, days, strict=True)]
     fig, axes = plt.subplots(len(PANELS), 1, figsize=(8, 2.2 * len(PANELS)), sharex=True)
     for ax, (col, label) in zip(axes, PANELS, strict=True):
         ax.plot(range(len(trend)), pd.to_numeric(trend[col], errors="coerce"), marker="o")
+        if col == KPIS_BREACHED and KPIS_BREACHED_FIT in trend.columns:
+            # the breaches blamed on products no longer fitting: only these start a retrain
+            fit = pd.to_numeric(trend[KPIS_BREACHED_FIT], errors="coerce")
+            ax.plot(range(len(trend)), fit, marker="s", label="of them: fit (can trigger retrain)")
+            ax.legend(fontsize=7, loc="center right")
         ax.axhline(limits[col], color="tab:red", linestyle="--", linewidth=1, label="threshold")
         ax.set_ylabel(label, fontsize=8)
         ax.grid(alpha=0.3)
