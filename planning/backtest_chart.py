@@ -16,6 +16,8 @@ if TYPE_CHECKING:  # the result type only: planning.backtest imports nothing fro
 
 __all__ = ["write_backtest_chart"]
 
+MARKERS = ["o", "s", "D", "^", "v", "P", "X", "*"]
+
 
 def write_backtest_chart(ws: Workspace, result: Backtest) -> Path:
     """The efficient frontier (inventory value against achieved fill rate, averaged over
@@ -35,15 +37,18 @@ def write_backtest_chart(ws: Workspace, result: Backtest) -> Path:
     for kind, curve in curves.mean().reset_index().groupby("kind", sort=True):
         c = curve.sort_values(C.FILL_RATE)
         ax.plot(c[C.FILL_RATE], c[C.AVG_INVENTORY_VALUE], marker=".", label=f"uniform {kind}")
-    avg = result.average
-    for row in avg.to_dict("records"):
-        ax.scatter(row[C.FILL_RATE], row[C.AVG_INVENTORY_VALUE], s=60, zorder=3)
-        ax.annotate(
-            row["strategy"],
-            (row[C.FILL_RATE], row[C.AVG_INVENTORY_VALUE]),
-            textcoords="offset points",
-            xytext=(5, 5),
-            fontsize=8,
+    # one marker per strategy, named in the legend with its saving: labels written beside the
+    # points overlapped where strategies land close together
+    for i, row in enumerate(result.average.to_dict("records")):
+        saving = row.get("saving")
+        said = f" ({saving:+.1%} vs best uniform)" if pd.notna(saving) else ""
+        ax.scatter(
+            row[C.FILL_RATE],
+            row[C.AVG_INVENTORY_VALUE],
+            s=70,
+            marker=MARKERS[i % len(MARKERS)],
+            zorder=3,
+            label=f"{row['strategy']}{said}",
         )
     ax.set_xlabel("achieved fill rate (averaged over origins)")
     ax.set_ylabel("average inventory value")
