@@ -38,10 +38,10 @@ from ml.simulate import simulate_inventory
 from planning.policy_data import (
     demand_matrix,
     on_hand_matrix,
-    workspace_sinks,
 )
 from planning.policy_job import build_policies
 from planning.replay import STEPS_PER_PERIOD, replenishment_policy
+from serving.runs import main_sinks
 from store.db import has_table, open_db
 from store.sinks import read_table
 
@@ -83,7 +83,7 @@ class KpiReport:
 
 
 def _newest_policies(ws: Workspace, scoring: ScoringConfig, catalogue: Catalogue, config):
-    sinks = workspace_sinks(ws, scoring)
+    sinks = main_sinks(ws, scoring)
     try:
         policies = read_table(sinks[0], C.POLICIES)
         day = pd.Timestamp(policies[C.AS_OF].iloc[0]).date() if len(policies) else None

@@ -21,7 +21,7 @@ from ml.config.operations import MonitoringConfig
 from ml.config.scoring import ScoringConfig
 from ml.monitoring import ALL, REFRESH_ID, SHARE, monitoring_rows
 from planning.monitoring_chart import draw_monitoring_chart
-from planning.policy_data import workspace_sinks
+from serving.runs import main_sinks
 from store.monitoring_table import append_monitoring, read_monitoring
 from store.sinks import read_table
 
@@ -63,7 +63,7 @@ def monitor_refresh(
     previous = None
     if previous_as_of is not None and previous_as_of in list_snapshots(ws):
         previous = load_features(previous_as_of, workspace=ws)
-    assignments = read_table(workspace_sinks(ws, scoring)[0], C.ASSIGNMENTS, as_of=as_of)
+    assignments = read_table(main_sinks(ws, scoring)[0], C.ASSIGNMENTS, as_of=as_of)
     skip = set(config.exclude_attributes)
     attributes = [a for a in attribute_names() if a in current.columns and a not in skip]
     rows = monitoring_rows(

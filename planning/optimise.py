@@ -50,9 +50,9 @@ from ml.policy.service_optimiser import (
     uniform_fill_rate,
 )
 from ml.segment_policies import SegmentPolicies
-from planning.policy_data import workspace_sinks
 from planning.policy_job import compute_policies
 from planning.segment_source import SegmentSource, segment_assignments
+from serving.runs import main_sinks
 
 Array = NDArray[np.float64]
 
@@ -319,9 +319,7 @@ def optimise_service_levels(
     if features.empty:
         raise StrataError(f"the snapshot of workspace '{ws.name}' has no products")
     day = pd.Timestamp(features[C.AS_OF].iloc[0]).date()
-    segments, source = segment_assignments(
-        ws, features, catalogue, workspace_sinks(ws, scoring), day
-    )
+    segments, source = segment_assignments(ws, features, catalogue, main_sinks(ws, scoring), day)
     result = compute_policies(ws, features, segments, catalogue, config.build, day)
     return proposal_from_policies(
         result, catalogue=catalogue, config=config, as_of=day, source=source, target=target

@@ -18,24 +18,16 @@ import pyarrow.dataset as pads
 
 from ml import columns as C
 from ml.config import Workspace
-from ml.config.scoring import ScoringConfig, resolve_sink
 from ml.errors import StrataError
 from ml.grain import LOCATION_KEY_SEPARATOR, NO_LOCATION
 from ml.periods import period_index, period_starts, shift_period
-from store.sink_common import AnySink
 
 __all__ = [
     "demand_history",
     "demand_matrix",
     "on_hand_matrix",
     "table_path",
-    "workspace_sinks",
 ]
-
-
-def workspace_sinks(ws: Workspace, scoring: ScoringConfig) -> list[AnySink]:
-    """The scoring sinks with relative paths read from the warehouse folder."""
-    return [resolve_sink(s, ws.warehouse) for s in scoring.sinks]
 
 
 def table_path(ws: Workspace, table: str) -> Path:

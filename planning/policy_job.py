@@ -46,10 +46,10 @@ from ml.policy_inputs import policy_inputs, with_uniform_service_level
 from ml.segment_policies import SegmentPolicies, segment_policies
 from planning.policy_data import (
     demand_history,
-    workspace_sinks,
 )
 from planning.segment_source import SEGMENT_REASONS, SegmentSource, segment_assignments
 from planning.service_calibration_file import read_calibration, with_calibration
+from serving.runs import main_sinks
 from store.sink_common import WriteResult, sink_label
 from store.sinks import read_table, write_runs
 
@@ -285,7 +285,7 @@ def build_policies(
     if features.empty:
         raise StrataError(f"the snapshot of workspace '{ws.name}' has no products")
     day = pd.Timestamp(features[C.AS_OF].iloc[0]).date()
-    sinks = workspace_sinks(ws, scoring)
+    sinks = main_sinks(ws, scoring)
     say("reading the segments")
     segments, source = segment_assignments(ws, features, catalogue, sinks, day)
     say("computing the policies")
@@ -325,7 +325,7 @@ def policy_of(ws: Workspace, sku: str, scoring: ScoringConfig) -> dict[str, obje
     Returns {"status": "ok" | "flagged", "row": {...}, "reasons": str, "run": {...}}; a product
     the newest policy run does not hold raises a StrataError naming close matches.
     """
-    sinks = workspace_sinks(ws, scoring)
+    sinks = main_sinks(ws, scoring)
     if not sinks:
         raise StrataError("configs/scoring.yaml names no sink to read policies from")
     sink = sinks[0]

@@ -40,9 +40,6 @@ from ml.config import Catalogue, Workspace
 from ml.config.policy import PolicyConfig
 from ml.config.scoring import ScoringConfig
 from ml.segment_policies import SegmentPolicies
-from planning.policy_data import (
-    workspace_sinks,
-)
 from planning.policy_job import compute_policy_sets
 from planning.replay import (
     PolicySet,
@@ -55,6 +52,7 @@ from planning.replay import (
     simulation_window,
 )
 from planning.segment_source import SegmentSource, segment_assignments
+from serving.runs import main_sinks
 
 __all__ = [
     "Baseline",
@@ -246,9 +244,7 @@ def simulate_policies(
     day = window.policy_as_of
     say(f"point-in-time snapshot as of {day.isoformat()}")
     features = pit_features(ws, day)
-    segments, source = segment_assignments(
-        ws, features, catalogue, workspace_sinks(ws, scoring), day
-    )
+    segments, source = segment_assignments(ws, features, catalogue, main_sinks(ws, scoring), day)
     say("segmented policies")
     (segmented,) = policy_sets(ws, features, segments, catalogue, config, day, [None], "")
     level = sim.uniform.service_level or demand_weighted_target(segmented.policies)

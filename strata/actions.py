@@ -38,7 +38,7 @@ from ml.config.training import TrainingConfig
 from ml.errors import StrataError
 from ml.monitoring import ALL, REFRESH_ID
 from ml.triggers import FiredRule, fired_rules
-from planning.policy_data import workspace_sinks
+from serving.runs import main_sinks
 from store.actions_log import ACTIONS_COLUMNS, append_actions, read_actions
 from store.monitoring_table import read_monitoring
 from store.registry import RegistryRef, alias_holders, read_alias_history
@@ -171,7 +171,7 @@ def _on_probation(s: _Stage, score_version: str) -> str | None:
 
 def _judge(s: _Stage, log: _Log, version: str, score_run_id: str) -> bool:
     """The probation verdict on `version`; on a breach roll it back. True when rolled back."""
-    assignments = read_table(workspace_sinks(s.ws, s.scoring)[0], C.ASSIGNMENTS, as_of=s.day)
+    assignments = read_table(main_sinks(s.ws, s.scoring)[0], C.ASSIGNMENTS, as_of=s.day)
     table = read_monitoring(s.ws)
     alls = table[table[C.SEGMENT] == ALL]
     now = alls[alls[REFRESH_ID] == s.refresh_id]

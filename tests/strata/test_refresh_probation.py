@@ -35,8 +35,8 @@ from ml.config.files import (
 from ml.config.gates import GatesConfig
 from ml.config.operations import Actions, OperationsConfig, Probation, TriggerRules
 from ml.config.scoring import ScoringConfig
-from planning.policy_data import workspace_sinks
 from promotion.promote import promote
+from serving.runs import main_sinks
 from store.actions_log import read_actions
 from store.audit import read_audit
 from store.registry import RegistryRef, alias_holders, read_alias_history
@@ -122,7 +122,7 @@ def copy_of(company_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
 
 def _visible(c: Company, table: str, keys: list[str]) -> pd.DataFrame:
-    frame = read_table(workspace_sinks(c.ws, load_scoring_config(c.ws))[0], table, as_of=DAY_B)
+    frame = read_table(main_sinks(c.ws, load_scoring_config(c.ws))[0], table, as_of=DAY_B)
     return frame[keys].sort_values(C.SKU_ID).reset_index(drop=True)
 
 
