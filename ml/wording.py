@@ -240,8 +240,13 @@ def _leads(name: str, v: np.ndarray, unit: str) -> np.ndarray:
     out = np.empty(len(v), dtype=object)
     if name == "adi":
         every = v <= 1.05
+        # "1 of every 1 weeks" (ADI 1.05-1.5) would read as every week: say how many in ten
+        most = ~every & (v < 1.5)
+        rest = ~every & ~most
         out[every] = f"Sells almost every {period}"
-        out[~every] = "Sells in about 1 of every " + _rounded(v[~every]) + f" {period}s"
+        tenths = np.minimum(np.rint(10.0 / v[most]), 9.0)
+        out[most] = "Sells in about " + _rounded(tenths) + f" of every 10 {period}s"
+        out[rest] = "Sells in about 1 of every " + _rounded(v[rest]) + f" {period}s"
     elif name == "staleness_periods":
         latest = v < 1
         out[latest] = f"Sold in the latest {period}"

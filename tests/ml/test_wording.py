@@ -132,6 +132,15 @@ def test_reason_texts_is_reason_text_per_row():
             "Core",
         ),
         (
+            "adi",
+            1.4,
+            0.3,
+            2,
+            1.7,
+            "Sells in about 7 of every 10 weeks (average number of weeks between sales 1.4 "
+            "weeks; low, typical 1.7 weeks; high would mean sells rarely) — points to Core",
+        ),
+        (
             "zero_share",
             0.42,
             0.3,
