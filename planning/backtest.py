@@ -357,7 +357,10 @@ class Backtest:
 
     @property
     def calibration(self) -> pd.DataFrame:
-        """Per segment: products and achieved - planned fill rate, averaged over origins."""
+        """Per segment: products and achieved - planned fill rate, averaged over origins, with
+        the standard error of that mean (``gap_se``: the origins' sd of the gap over the root
+        of their number; NaN from one origin): how far the average could be from the segment's
+        true calibration error by the luck of its quarters alone."""
         frame = pd.concat([o.calibration for o in self.origins], ignore_index=True)
         if "calibrated_planned_fill_rate" not in frame:  # built without calibration
             frame = _calibrated(frame, {})
@@ -369,7 +372,9 @@ class Backtest:
             gap=("gap", "mean"),
             raw_gap=("raw_gap", "mean"),
             origins=("gap", "size"),
+            gap_sd=("gap", "std"),
         )
+        out["gap_se"] = out.pop("gap_sd") / np.sqrt(out["origins"])
         return out.reset_index()
 
     def _gap_max(self, column: str) -> float | None:
@@ -503,7 +508,9 @@ def backtest_models(
             past = [w for w in learned[name] if _end(w.window) <= window.first]
             used = past[-config.backtest.calibration_windows :] if config.backtest.calibrate else []
             raw = result.calibration
-            ratios = pooled_shortage_ratios([w.calibration for w in used])
+            ratios = pooled_shortage_ratios(
+                [w.calibration for w in used], config.backtest.calibration_min_products
+            )
             results[name].append(replace(result, calibration=_calibrated(raw, ratios)))
             fill = float(result.strategies.set_index("strategy").loc["catalogue", C.FILL_RATE])
             learned[name].append(Learned(window, raw, result.curves, fill))

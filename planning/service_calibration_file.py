@@ -53,7 +53,9 @@ def _path(ws: Workspace) -> Path:
 def write_calibration(ws: Workspace, result: object, config: PolicyConfig) -> Path:
     """The newest windows' ratios of a :class:`planning.backtest.Backtest` to the reports."""
     origins = result.origins[-config.backtest.calibration_windows :]  # type: ignore[attr-defined]
-    ratios = pooled_shortage_ratios([o.calibration for o in origins])
+    ratios = pooled_shortage_ratios(
+        [o.calibration for o in origins], config.backtest.calibration_min_products
+    )
     body = {
         "ratios": ratios,
         "windows": [o.window.first.isoformat() for o in origins],

@@ -219,6 +219,7 @@ def calibration_table(workspaces: list[Workspace]) -> str:
                     f"{c['calibrated_planned_fill_rate']:.1%}",
                     f"{c['fill_rate']:.1%}",
                     f"{c['gap']:+.1%}",
+                    "" if c.get("gap_se") is None else f"{c['gap_se']:.1%}",
                 ]
             )
         raw, cal = d["raw_calibration_gap_max"], d["calibration_gap_max"]
@@ -231,10 +232,11 @@ def calibration_table(workspaces: list[Workspace]) -> str:
                 "" if cal is None else f"{cal:.1%} (calibrated)",
                 "",
                 "",
+                "",
             ]
         )
     header = ["data", "segment", "products", "formula plan", "calibrated plan", "achieved"]
-    return _table([*header, "achieved - calibrated"], rows, align="r")
+    return _table([*header, "achieved - calibrated", "± standard error"], rows, align="r")
 
 
 def results_tables(workspaces: list[Workspace]) -> dict[str, str]:

@@ -110,7 +110,16 @@ def _print_backtest(console: Any, result: Any, chart: Any) -> None:
         )
         console.print(f"origin {o.window.first} ({o.products:,} products): {cells}")
     c = Table(title="Calibration per segment: achieved - planned fill rate", title_justify="left")
-    heads = ("segment", "products", "formula plan", "calibrated plan", "achieved", "gap", "raw gap")
+    heads = (
+        "segment",
+        "products",
+        "formula plan",
+        "calibrated plan",
+        "achieved",
+        "gap",
+        "± se",
+        "raw gap",
+    )
     for h in heads:
         c.add_column(h, justify="left" if h == "segment" else "right")
     for row in result.calibration.to_dict("records"):
@@ -121,6 +130,7 @@ def _print_backtest(console: Any, result: Any, chart: Any) -> None:
             fmt_figure(row["calibrated_planned_fill_rate"]),
             fmt_figure(row["fill_rate"]),
             f"{row['gap']:+.3f}",
+            fmt_figure(row["gap_se"]),
             f"{row['raw_gap']:+.3f}",
         )
     console.print(c)

@@ -213,6 +213,13 @@ class BacktestConfig(Frozen):
         description="the most recent earlier windows pooled into a segment's shortage ratio "
         "(1: the last quarter alone, which tracked Online Retail's seasons best)",
     )
+    calibration_min_products: int = Field(
+        10,
+        ge=1,
+        description="a window teaches a segment its shortage ratio only when the segment held "
+        "at least this many products there (fewer: too few to say anything, the plan stays "
+        "the formula's)",
+    )
 
 
 class PolicyConfig(Frozen):

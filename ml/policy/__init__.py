@@ -36,6 +36,7 @@ from ml.policy.intermittent import (
     intermittent_policy,
     intermittent_reorder_point,
     lead_time_demand_moments,
+    periodic_fill_rate,
 )
 from ml.policy.inventory_policy import SERVICE_TYPES, InventoryPolicy, inventory_policy
 from ml.policy.newsvendor import (
@@ -121,6 +122,7 @@ __all__ = [
     "optimise_per_segment",
     "order_quantity",
     "order_up_to_level",
+    "periodic_fill_rate",
     "periods_of_supply_quantity",
     "reorder_point",
     "rounded_order_quantity",

@@ -34,12 +34,15 @@ __all__ = ["calibrated_fill_rate", "pooled_shortage_ratios"]
 Array = NDArray[np.float64]
 
 
-def pooled_shortage_ratios(history: list[pd.DataFrame]) -> dict[str, float]:
+def pooled_shortage_ratios(history: list[pd.DataFrame], min_products: int = 1) -> dict[str, float]:
     """Per segment: summed achieved shortage over summed planned shortage across ``history``.
 
     Each frame has ``segment``, ``planned_fill_rate`` and ``fill_rate`` (one replay window's
-    calibration table). Segments without a planned shortage, or with no finite figures, are left
-    out (their plan stays uncalibrated).
+    calibration table) and, to apply ``min_products``, ``products``: a window in which a segment
+    held fewer products teaches it nothing (SCMS's first window had a handful of sparse-history
+    products and no shortage: ratio 0, which planned the next quarter at 100% and got 0.5%).
+    Segments without a planned shortage, or with no finite figures, are left out (their plan
+    stays uncalibrated).
     """
     if not history:
         return {}
@@ -47,6 +50,8 @@ def pooled_shortage_ratios(history: list[pd.DataFrame]) -> dict[str, float]:
     planned = 1.0 - frame["planned_fill_rate"].astype(float)
     achieved = 1.0 - frame["fill_rate"].astype(float)
     ok = np.isfinite(planned) & np.isfinite(achieved)
+    if min_products > 1 and "products" in frame.columns:
+        ok &= frame["products"].astype(float).to_numpy() >= min_products
     sums = (
         pd.DataFrame({SEGMENT: frame[SEGMENT], "planned": planned, "achieved": achieved})[ok]
         .groupby(SEGMENT, sort=True)

@@ -11,6 +11,7 @@ from ml.policy import (
     cost_based_service_level,
     intermittent_reorder_point,
     inventory_policy,
+    periodic_fill_rate,
 )
 from ml.policy_inputs import policy_inputs
 from ml.segment_policies import segment_policies
@@ -164,6 +165,12 @@ def test_compound_poisson_rows_recompute_from_their_inputs():
     )
     assert row[C.REORDER_POINT] == pytest.approx(max(r, 0.0))
     assert row[C.POLICY] == "(R, S)" and row[C.ORDER_QTY] == pytest.approx(2.0 * 2)
+    # a cycle-service (R, S) row plans the periodic review's fill rate of S = its reorder point
+    fill = periodic_fill_rate(
+        row[C.REORDER_POINT], *cp, row[C.LEAD_TIME], row[C.REVIEW_PERIOD], method="poisson_gamma"
+    )
+    assert row[C.EXPECTED_FILL_RATE] == pytest.approx(fill)
+    assert 0.0 < fill < 1.0
 
 
 def test_bad_rows_are_flagged_with_every_reason_and_never_carry_nan():

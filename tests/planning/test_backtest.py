@@ -1,6 +1,7 @@
 """The rolling backtest: origins and windows, point in time, strategies, errors, JSON, CLI."""
 
 import json
+from dataclasses import replace
 from datetime import date, timedelta
 
 import numpy as np
@@ -29,7 +30,11 @@ WEEKS = 80
 NEWEST = week(75) + timedelta(days=6)  # Sunday: week 75 is the last complete one
 # 4 origins, 4 weeks apart, 4 measured weeks each: windows start at weeks 60, 64, 68, 72
 ORIGIN_WEEKS = [60, 64, 68, 72]
-BACKTEST_POLICY = {**POLICY_CONFIG, "backtest": {"origins": 4, "spacing_periods": 4, "periods": 4}}
+# a tiny catalogue (one to three products per segment): every window may teach its ratios
+BACKTEST_POLICY = {
+    **POLICY_CONFIG,
+    "backtest": {"origins": 4, "spacing_periods": 4, "periods": 4, "calibration_min_products": 1},
+}
 
 
 def _demand(jump: bool) -> dict[str, np.ndarray]:
@@ -311,7 +316,7 @@ def test_each_origin_is_calibrated_by_the_window_before_it_alone(results, pair):
     # origin 1 plans with the calibration window's ratios, origin k with origin k-1's raw table
     tables = [first] + [o.calibration.rename(columns={"raw_gap": "gap"}) for o in flat.origins[:-1]]
     for o, prior in zip(flat.origins, tables, strict=True):
-        want = pooled_shortage_ratios([prior])
+        want = pooled_shortage_ratios([prior], cfg.backtest.calibration_min_products)
         got = o.calibration.set_index("segment")["shortage_ratio"]
         for seg, ratio in got.items():
             if seg in want:
@@ -381,5 +386,43 @@ def test_the_backtest_leaves_the_newest_windows_ratios_for_the_policy_stage(resu
     write_calibration(t.ws, flat, cfg)
     got = read_calibration(t.ws)
     newest = flat.origins[-1]
-    assert got.ratios == pooled_shortage_ratios([newest.calibration])
+    assert got.ratios == pooled_shortage_ratios(
+        [newest.calibration], cfg.backtest.calibration_min_products
+    )
     assert got.windows == [newest.window.first.isoformat()]
+
+
+def test_each_segments_average_gap_carries_its_standard_error_over_origins(results):
+    """Gaps of +0.10, -0.10, +0.20 and 0.00 at four origins: mean 0.05, sample sd 0.1291,
+    standard error 0.1291 / 2 = 0.0645 (the textbook s / sqrt(n))."""
+    flat, _ = results
+    planted = [0.10, -0.10, 0.20, 0.00]
+    origins = []
+    for o, gap in zip(flat.origins, planted, strict=True):
+        cal = o.calibration.iloc[:1].copy()
+        cal["gap"] = gap
+        origins.append(replace(o, calibration=cal))
+    row = replace(flat, origins=origins).calibration.iloc[0]
+    assert row["origins"] == 4
+    assert row["gap"] == pytest.approx(0.05)
+    assert row["gap_se"] == pytest.approx(np.std(planted, ddof=1) / 2)
+    assert row["gap_se"] == pytest.approx(0.0645497, rel=1e-6)
+    one = replace(flat, origins=origins[:1]).calibration.iloc[0]
+    assert np.isnan(one["gap_se"])  # one origin: no spread to measure
+
+
+def test_a_window_with_too_few_of_a_segments_products_leaves_its_plan_uncalibrated(pair):
+    """The default minimum (10 products) is more than the tiny catalogue's segments hold: no
+    window teaches a ratio and every origin plans with the formulas."""
+    t = pair[0]
+    cat = load_catalogue(t.ws, t.catalogue)
+    cfg = load_policy_config(t.ws, t.policy)
+    strict = cfg.model_copy(
+        update={"backtest": cfg.backtest.model_copy(update={"calibration_min_products": 10})}
+    )
+    got = backtest(t.ws, segmenter=rule_segmenter(t.ws, cat), catalogue=cat, config=strict)
+    for o in got.origins:
+        assert o.calibration["shortage_ratio"].isna().all()
+        assert np.allclose(
+            o.calibration["calibrated_planned_fill_rate"], o.calibration["planned_fill_rate"]
+        )

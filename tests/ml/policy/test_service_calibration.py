@@ -28,6 +28,17 @@ def test_segments_without_a_planned_shortage_or_figures_stay_uncalibrated():
     assert set(got) == {"C"} and got["C"] == pytest.approx(1.0)
 
 
+def test_a_window_with_too_few_of_a_segments_products_teaches_it_nothing():
+    w1 = _table([("A", 0.90, 1.00), ("B", 0.90, 0.70)]).assign(products=[3, 40])
+    w2 = _table([("A", 0.90, 0.80), ("B", 0.90, 0.80)]).assign(products=[30, 40])
+    got = pooled_shortage_ratios([w1, w2], min_products=10)
+    assert got["A"] == pytest.approx(0.20 / 0.10)  # w1's 3 products (no shortage) left out
+    assert got["B"] == pytest.approx((0.30 + 0.20) / (0.10 + 0.10))
+    alone = pooled_shortage_ratios([w1], min_products=10)
+    assert set(alone) == {"B"}  # A stays uncalibrated: the formula's plan
+    assert pooled_shortage_ratios([w1, w2])["A"] == pytest.approx(0.20 / 0.20)  # default: all
+
+
 def test_the_calibrated_fill_rate_scales_the_shortage_and_stays_a_share():
     assert calibrated_fill_rate(0.9, 3.0) == pytest.approx(0.7)  # 10% short, 3x: 30% short
     assert calibrated_fill_rate(0.9, 0.5) == pytest.approx(0.95)
