@@ -362,5 +362,6 @@ def periodic_fill_rate(
         )
         by_lead_time = intermittent_expected_shortage(s[live], *take, 0.0, method=method)
         short = np.maximum(np.asarray(over_protection) - np.asarray(by_lead_time), 0.0)
-        out[live] = np.clip(1.0 - short / per_review[live], 0.0, 1.0)
+        share = np.clip(1.0 - short / per_review[live], 0.0, 1.0)
+        out[live] = np.where(share < 1e-12, 0.0, share)  # S = 0 serves nothing, not 1e-16
     return _shaped(out, *inputs)

@@ -43,6 +43,10 @@ def test_a_share_that_grows_with_the_order_up_to_level(rate, size, cv, lead, rev
     assert 0.0 <= low <= high + 1e-9 <= 1.0 + 1e-9
 
 
+def test_nothing_on_the_shelf_serves_nothing():
+    assert periodic_fill_rate(0.0, 1 / 52, 98.0, 10.0, 3.0, 4.0) == 0.0
+
+
 def test_no_review_period_or_no_demand_is_a_full_fill():
     got = periodic_fill_rate(np.array([0.0, 5.0]), np.array([1.0, 0.0]), 4.0, 1.0, 2.0, [0.0, 4.0])
     assert got.tolist() == [1.0, 1.0]
