@@ -129,7 +129,8 @@ def test_reorder_points_solve_their_equations_by_direct_summation(
     r_fill = intermittent_fill_rate_reorder_point(level, q, rate, size, cv * size, lead)
     assert solves(fill_rate, r_fill, level)
     reached = intermittent_fill_rate(r_fill, q, rate, size, cv * size, lead)
-    assert reached == pytest.approx(fill_rate(r_fill), abs=1e-13)
+    # both sides sum losses of size ~ the mean in double precision: their rounding over Q
+    assert reached == pytest.approx(fill_rate(r_fill), abs=1e-13 * max(1.0, m * size / q))
 
 
 def test_policy_in_one_pass_is_the_three_calls_bit_for_bit():
