@@ -51,7 +51,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import gammaincinv, ndtri
 
 from ml.errors import StrataError
-from ml.simulate_kernel import Pipeline, replay_period
+from ml.simulate_kernel import Pipeline, Runs, replay_period
 
 __all__ = [
     "LEAD_TIME_DISTRIBUTIONS",
@@ -314,9 +314,14 @@ class _Replay:
             for name, dtype in (("sales", np.float64), ("on_hand", np.float64), ("short", bool))
         }
 
-    def compiled(self) -> tuple[dict[str, NDArray], dict[str, NDArray], Pipeline]:
-        """The state, policy and pipeline arrays the compiled steps update (shared with self)."""
+    def compiled(
+        self, runs: int | None = None
+    ) -> tuple[dict[str, NDArray], dict[str, NDArray], Pipeline, Runs]:
+        """The state, policy and pipeline arrays the compiled steps update (shared with self),
+        and the rows cut into ``runs`` runs of whole streams (default: four per thread)."""
         p, n = self.policy, self.n
+        streams = np.arange(n) if self.streams is None else self.streams.astype(np.int64)
+        cut = Runs.of(streams, self.stream_slot.size, runs)
         state = {
             "on_hand": self.on_hand,
             "on_order": self.on_order,
@@ -337,10 +342,11 @@ class _Replay:
             "has_pack": np.bool_(p.pack_size is not None),
             "lead_mean": self.lead_mean,
             "lead_sd": self.lead_sd,
-            "streams": np.arange(n) if self.streams is None else self.streams.astype(np.int64),
+            "streams": streams,
             "n_steps": np.int64(self.n_total * self.k),
         }
-        return state, policy, Pipeline.empty(n, 2 * self.k * n)
+        capacity = 2 * self.k * int(cut.sizes.max(initial=0))
+        return state, policy, Pipeline.empty(n, cut.sizes.size, capacity), cut
 
     def receive(self, step: int, measured: bool) -> None:
         """Orders due at this step arrive; a replenishment cycle ends at each arrival."""
