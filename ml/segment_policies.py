@@ -278,15 +278,25 @@ def _planned_levels(
     return level
 
 
-def _with_demand_source(notes: NDArray[np.object_], inputs: pd.DataFrame) -> np.ndarray:
+def _with_demand_source(notes: NDArray[np.object_], inputs: pd.DataFrame) -> NDArray[np.object_]:
     """The notes, with where the demand came from for products planned on like items."""
     if DEMAND_SOURCE not in inputs.columns:
-        return notes.astype(str)
+        return notes
     source = inputs[DEMAND_SOURCE].to_numpy(dtype=object)
-    borrowed = (source != OWN_HISTORY) & (source != "")
-    said = "no own history: demand from " + source.astype(str)
-    joined = np.where(notes == "", said, notes.astype(str) + "; " + said)
-    return np.where(borrowed, joined, notes.astype(str))
+    borrowed = np.flatnonzero((source != OWN_HISTORY) & (source != ""))
+    if borrowed.size == 0:
+        return notes
+    said = "no own history: demand from " + source[borrowed].astype(str)
+    mine = notes[borrowed].astype(str)
+    out = notes.copy()
+    out[borrowed] = np.where(mine == "", said, mine + "; " + said)
+    return out
+
+
+def _note_column(notes: NDArray[np.object_]) -> pd.api.extensions.ExtensionArray:
+    """The notes as a "str" array: each distinct note converted once (there are a handful)."""
+    codes, distinct = pd.factorize(notes)
+    return pd.array(np.asarray(distinct, dtype=object).astype(str), dtype="str").take(codes)
 
 
 def segment_policies(
@@ -353,7 +363,7 @@ def segment_policies(
     for name, values in out.columns.items():
         frame[name] = values
     frame[C.COST_BASED] = out.cost_based
-    frame[C.NOTE] = pd.array(_with_demand_source(out.notes, inputs), dtype="str")
+    frame[C.NOTE] = _note_column(_with_demand_source(out.notes, inputs))
     numbers = [C.SAFETY_STOCK, C.REORDER_POINT, C.ORDER_QTY, C.EXPECTED_FILL_RATE]
     finite = np.isfinite(frame[numbers].to_numpy(dtype=np.float64)).all(axis=1)
     add_reason(
