@@ -296,10 +296,13 @@ class _Replay:
         self.stream_slot = np.zeros(
             n if streams is None else int(streams.max(initial=-1)) + 1, dtype=np.intp
         )
-        self.totals = {name: np.zeros(n) for name in ("demand", "sales", "on_hand")}
+        # rows of one array each, which the compiled steps add to (ml.simulate_kernel)
+        self.total_rows = np.zeros((3, n))
+        self.count_rows = np.zeros((3, n), dtype=np.int64)
+        self.totals = dict(zip(("demand", "sales", "on_hand"), self.total_rows, strict=True))
         self.counts = {
-            name: np.zeros(n, dtype=np.int64)
-            for name in ("stockouts", "run", "longest", "cycles", "short_cycles", "orders")
+            **dict(zip(("stockouts", "run", "longest"), self.count_rows, strict=True)),
+            **{name: np.zeros(n, dtype=np.int64) for name in ("cycles", "short_cycles", "orders")},
         }
         self.code = None if groups is None else np.asarray(groups, dtype=np.int64)
         self.n_groups = 0 if self.code is None else int(self.code.max(initial=-1)) + 1
@@ -330,6 +333,8 @@ class _Replay:
             "short_cycles": self.counts["short_cycles"],
             "orders": self.counts["orders"],
             "until_review": self.review_steps.copy(),  # steps to the next review, from step 0
+            "totals": self.total_rows,  # demand, sales, on hand: the measured periods' sums
+            "count_rows": self.count_rows,  # stockout periods, current run, longest run
         }
         policy = {
             "review_steps": self.review_steps,
@@ -456,6 +461,11 @@ class _Replay:
 
     def measure(self, row: int, demand: Array, sold: Array, short: NDArray[np.bool_]) -> None:
         """Add one measured period to the totals, the records and the group series."""
+        self.add_totals(demand, sold, short)
+        self.keep(row, demand, sold, short)
+
+    def add_totals(self, demand: Array, sold: Array, short: NDArray[np.bool_]) -> None:
+        """Add one measured period to the per-row totals and stockout runs."""
         self.totals["demand"] += demand
         self.totals["sales"] += sold
         self.totals["on_hand"] += self.on_hand
@@ -463,6 +473,14 @@ class _Replay:
         c["stockouts"] += short
         c["run"] = np.where(short, c["run"] + 1, 0)
         np.maximum(c["longest"], c["run"], out=c["longest"])
+
+    @property
+    def keeps(self) -> bool:
+        """Whether measured periods are kept beyond the totals (records or group series)."""
+        return self.record or self.code is not None
+
+    def keep(self, row: int, demand: Array, sold: Array, short: NDArray[np.bool_]) -> None:
+        """Add one measured period to the records and the group series (when asked for)."""
         if self.record:
             self.kept["sales"][:, row] = sold
             self.kept["on_hand"][:, row] = self.on_hand
@@ -555,15 +573,17 @@ def simulate_inventory(
     compiled = state.compiled() if lead_time_distribution in _COMPILED else None
     for period in range(n_total):
         measured = period >= n_warm
-        d = per_step[period] if streams is None else per_step[period][streams]
         if compiled is not None:
             # the same numbers as the loop below: the period's k draws at once are the stream's
             # next k x 2 x streams numbers, in the same order
             u = rng.random((k, 2, n_streams))
-            sold, short = replay_period(period * k, k, measured, d, u, *compiled)
-            if measured:
-                state.measure(period - n_warm, d * k, sold, short)
+            # the kernel adds the period to the totals; d per stream, each row reads its own
+            sold, short = replay_period(period * k, k, measured, per_step[period], u, *compiled)
+            if measured and state.keeps:
+                d = per_step[period] if streams is None else per_step[period][streams]
+                state.keep(period - n_warm, d * k, sold, short)
             continue
+        d = per_step[period] if streams is None else per_step[period][streams]
         short_in_period = np.zeros(n, dtype=bool)
         sold_in_period = np.zeros(n)
         for sub in range(k):

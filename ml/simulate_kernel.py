@@ -146,14 +146,18 @@ def _run_period(
     drawn_mean: Array,
     drawn_sd: Array,
     drawn: Array,
+    totals: NDArray[np.float64],
+    counts: NDArray[np.int64],
 ) -> tuple[int, int]:
     """Steps first_step .. first_step + k - 1 for one run's ``rows``, row by row (a row's state
     stays in registers for the period); the run's used and free after. The run's order arrays
     must have room for k x rows more orders than ``used``; ``drawn_*`` (k x streams) start the
-    period as NaN."""
+    period as NaN. ``d`` is the step's demand per stream (row i's: ``d[streams[i]]``). In a
+    ``measured`` period the row's demand, sales and end-of-period stock are added to ``totals``
+    (3 x rows) and its stockout periods, current and longest stockout run to ``counts``."""
     for i in rows:
         hand, ordered, short_since = on_hand[i], on_order[i], short_since_receipt[i]
-        wait, di, sales_sum, short_any = until_review[i], d[i], 0.0, False
+        wait, di, sales_sum, short_any = until_review[i], d[streams[i]], 0.0, False
         due_next = next_due[i]  # the pipeline is read only on the steps an order arrives
         for sub in range(k):
             step = first_step + sub
@@ -235,6 +239,16 @@ def _run_period(
                 following[before] = slot
         on_hand[i], on_order[i], short_since_receipt[i] = hand, ordered, short_since
         until_review[i], sold[i], short_in_period[i] = wait, sales_sum, short_any
+        if measured:  # the period's totals, as ml.simulate._Replay.measure adds them
+            totals[0, i] += di * k
+            totals[1, i] += sales_sum
+            totals[2, i] += hand
+            if short_any:
+                counts[0, i] += 1
+                counts[1, i] += 1
+            else:
+                counts[1, i] = 0
+            counts[2, i] = max(counts[2, i], counts[1, i])
         next_due[i] = due_next
     return used, free
 
@@ -279,6 +293,8 @@ def _period(
     drawn_mean: Array,
     drawn_sd: Array,
     drawn: Array,
+    totals: NDArray[np.float64],
+    counts: NDArray[np.int64],
 ) -> None:
     """:func:`_run_period` for every run, the runs in parallel (each with its own order slots:
     row ``c`` of the order arrays, ``used[c]``, ``free[c]``, updated in place)."""
@@ -321,6 +337,8 @@ def _period(
             drawn_mean,
             drawn_sd,
             drawn,
+            totals,
+            counts,
         )
 
 
@@ -336,10 +354,12 @@ def replay_period(
     runs: Runs,
 ) -> tuple[Array, NDArray[np.bool_]]:
     """One period of ``k`` steps for every row, updating ``state`` and ``pipeline`` in place;
-    the period's sales and stockout flags per row. ``u`` is (k, 2, streams); ``runs`` cut the
-    rows into runs of whole streams, replayed in parallel."""
+    the period's sales and stockout flags per row. ``d`` is the step's demand per random
+    stream, ``u`` (k, 2, streams); ``runs`` cut the rows into runs of whole streams, replayed in
+    parallel. A ``measured`` period adds to the state's ``totals`` and ``counts`` (see
+    :func:`_run_period`)."""
     link()
-    n = d.size
+    n = policy["streams"].size
     pipeline.room(k * runs.sizes)  # at most one order per row and step
     sold = np.empty(n)
     short = np.empty(n, dtype=bool)
@@ -384,5 +404,7 @@ def replay_period(
             drawn_mean,
             np.empty_like(drawn_mean),
             np.empty_like(drawn_mean),
+            state["totals"],
+            state["count_rows"],
         )
     return sold, short
