@@ -144,6 +144,12 @@ def replenishment_policy(policies: pd.DataFrame) -> ReplenishmentPolicy:
     )
 
 
+def _text(column: pd.Series) -> object:
+    """A text column's values for a new frame: a "str" column's own array (no Python string per
+    row: a stacked replay has millions), else its numpy values."""
+    return column.array if isinstance(column.dtype, pd.StringDtype) else column.to_numpy()
+
+
 def outcome_frame(
     policies: pd.DataFrame, result: SimulationResult, periods_per_year: float
 ) -> pd.DataFrame:
@@ -156,8 +162,8 @@ def outcome_frame(
         turns = np.where(inv_value > 0, annual / inv_value, np.nan)
     return pd.DataFrame(
         {
-            C.SKU_ID: policies[C.SKU_ID].to_numpy(),
-            SEGMENT: policies[SEGMENT].to_numpy(),
+            C.SKU_ID: _text(policies[C.SKU_ID]),
+            SEGMENT: _text(policies[SEGMENT]),
             C.DEMAND_UNITS: result.demand,
             C.SALES_UNITS: result.sales,
             C.LOST_UNITS: result.lost,
