@@ -86,10 +86,10 @@ class Runs:
         numba thread, ``RUNS_PER_THREAD``), at least one."""
         runs = max(int(RUNS_PER_THREAD * get_num_threads() if runs is None else runs), 1)
         run = streams.astype(np.int64) * runs // max(n_streams, 1)
-        rows = np.argsort(run, kind="stable").astype(np.int64)
+        parts = [np.flatnonzero(run == c) for c in range(runs)]  # a few passes, no sort
         start = np.zeros(runs + 1, dtype=np.int64)
-        np.cumsum(np.bincount(run, minlength=runs), out=start[1:])
-        return cls(rows, start)
+        np.cumsum([p.size for p in parts], out=start[1:])
+        return cls(np.concatenate(parts).astype(np.int64), start)
 
     @property
     def sizes(self) -> NDArray[np.int64]:
