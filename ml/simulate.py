@@ -321,7 +321,7 @@ class _Replay:
         self, runs: int | None = None
     ) -> tuple[dict[str, NDArray], dict[str, NDArray], Pipeline, Runs]:
         """The state, policy and pipeline arrays the compiled steps update (shared with self),
-        and the rows cut into ``runs`` runs of whole streams (default: four per thread)."""
+        and the rows cut into ``runs`` runs of whole streams (default: RUNS_PER_THREAD per thread)."""
         p, n = self.policy, self.n
         streams = np.arange(n) if self.streams is None else self.streams.astype(np.int64)
         cut = Runs.of(streams, self.stream_slot.size, runs)

@@ -28,7 +28,7 @@ __all__ = ["Pipeline", "Runs", "replay_period"]
 Array = NDArray[np.float64]
 _LEAD_TIME_CAP_SDS = 8.0  # as ml.simulate: draws capped at mean + 8 sd
 _NEVER = np.iinfo(np.int64).max  # the arrival step of no order
-RUNS_PER_THREAD = 4  # runs of rows per numba thread: an uneven run costs less
+RUNS_PER_THREAD = 16  # runs of rows per numba thread, taken one at a time
 
 
 @dataclass
@@ -82,7 +82,7 @@ class Runs:
 
     @classmethod
     def of(cls, streams: NDArray[np.int64], n_streams: int, runs: int | None = None) -> Runs:
-        """``runs`` runs of consecutive streams (about n_streams / runs each; default four per
+        """``runs`` runs of consecutive streams (about n_streams / runs each; default sixteen per
         numba thread, ``RUNS_PER_THREAD``), at least one."""
         runs = max(int(RUNS_PER_THREAD * get_num_threads() if runs is None else runs), 1)
         run = streams.astype(np.int64) * runs // max(n_streams, 1)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import get_num_threads, njit, prange
+from numba import get_num_threads, njit, parallel_chunksize, prange
 from numpy.typing import NDArray
 
 from ml.compiled_special import gammaincc as _gammaincc
@@ -50,6 +50,7 @@ _X_TOLERANCE = 1e-10
 _G_TOLERANCE = 1e-12
 _START_TOLERANCE = 1e-9  # the moment-matched gamma's answer is only a start
 _NEWTON_ONLY_STEPS = 12
+CHUNKS_PER_THREAD = 16  # runs of rows per numba thread (parallel_chunks)
 
 
 @njit(cache=True)
@@ -326,8 +327,9 @@ def _solve_rows(
 
 
 def parallel_chunks(rows: int) -> int:
-    """Runs of rows for numba's threads: four per thread (an uneven run costs less), at least one."""
-    return max(min(rows, 4 * get_num_threads()), 1)
+    """Runs of rows for numba's threads: ``CHUNKS_PER_THREAD`` per thread, taken one at a time
+    (so a thread slowed by another job holds up little), at least one."""
+    return max(min(rows, CHUNKS_PER_THREAD * get_num_threads()), 1)
 
 
 def mixture_values(
@@ -358,18 +360,19 @@ def mixture_policies(
     The rows are solved in ``chunks`` runs on numba's threads (default :func:`parallel_chunks`);
     the numbers do not depend on it."""
     link()
-    return _solve_rows(
-        fill,
-        target,
-        order_qty,
-        occurrences,
-        shape,
-        scale,
-        start,
-        max_terms,
-        with_rates,
-        parallel_chunks(target.size) if chunks is None else max(int(chunks), 1),
-    )
+    with parallel_chunksize(1):  # one run per thread at a time
+        return _solve_rows(
+            fill,
+            target,
+            order_qty,
+            occurrences,
+            shape,
+            scale,
+            start,
+            max_terms,
+            with_rates,
+            parallel_chunks(target.size) if chunks is None else max(int(chunks), 1),
+        )
 
 
 def mixture_quantiles(
