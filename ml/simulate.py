@@ -38,8 +38,9 @@ Measured per product over the window's periods: demand, sales, lost units, reple
 at period end, stockout periods (periods with lost sales), the longest run of consecutive stockout
 periods, and orders placed. With ``groups``, per period and group: demand, sales, on-hand value
 at period end, products short.
-Gamma lead times (the default) run the steps compiled, row by row for a period
-(:mod:`ml.simulate_kernel`, the same numbers bit for bit); lognormal ones run the numpy steps here.
+Gamma lead times (the default) run the steps compiled, row by row for a period, in parallel runs
+of whole random streams (:mod:`ml.simulate_kernel`, the same numbers bit for bit, for any number
+of threads); lognormal ones run the numpy steps here.
 """
 
 from __future__ import annotations
