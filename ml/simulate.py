@@ -52,7 +52,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import gammaincinv, ndtri
 
 from ml.errors import StrataError
-from ml.simulate_kernel import Pipeline, Runs, replay_period
+from ml.simulate_kernel import PERIODS_PER_CALL, Pipeline, Runs, most_orders, replay_periods
 
 __all__ = [
     "LEAD_TIME_DISTRIBUTIONS",
@@ -351,7 +351,9 @@ class _Replay:
             "streams": streams,
             "n_steps": np.int64(self.n_total * self.k),
         }
-        capacity = 2 * self.k * int(cut.sizes.max(initial=0))
+        # room for every order one call's periods can place on top of those on their way
+        most = most_orders(cut, self.review_steps, PERIODS_PER_CALL * self.k)
+        capacity = int(most.max(initial=0)) + 2 * self.k * int(cut.sizes.max(initial=0))
         return state, policy, Pipeline.empty(n, cut.sizes.size, capacity), cut
 
     def receive(self, step: int, measured: bool) -> None:
@@ -572,18 +574,25 @@ def simulate_inventory(
     )
     rng = np.random.default_rng(seed)
     compiled = state.compiled() if lead_time_distribution in _COMPILED else None
+    if compiled is not None:
+        # records and group series read the stock at each period's end: one period per call
+        block = 1 if state.keeps else PERIODS_PER_CALL
+        for first in range(0, n_total, block):
+            last = min(first + block, n_total)
+            # the same numbers as the steps below: each period's k draws are the stream's next
+            # k x 2 x streams numbers, and several periods' draws at once are theirs in order
+            u = rng.random(((last - first) * k, 2, n_streams))
+            measured = np.arange(first, last) >= n_warm
+            # the kernel adds the periods to the totals; d per stream, each row reads its own
+            sold, short = replay_periods(first * k, k, measured, per_step[first:last], u, *compiled)
+            for period in range(first, last) if state.keeps else ():
+                if period >= n_warm:
+                    d = per_step[period] if streams is None else per_step[period][streams]
+                    p = period - first
+                    state.keep(period - n_warm, d * k, sold[p], short[p])
+        return state.result(n_measured)
     for period in range(n_total):
         measured = period >= n_warm
-        if compiled is not None:
-            # the same numbers as the loop below: the period's k draws at once are the stream's
-            # next k x 2 x streams numbers, in the same order
-            u = rng.random((k, 2, n_streams))
-            # the kernel adds the period to the totals; d per stream, each row reads its own
-            sold, short = replay_period(period * k, k, measured, per_step[period], u, *compiled)
-            if measured and state.keeps:
-                d = per_step[period] if streams is None else per_step[period][streams]
-                state.keep(period - n_warm, d * k, sold, short)
-            continue
         d = per_step[period] if streams is None else per_step[period][streams]
         short_in_period = np.zeros(n, dtype=bool)
         sold_in_period = np.zeros(n)

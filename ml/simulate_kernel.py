@@ -23,12 +23,13 @@ from numpy.typing import NDArray
 
 from ml.compiled_special import gammaincinv, link
 
-__all__ = ["Pipeline", "Runs", "replay_period"]
+__all__ = ["PERIODS_PER_CALL", "Pipeline", "Runs", "most_orders", "replay_periods"]
 
 Array = NDArray[np.float64]
 _LEAD_TIME_CAP_SDS = 8.0  # as ml.simulate: draws capped at mean + 8 sd
 _NEVER = np.iinfo(np.int64).max  # the arrival step of no order
 RUNS_PER_THREAD = 16  # runs of rows per numba thread, taken one at a time
+PERIODS_PER_CALL = 5  # periods a row is replayed for with its state in registers
 
 
 @dataclass
@@ -112,7 +113,7 @@ def _run_period(
     rows: NDArray[np.int64],
     first_step: int,
     k: int,
-    measured: bool,
+    measured: NDArray[np.bool_],
     n_steps: int,
     d: Array,
     u: Array,
@@ -149,107 +150,112 @@ def _run_period(
     totals: NDArray[np.float64],
     counts: NDArray[np.int64],
 ) -> tuple[int, int]:
-    """Steps first_step .. first_step + k - 1 for one run's ``rows``, row by row (a row's state
-    stays in registers for the period); the run's used and free after. The run's order arrays
-    must have room for k x rows more orders than ``used``; ``drawn_*`` (k x streams) start the
-    period as NaN. ``d`` is the step's demand per stream (row i's: ``d[streams[i]]``). In a
-    ``measured`` period the row's demand, sales and end-of-period stock are added to ``totals``
-    (3 x rows) and its stockout periods, current and longest stockout run to ``counts``."""
+    """The periods of ``measured`` (a flag per period), k steps each from ``first_step``, for
+    one run's ``rows``, row by row (a row's state stays in registers for all the periods); the
+    run's used and free after. The run's order arrays must have room for every order the rows
+    can place (one per review); ``drawn_*`` (steps x streams) start as NaN. ``d`` is each
+    period's demand per step and stream (row i's: ``d[p, streams[i]]``), ``u`` (steps, 2,
+    streams); ``sold`` and ``short_in_period`` (periods x rows) get each period's sales and
+    stockout flag. In a measured period the row's demand, sales and end-of-period stock are
+    added to ``totals`` (3 x rows) and its stockout periods, current and longest stockout run to
+    ``counts``."""
     for i in rows:
         hand, ordered, short_since = on_hand[i], on_order[i], short_since_receipt[i]
-        wait, di, sales_sum, short_any = until_review[i], d[streams[i]], 0.0, False
+        wait, col = until_review[i], streams[i]
         due_next = next_due[i]  # the pipeline is read only on the steps an order arrives
-        for sub in range(k):
-            step = first_step + sub
-            # 1. receipts: the row's orders due now, in the order they were placed
-            if due_next == step:
-                j = first[i]
-                while j >= 0 and arrival[j] == step:
-                    hand += order_qty[j]
-                    ordered -= order_qty[j]
-                    after = following[j]
-                    following[j] = free
-                    free = j
-                    j = after
-                first[i] = j
-                due_next = arrival[j] if j >= 0 else _NEVER
-                # a replenishment cycle ends
-                if measured:
-                    cycles[i] += 1
-                    if short_since:
-                        short_cycles[i] += 1
-                short_since = False
-            # 2. demand: sales from stock, the rest lost
-            sales = min(hand, di)
-            hand -= sales
-            if di - sales > 1e-9 * max(di, 1.0):
-                short_since = True
-                short_any = True
-            sales_sum += sales
-            # 3. review at the end of the step, when (step + 1) % review_steps == 0 (counted down)
-            wait -= 1
-            if wait > 0:
-                continue
-            wait = review_steps[i]
-            position = hand + ordered
-            need = 0.0
-            if order_up_to[i]:
-                if s[i] > position:
-                    need = s[i] - position
-                    if has_moq and need > 0.0:
-                        need = need if need >= moq[i] else moq[i]
-                        if math.isnan(moq[i]):  # np.maximum propagates NaN
-                            need = np.nan
-                    if has_pack and need > 0.0 and np.isfinite(pack[i]) and pack[i] > 0.0:
-                        need = math.ceil(need / pack[i]) * pack[i]
-            elif q[i] > 0.0 and position <= s[i]:
-                need = (math.floor((s[i] - position) / q[i]) + 1.0) * q[i]
-            if not need > 0.0:
-                continue
-            # 4. lead time from this step's random numbers of the row's stream; the stream's rows
-            # (one product in several stacked sets) with one mean and sd draw it once
-            col = streams[i]
-            mean, sd = lead_mean[i], lead_sd[i]
-            if drawn_mean[sub, col] == mean and drawn_sd[sub, col] == sd:
-                lead = drawn[sub, col]
-            else:
-                lead = _lead_time(u[sub, 0, col], mean, sd)
-                drawn_mean[sub, col], drawn_sd[sub, col], drawn[sub, col] = mean, sd, lead
-            due = step + 1 + math.floor(lead + u[sub, 1, col])
-            ordered += need
-            if measured:
-                orders[i] += 1
-            if due >= n_steps:  # due after the last step: on order for good
-                continue
-            slot = free
-            if slot >= 0:
-                free = following[slot]
-            else:
-                slot = used
-                used += 1
-            arrival[slot], order_qty[slot] = due, need
-            before, j = -1, first[i]
-            while j >= 0 and arrival[j] <= due:  # after the orders due no later
-                before, j = j, following[j]
-            following[slot] = j
-            if before < 0:
-                first[i] = slot
-                due_next = due
-            else:
-                following[before] = slot
+        for p in range(measured.size):
+            di, sales_sum, short_any = d[p, col], 0.0, False
+            for sub in range(k):
+                t = p * k + sub  # the step within this call
+                step = first_step + t
+                # 1. receipts: the row's orders due now, in the order they were placed
+                if due_next == step:
+                    j = first[i]
+                    while j >= 0 and arrival[j] == step:
+                        hand += order_qty[j]
+                        ordered -= order_qty[j]
+                        after = following[j]
+                        following[j] = free
+                        free = j
+                        j = after
+                    first[i] = j
+                    due_next = arrival[j] if j >= 0 else _NEVER
+                    # a replenishment cycle ends
+                    if measured[p]:
+                        cycles[i] += 1
+                        if short_since:
+                            short_cycles[i] += 1
+                    short_since = False
+                # 2. demand: sales from stock, the rest lost
+                sales = min(hand, di)
+                hand -= sales
+                if di - sales > 1e-9 * max(di, 1.0):
+                    short_since = True
+                    short_any = True
+                sales_sum += sales
+                # 3. review at the end of the step, when (step + 1) % review_steps == 0 (counted down)
+                wait -= 1
+                if wait > 0:
+                    continue
+                wait = review_steps[i]
+                position = hand + ordered
+                need = 0.0
+                if order_up_to[i]:
+                    if s[i] > position:
+                        need = s[i] - position
+                        if has_moq and need > 0.0:
+                            need = need if need >= moq[i] else moq[i]
+                            if math.isnan(moq[i]):  # np.maximum propagates NaN
+                                need = np.nan
+                        if has_pack and need > 0.0 and np.isfinite(pack[i]) and pack[i] > 0.0:
+                            need = math.ceil(need / pack[i]) * pack[i]
+                elif q[i] > 0.0 and position <= s[i]:
+                    need = (math.floor((s[i] - position) / q[i]) + 1.0) * q[i]
+                if not need > 0.0:
+                    continue
+                # 4. lead time from this step's random numbers of the row's stream; the stream's rows
+                # (one product in several stacked sets) with one mean and sd draw it once
+                mean, sd = lead_mean[i], lead_sd[i]
+                if drawn_mean[t, col] == mean and drawn_sd[t, col] == sd:
+                    lead = drawn[t, col]
+                else:
+                    lead = _lead_time(u[t, 0, col], mean, sd)
+                    drawn_mean[t, col], drawn_sd[t, col], drawn[t, col] = mean, sd, lead
+                due = step + 1 + math.floor(lead + u[t, 1, col])
+                ordered += need
+                if measured[p]:
+                    orders[i] += 1
+                if due >= n_steps:  # due after the last step: on order for good
+                    continue
+                slot = free
+                if slot >= 0:
+                    free = following[slot]
+                else:
+                    slot = used
+                    used += 1
+                arrival[slot], order_qty[slot] = due, need
+                before, j = -1, first[i]
+                while j >= 0 and arrival[j] <= due:  # after the orders due no later
+                    before, j = j, following[j]
+                following[slot] = j
+                if before < 0:
+                    first[i] = slot
+                    due_next = due
+                else:
+                    following[before] = slot
+            sold[p, i], short_in_period[p, i] = sales_sum, short_any
+            if measured[p]:  # the period's totals, as ml.simulate._Replay.measure adds them
+                totals[0, i] += di * k
+                totals[1, i] += sales_sum
+                totals[2, i] += hand
+                if short_any:
+                    counts[0, i] += 1
+                    counts[1, i] += 1
+                else:
+                    counts[1, i] = 0
+                counts[2, i] = max(counts[2, i], counts[1, i])
         on_hand[i], on_order[i], short_since_receipt[i] = hand, ordered, short_since
-        until_review[i], sold[i], short_in_period[i] = wait, sales_sum, short_any
-        if measured:  # the period's totals, as ml.simulate._Replay.measure adds them
-            totals[0, i] += di * k
-            totals[1, i] += sales_sum
-            totals[2, i] += hand
-            if short_any:
-                counts[0, i] += 1
-                counts[1, i] += 1
-            else:
-                counts[1, i] = 0
-            counts[2, i] = max(counts[2, i], counts[1, i])
-        next_due[i] = due_next
+        until_review[i], next_due[i] = wait, due_next
     return used, free
 
 
@@ -259,7 +265,7 @@ def _period(
     run_start: NDArray[np.int64],
     first_step: int,
     k: int,
-    measured: bool,
+    measured: NDArray[np.bool_],
     n_steps: int,
     d: Array,
     u: Array,
@@ -342,10 +348,17 @@ def _period(
         )
 
 
-def replay_period(
+def most_orders(runs: Runs, review_steps: NDArray[np.int64], steps: int) -> NDArray[np.int64]:
+    """Per run: the most orders its rows can place in ``steps`` steps (one per review)."""
+    per_row = -(-steps // review_steps[runs.rows])  # ceil(steps / review steps)
+    total = np.concatenate(([0], np.cumsum(per_row)))
+    return total[runs.start[1:]] - total[runs.start[:-1]]
+
+
+def replay_periods(
     first_step: int,
     k: int,
-    measured: bool,
+    measured: NDArray[np.bool_],
     d: Array,
     u: Array,
     state: dict[str, NDArray],
@@ -353,17 +366,19 @@ def replay_period(
     pipeline: Pipeline,
     runs: Runs,
 ) -> tuple[Array, NDArray[np.bool_]]:
-    """One period of ``k`` steps for every row, updating ``state`` and ``pipeline`` in place;
-    the period's sales and stockout flags per row. ``d`` is the step's demand per random
-    stream, ``u`` (k, 2, streams); ``runs`` cut the rows into runs of whole streams, replayed in
-    parallel. A ``measured`` period adds to the state's ``totals`` and ``counts`` (see
-    :func:`_run_period`)."""
+    """The periods of ``measured`` (one flag each; k steps each) for every row, updating
+    ``state`` and ``pipeline`` in place; each period's sales and stockout flags per row
+    (periods x rows). ``d`` is each period's demand per step and random stream (periods x
+    streams), ``u`` (periods x k, 2, streams); ``runs`` cut the rows into runs of whole
+    streams, replayed in parallel. A measured period adds to the state's ``totals`` and
+    ``counts`` (see :func:`_run_period`)."""
     link()
     n = policy["streams"].size
-    pipeline.room(k * runs.sizes)  # at most one order per row and step
-    sold = np.empty(n)
-    short = np.empty(n, dtype=bool)
-    drawn_mean = np.full(u.shape[::2], np.nan)  # k x streams: no lead time drawn yet
+    steps = measured.size * k
+    pipeline.room(most_orders(runs, policy["review_steps"], steps))
+    sold = np.empty((measured.size, n))
+    short = np.empty((measured.size, n), dtype=bool)
+    drawn_mean = np.full(u.shape[::2], np.nan)  # steps x streams: no lead time drawn yet
     with parallel_chunksize(1):  # a run per thread at a time: a busy core holds up less
         _period(
             runs.rows,
