@@ -270,7 +270,9 @@ def common_products(sets: list[SegmentPolicies]) -> tuple[list[pd.DataFrame], in
     out = []
     for s, k in zip(sets, keys, strict=True):
         cols = [C.SKU_ID, *(c for c in s.policies.columns if c != C.SKU_ID)]
-        out.append(s.policies.iloc[k.get_indexer(order)][cols].reset_index(drop=True))
+        # a set already in that order (the usual case) needs no take of every column
+        rows = s.policies if k.equals(order) else s.policies.iloc[k.get_indexer(order)]
+        out.append(rows[cols].reset_index(drop=True))
     flagged = len(set().union(*[set(s.flagged[C.SKU_ID]) for s in sets]) - set(order))
     return out, flagged
 

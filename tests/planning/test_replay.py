@@ -53,3 +53,26 @@ def test_a_hash_collision_falls_back_to_the_exact_grouping(monkeypatch):
     want_first, want_code = pandas_distinct(policy, rows)
     np.testing.assert_array_equal(first, want_first)
     np.testing.assert_array_equal(code, want_code)
+
+
+def test_common_products_are_the_shared_products_sorted_in_every_set():
+    """Sets in order, out of order and with products missing: each comes back holding the
+    products all sets have, sorted, sku_id first; the flagged products no set kept are counted."""
+    from ml.segment_policies import SegmentPolicies
+    from planning.replay import common_products
+
+    def made(skus: list[str], flagged: list[str]) -> SegmentPolicies:
+        policies = pd.DataFrame({"r": [float(len(s)) for s in skus], "sku_id": skus})
+        return SegmentPolicies(policies, pd.DataFrame({"sku_id": flagged}))
+
+    sets = [
+        made(["a", "b", "c", "d"], []),
+        made(["d", "c", "b", "a"], []),
+        made(["a", "c", "d"], ["b"]),
+    ]
+    frames, flagged = common_products(sets)
+    assert flagged == 1
+    for frame in frames:
+        assert frame["sku_id"].tolist() == ["a", "c", "d"]
+        assert list(frame.columns) == ["sku_id", "r"]
+        assert frame.index.tolist() == [0, 1, 2]
