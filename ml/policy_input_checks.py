@@ -12,7 +12,7 @@ from ml.policy import (
     validate_policy_inputs,
 )
 
-__all__ = ["add_reason", "input_reasons"]
+__all__ = ["add_reason", "input_reasons", "label_is", "labels_of"]
 
 
 # where each formula input comes from in the snapshot, for reasons a planner can act on
@@ -33,6 +33,20 @@ def add_reason(
         return
     texts = np.broadcast_to(np.asarray(text, dtype=object), current.shape)
     reasons[rows] = np.where(current == "", texts, current + "; " + texts)
+
+
+def label_is(column: pd.Series, label: str) -> NDArray[np.bool_]:
+    """Where a text column equals ``label`` (missing: False), compared without a Python string
+    per row (an Arrow-backed column's to_numpy makes one)."""
+    return (column == label).to_numpy(dtype=bool, na_value=False)
+
+
+def labels_of(column: pd.Series, rows: NDArray[np.intp]) -> NDArray[np.str_]:
+    """The text of ``rows`` of a column as numpy strings ("nan" where missing, as
+    ``to_numpy().astype(str)`` gives), each distinct label converted once."""
+    codes, distinct = pd.factorize(column)
+    names = np.append(np.asarray(distinct, dtype=object).astype(str), "nan")
+    return names[codes[rows]]  # code -1 (missing) takes the last name
 
 
 def _named(reason: str) -> str:
@@ -67,8 +81,8 @@ def input_reasons(inputs: pd.DataFrame, history_rows: NDArray[np.bool_]) -> NDAr
         add_reason(reasons, bad, np.array([_named(r) for r in distinct], dtype=object)[which])
     d = inputs[C.DEMAND_MEAN].to_numpy()
     selling = np.isfinite(d) & (d > 0)
-    method = inputs[C.LTD_METHOD].to_numpy()
-    compound = selling & (method == "poisson_gamma")
+    method = inputs[C.LTD_METHOD]
+    compound = selling & label_is(method, "poisson_gamma")
     if compound.any():
         intermittent = validate_policy_inputs(
             adi=inputs["adi"].to_numpy()[compound], cv2=inputs["cv2"].to_numpy()[compound]
@@ -79,7 +93,7 @@ def input_reasons(inputs: pd.DataFrame, history_rows: NDArray[np.bool_]) -> NDAr
             np.flatnonzero(compound)[wrong],
             "method poisson_gamma: " + intermittent[wrong].astype(object),
         )
-    eoq = selling & (inputs[C.ORDER_RULE].to_numpy() == "eoq")
+    eoq = selling & label_is(inputs[C.ORDER_RULE], "eoq")
     value = inputs[C.UNIT_VALUE].to_numpy()
     add_reason(
         reasons,
@@ -89,7 +103,7 @@ def input_reasons(inputs: pd.DataFrame, history_rows: NDArray[np.bool_]) -> NDAr
     )
     add_reason(
         reasons,
-        selling & (method == "bootstrap") & ~history_rows,
+        selling & label_is(method, "bootstrap") & ~history_rows,
         "method bootstrap needs the product's demand history, and the demand table has none "
         "in the window",
     )

@@ -61,7 +61,7 @@ from ml.policy.bootstrap import (
 )
 from ml.policy.safety_stock import _implied_by_reorder_point
 from ml.policy.service_classes import cycle_value
-from ml.policy_input_checks import add_reason, input_reasons
+from ml.policy_input_checks import add_reason, input_reasons, label_is, labels_of
 from ml.policy_inputs import SERVICE_BANDS
 
 __all__ = [
@@ -116,7 +116,7 @@ def _normal(out: _Outputs, rows, inputs, level, q, k_min, reasons) -> None:
         a[C.LEAD_TIME],
         inputs[C.LEAD_TIME_SD].to_numpy()[rows],
         inputs[C.REVIEW_PERIOD].to_numpy()[rows],
-        service_type=inputs[C.SERVICE_LEVEL_TYPE].to_numpy()[rows].astype(str),
+        service_type=labels_of(inputs[C.SERVICE_LEVEL_TYPE], rows),
         order_qty=q,
         k_min=k_min,
         errors="flag",
@@ -163,7 +163,7 @@ def _compound(out: _Outputs, rows, inputs, level, q) -> None:
     lt = inputs[C.LEAD_TIME].to_numpy()[rows]
     review = inputs[C.REVIEW_PERIOD].to_numpy()[rows]
     args = (cp.demand_rate, cp.size_mean, cp.size_sd, lt, review)
-    fill = inputs[C.SERVICE_LEVEL_TYPE].to_numpy()[rows] == "fill_rate"
+    fill = label_is(inputs[C.SERVICE_LEVEL_TYPE], "fill_rate")[rows]
     r, rate = intermittent_policy(level, q, fill, *args, method="poisson_gamma")
     # a cycle-service row's fill rate is a consequence, not a target: the periodic review's
     # own formula, which lets one order exceed the stock (the (r, Q) one plans sparse, lumpy
@@ -191,7 +191,7 @@ def _bootstrap(out: _Outputs, rows, inputs, level, q, history, samples, seed) ->
         seed,
         lead_time_sd=inputs[C.LEAD_TIME_SD].to_numpy()[rows],
     )
-    fill = inputs[C.SERVICE_LEVEL_TYPE].to_numpy()[rows] == "fill_rate"
+    fill = label_is(inputs[C.SERVICE_LEVEL_TYPE], "fill_rate")[rows]
     r = np.empty(rows.size)
     if (~fill).any():
         r[~fill] = empirical_quantile(x[~fill], level[~fill])
@@ -203,7 +203,7 @@ def _bootstrap(out: _Outputs, rows, inputs, level, q, history, samples, seed) ->
 
 def _order_quantities(inputs: pd.DataFrame, rows: NDArray[np.intp]) -> Array:
     d = inputs[C.DEMAND_MEAN].to_numpy()[rows]
-    rule = inputs[C.ORDER_RULE].to_numpy()[rows].astype(str)
+    rule = labels_of(inputs[C.ORDER_RULE], rows)
     ppy = inputs[C.PERIODS_PER_YEAR].to_numpy()[rows]
     value = inputs[C.UNIT_VALUE].to_numpy()[rows]
     holding = value * inputs["holding_rate"].to_numpy()[rows]
@@ -290,15 +290,25 @@ def _planned_levels(
     return level
 
 
-def _with_demand_source(notes: NDArray[np.object_], inputs: pd.DataFrame) -> np.ndarray:
+def _with_demand_source(notes: NDArray[np.object_], inputs: pd.DataFrame) -> NDArray[np.object_]:
     """The notes, with where the demand came from for products planned on like items."""
     if DEMAND_SOURCE not in inputs.columns:
-        return notes.astype(str)
+        return notes
     source = inputs[DEMAND_SOURCE].to_numpy(dtype=object)
-    borrowed = (source != OWN_HISTORY) & (source != "")
-    said = "no own history: demand from " + source.astype(str)
-    joined = np.where(notes == "", said, notes.astype(str) + "; " + said)
-    return np.where(borrowed, joined, notes.astype(str))
+    borrowed = np.flatnonzero((source != OWN_HISTORY) & (source != ""))
+    if borrowed.size == 0:
+        return notes
+    said = "no own history: demand from " + source[borrowed].astype(str)
+    mine = notes[borrowed].astype(str)
+    out = notes.copy()
+    out[borrowed] = np.where(mine == "", said, mine + "; " + said)
+    return out
+
+
+def _note_column(notes: NDArray[np.object_]) -> pd.api.extensions.ExtensionArray:
+    """The notes as a "str" array: each distinct note converted once (there are a handful)."""
+    codes, distinct = pd.factorize(notes)
+    return pd.array(np.asarray(distinct, dtype=object).astype(str), dtype="str").take(codes)
 
 
 def segment_policies(
@@ -347,9 +357,8 @@ def segment_policies(
         q = _order_quantities(inputs, selling)
         level = _planned_levels(out, selling, inputs, q, holding_rate)
         out.put(selling, **{C.ORDER_QTY: q, C.SERVICE_LEVEL: level})
-        method = inputs[C.LTD_METHOD].to_numpy()[selling]
         for name in ("normal", "poisson_gamma", "bootstrap"):
-            pick = method == name
+            pick = label_is(inputs[C.LTD_METHOD], name)[selling]
             if not pick.any():
                 continue
             rows = selling[pick]
@@ -361,19 +370,23 @@ def segment_policies(
                 _bootstrap(
                     out, rows, inputs, level[pick], q[pick], history, bootstrap_samples, seed
                 )
-    frame = inputs.copy()
-    for name, values in out.columns.items():
-        frame[name] = values
-    frame[C.COST_BASED] = out.cost_based
-    frame[C.NOTE] = pd.array(_with_demand_source(out.notes, inputs), dtype="str")
     numbers = [C.SAFETY_STOCK, C.REORDER_POINT, C.ORDER_QTY, C.EXPECTED_FILL_RATE]
-    finite = np.isfinite(frame[numbers].to_numpy(dtype=np.float64)).all(axis=1)
+    finite = np.logical_and.reduce([np.isfinite(out.columns[c]) for c in numbers])
     add_reason(
         reasons,
         (reasons == "") & ~finite,
         "the formulas gave no finite policy for these inputs; check the attributes",
     )
     good = reasons == ""
+    frame = inputs.assign(
+        **out.columns,
+        **{
+            C.COST_BASED: out.cost_based,
+            C.NOTE: _note_column(_with_demand_source(out.notes, inputs)),
+        },
+    )
+    if not good.all():  # most calls flag nothing: no copy of every column then
+        frame = frame.loc[good]
     flagged = inputs.loc[~good].copy()
     flagged[C.REASON] = pd.array(reasons[~good].astype(str), dtype="str")
-    return SegmentPolicies(frame.loc[good].reset_index(drop=True), flagged.reset_index(drop=True))
+    return SegmentPolicies(frame.reset_index(drop=True), flagged.reset_index(drop=True))

@@ -38,8 +38,9 @@ Measured per product over the window's periods: demand, sales, lost units, reple
 at period end, stockout periods (periods with lost sales), the longest run of consecutive stockout
 periods, and orders placed. With ``groups``, per period and group: demand, sales, on-hand value
 at period end, products short.
-Gamma lead times (the default) run the steps compiled, row by row for a period
-(:mod:`ml.simulate_kernel`, the same numbers bit for bit); lognormal ones run the numpy steps here.
+Gamma lead times (the default) run the steps compiled, row by row for a period, in parallel runs
+of whole random streams (:mod:`ml.simulate_kernel`, the same numbers bit for bit, for any number
+of threads); lognormal ones run the numpy steps here.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import gammaincinv, ndtri
 
 from ml.errors import StrataError
-from ml.simulate_kernel import Pipeline, replay_period
+from ml.simulate_kernel import PERIODS_PER_CALL, Pipeline, Runs, most_orders, replay_periods
 
 __all__ = [
     "LEAD_TIME_DISTRIBUTIONS",
@@ -296,10 +297,13 @@ class _Replay:
         self.stream_slot = np.zeros(
             n if streams is None else int(streams.max(initial=-1)) + 1, dtype=np.intp
         )
-        self.totals = {name: np.zeros(n) for name in ("demand", "sales", "on_hand")}
+        # rows of one array each, which the compiled steps add to (ml.simulate_kernel)
+        self.total_rows = np.zeros((3, n))
+        self.count_rows = np.zeros((3, n), dtype=np.int64)
+        self.totals = dict(zip(("demand", "sales", "on_hand"), self.total_rows, strict=True))
         self.counts = {
-            name: np.zeros(n, dtype=np.int64)
-            for name in ("stockouts", "run", "longest", "cycles", "short_cycles", "orders")
+            **dict(zip(("stockouts", "run", "longest"), self.count_rows, strict=True)),
+            **{name: np.zeros(n, dtype=np.int64) for name in ("cycles", "short_cycles", "orders")},
         }
         self.code = None if groups is None else np.asarray(groups, dtype=np.int64)
         self.n_groups = 0 if self.code is None else int(self.code.max(initial=-1)) + 1
@@ -314,9 +318,14 @@ class _Replay:
             for name, dtype in (("sales", np.float64), ("on_hand", np.float64), ("short", bool))
         }
 
-    def compiled(self) -> tuple[dict[str, NDArray], dict[str, NDArray], Pipeline]:
-        """The state, policy and pipeline arrays the compiled steps update (shared with self)."""
+    def compiled(
+        self, runs: int | None = None
+    ) -> tuple[dict[str, NDArray], dict[str, NDArray], Pipeline, Runs]:
+        """The state, policy and pipeline arrays the compiled steps update (shared with self),
+        and the rows cut into ``runs`` runs of whole streams (default: RUNS_PER_THREAD per thread)."""
         p, n = self.policy, self.n
+        streams = np.arange(n) if self.streams is None else self.streams.astype(np.int64)
+        cut = Runs.of(streams, self.stream_slot.size, runs)
         state = {
             "on_hand": self.on_hand,
             "on_order": self.on_order,
@@ -325,6 +334,8 @@ class _Replay:
             "short_cycles": self.counts["short_cycles"],
             "orders": self.counts["orders"],
             "until_review": self.review_steps.copy(),  # steps to the next review, from step 0
+            "totals": self.total_rows,  # demand, sales, on hand: the measured periods' sums
+            "count_rows": self.count_rows,  # stockout periods, current run, longest run
         }
         policy = {
             "review_steps": self.review_steps,
@@ -337,10 +348,13 @@ class _Replay:
             "has_pack": np.bool_(p.pack_size is not None),
             "lead_mean": self.lead_mean,
             "lead_sd": self.lead_sd,
-            "streams": np.arange(n) if self.streams is None else self.streams.astype(np.int64),
+            "streams": streams,
             "n_steps": np.int64(self.n_total * self.k),
         }
-        return state, policy, Pipeline.empty(n, 2 * self.k * n)
+        # room for every order one call's periods can place on top of those on their way
+        most = most_orders(cut, self.review_steps, PERIODS_PER_CALL * self.k)
+        capacity = int(most.max(initial=0)) + 2 * self.k * int(cut.sizes.max(initial=0))
+        return state, policy, Pipeline.empty(n, cut.sizes.size, capacity), cut
 
     def receive(self, step: int, measured: bool) -> None:
         """Orders due at this step arrive; a replenishment cycle ends at each arrival."""
@@ -450,6 +464,11 @@ class _Replay:
 
     def measure(self, row: int, demand: Array, sold: Array, short: NDArray[np.bool_]) -> None:
         """Add one measured period to the totals, the records and the group series."""
+        self.add_totals(demand, sold, short)
+        self.keep(row, demand, sold, short)
+
+    def add_totals(self, demand: Array, sold: Array, short: NDArray[np.bool_]) -> None:
+        """Add one measured period to the per-row totals and stockout runs."""
         self.totals["demand"] += demand
         self.totals["sales"] += sold
         self.totals["on_hand"] += self.on_hand
@@ -457,6 +476,14 @@ class _Replay:
         c["stockouts"] += short
         c["run"] = np.where(short, c["run"] + 1, 0)
         np.maximum(c["longest"], c["run"], out=c["longest"])
+
+    @property
+    def keeps(self) -> bool:
+        """Whether measured periods are kept beyond the totals (records or group series)."""
+        return self.record or self.code is not None
+
+    def keep(self, row: int, demand: Array, sold: Array, short: NDArray[np.bool_]) -> None:
+        """Add one measured period to the records and the group series (when asked for)."""
         if self.record:
             self.kept["sales"][:, row] = sold
             self.kept["on_hand"][:, row] = self.on_hand
@@ -547,17 +574,26 @@ def simulate_inventory(
     )
     rng = np.random.default_rng(seed)
     compiled = state.compiled() if lead_time_distribution in _COMPILED else None
+    if compiled is not None:
+        # records and group series read the stock at each period's end: one period per call
+        block = 1 if state.keeps else PERIODS_PER_CALL
+        for first in range(0, n_total, block):
+            last = min(first + block, n_total)
+            # the same numbers as the steps below: each period's k draws are the stream's next
+            # k x 2 x streams numbers, and several periods' draws at once are theirs in order
+            u = rng.random(((last - first) * k, 2, n_streams))
+            measured = np.arange(first, last) >= n_warm
+            # the kernel adds the periods to the totals; d per stream, each row reads its own
+            sold, short = replay_periods(first * k, k, measured, per_step[first:last], u, *compiled)
+            for period in range(first, last) if state.keeps else ():
+                if period >= n_warm:
+                    d = per_step[period] if streams is None else per_step[period][streams]
+                    p = period - first
+                    state.keep(period - n_warm, d * k, sold[p], short[p])
+        return state.result(n_measured)
     for period in range(n_total):
         measured = period >= n_warm
         d = per_step[period] if streams is None else per_step[period][streams]
-        if compiled is not None:
-            # the same numbers as the loop below: the period's k draws at once are the stream's
-            # next k x 2 x streams numbers, in the same order
-            u = rng.random((k, 2, n_streams))
-            sold, short = replay_period(period * k, k, measured, d, u, *compiled)
-            if measured:
-                state.measure(period - n_warm, d * k, sold, short)
-            continue
         short_in_period = np.zeros(n, dtype=bool)
         sold_in_period = np.zeros(n)
         for sub in range(k):

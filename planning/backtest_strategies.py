@@ -16,6 +16,7 @@ from ml.policy.safety_stock import _implied_by_reorder_point, _reorder_point, _s
 from ml.segment_policies import SegmentPolicies
 from ml.segment_rules import ABC, rule_classes
 from planning.optimise import proposal_from_policies
+from planning.policy_job import compute_policy_sets
 from planning.segment_source import (
     SegmentSource,
 )
@@ -169,8 +170,11 @@ def origin_strategies(
     sweeps: dict[str, list[tuple[float, SegmentPolicies]]] = {}
     sets: dict[str, SegmentPolicies] = {}
     if any(name in wanted for name in _UNIFORM_KINDS):
-        for name, kind in _UNIFORM_KINDS.items():
-            swept = policy_sets(ws, features, segments, catalogue, config, day, levels, kind)
+        # both sweeps from one build of the inputs, each set exactly as computed alone
+        uniforms = [(lv, kind) for kind in _UNIFORM_KINDS.values() for lv in levels]
+        every = compute_policy_sets(ws, features, segments, catalogue, config.build, day, uniforms)
+        for i, (name, kind) in enumerate(_UNIFORM_KINDS.items()):
+            swept = every[i * len(levels) : (i + 1) * len(levels)]
             sets[name] = swept[0]
             sweeps[kind] = list(zip(levels, swept, strict=True))
     if "classic abc" in wanted:

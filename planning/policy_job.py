@@ -108,7 +108,10 @@ def compute_policy_sets(
     uniforms: list[tuple[float, str] | None],
 ) -> list[SegmentPolicies]:
     """:func:`compute_policies` once per entry of ``uniforms`` (None: the catalogue's levels),
-    each exactly as alone; the inputs and the demand history are built once for all."""
+    each exactly as alone; the inputs and the demand history are built once for all (not at
+    all for no entry)."""
+    if not uniforms:
+        return []
     inputs = _policy_inputs(ws, features, segments, catalogue)
     history = None
     if (inputs[C.LTD_METHOD] == "bootstrap").any():

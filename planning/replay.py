@@ -144,6 +144,12 @@ def replenishment_policy(policies: pd.DataFrame) -> ReplenishmentPolicy:
     )
 
 
+def _text(column: pd.Series) -> object:
+    """A text column's values for a new frame: a "str" column's own array (no Python string per
+    row: a stacked replay has millions), else its numpy values."""
+    return column.array if isinstance(column.dtype, pd.StringDtype) else column.to_numpy()
+
+
 def outcome_frame(
     policies: pd.DataFrame, result: SimulationResult, periods_per_year: float
 ) -> pd.DataFrame:
@@ -156,8 +162,8 @@ def outcome_frame(
         turns = np.where(inv_value > 0, annual / inv_value, np.nan)
     return pd.DataFrame(
         {
-            C.SKU_ID: policies[C.SKU_ID].to_numpy(),
-            SEGMENT: policies[SEGMENT].to_numpy(),
+            C.SKU_ID: _text(policies[C.SKU_ID]),
+            SEGMENT: _text(policies[SEGMENT]),
             C.DEMAND_UNITS: result.demand,
             C.SALES_UNITS: result.sales,
             C.LOST_UNITS: result.lost,
@@ -264,7 +270,9 @@ def common_products(sets: list[SegmentPolicies]) -> tuple[list[pd.DataFrame], in
     out = []
     for s, k in zip(sets, keys, strict=True):
         cols = [C.SKU_ID, *(c for c in s.policies.columns if c != C.SKU_ID)]
-        out.append(s.policies.iloc[k.get_indexer(order)][cols].reset_index(drop=True))
+        # a set already in that order (the usual case) needs no take of every column
+        rows = s.policies if k.equals(order) else s.policies.iloc[k.get_indexer(order)]
+        out.append(rows[cols].reset_index(drop=True))
     flagged = len(set().union(*[set(s.flagged[C.SKU_ID]) for s in sets]) - set(order))
     return out, flagged
 
@@ -363,10 +371,48 @@ class Replayer:
 def _distinct_rows(
     policy: ReplenishmentPolicy, demand_rows: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The first row of each distinct (demand row, policy) and each row's distinct code."""
-    keys = {f: getattr(policy, f) for f in _POLICY_FIELDS if getattr(policy, f) is not None}
-    frame = pd.DataFrame({"row": demand_rows, **keys})
-    code = frame.groupby(list(frame.columns), sort=False, dropna=False).ngroup().to_numpy()
+    """The first row of each distinct (demand row, policy), ascending, and each row's distinct
+    code (its distinct row's position there); NaNs equal, -0.0 equal to 0.0.
+
+    Rows are told apart by one 64-bit hash of their bits, then checked against their group's
+    first row; on a collision (never seen) the exact grouping of pandas is used instead."""
+    keys = _key_bits(policy, demand_rows)
+    code, _ = pd.factorize(_row_hashes(keys))  # numbered by first appearance
+    seen = np.maximum.accumulate(code)
+    first = np.flatnonzero(code > np.concatenate(([-1], seen[:-1])))  # each code's first row
+    if all(np.array_equal(k[first][code], k) for k in keys):
+        return first, code
+    return _distinct_rows_exactly(keys)
+
+
+def _key_bits(policy: ReplenishmentPolicy, demand_rows: np.ndarray) -> list[np.ndarray]:
+    """The (demand row, policy) key of each row as 64-bit patterns: one NaN, one zero."""
+    keys = [np.asarray(demand_rows).astype(np.uint64)]
+    for f in _POLICY_FIELDS:
+        value = getattr(policy, f)
+        if value is None:
+            continue
+        v = np.asarray(value, dtype=np.float64) + 0.0  # -0.0 + 0.0 is 0.0
+        keys.append(np.where(np.isnan(v), np.nan, v).view(np.uint64))
+    return keys
+
+
+def _row_hashes(keys: list[np.ndarray]) -> np.ndarray:
+    """One 64-bit hash per row of the key columns (splitmix64's finaliser, chained)."""
+    h = np.zeros(keys[0].size, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for k in keys:
+            h = (h ^ k) * np.uint64(0x9E3779B97F4A7C15)
+            h ^= h >> np.uint64(31)
+            h *= np.uint64(0xBF58476D1CE4E5B9)
+            h ^= h >> np.uint64(27)
+    return h
+
+
+def _distinct_rows_exactly(keys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_distinct_rows` by pandas' exact grouping (codes by first appearance)."""
+    frame = pd.DataFrame({i: k for i, k in enumerate(keys)})
+    code = frame.groupby(list(frame.columns), sort=False).ngroup().to_numpy()
     _, first = np.unique(code, return_index=True)
     return first, code
 

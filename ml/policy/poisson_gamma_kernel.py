@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import get_num_threads, njit, parallel_chunksize, prange
 from numpy.typing import NDArray
 
 from ml.compiled_special import gammaincc as _gammaincc
@@ -39,6 +39,7 @@ __all__ = [
     "mixture_policies",
     "mixture_quantiles",
     "mixture_values",
+    "parallel_chunks",
 ]
 
 Array = NDArray[np.float64]
@@ -49,6 +50,7 @@ _X_TOLERANCE = 1e-10
 _G_TOLERANCE = 1e-12
 _START_TOLERANCE = 1e-9  # the moment-matched gamma's answer is only a start
 _NEWTON_ONLY_STEPS = 12
+CHUNKS_PER_THREAD = 16  # runs of rows per numba thread (parallel_chunks)
 
 
 @njit(cache=True)
@@ -213,6 +215,77 @@ def _solve(
 
 
 @njit(cache=True)
+def _solve_row(
+    i: int,
+    fill: NDArray[np.bool_],
+    target: Array,
+    q: Array,
+    m: Array,
+    shape: Array,
+    scale: Array,
+    start: Array,
+    max_terms: int,
+    with_rates: bool,
+    scratch: Array,
+    out: Array,
+    rate: Array,
+) -> None:
+    """Row ``i`` of :func:`_solve_rows`: its reorder point into ``out[i]``, its fill rate (or
+    NaN) into ``rate[i]``; ``scratch`` (3 x max_terms + 3) is the caller's, reused per row."""
+    w, a, lga = scratch[:max_terms], scratch[max_terms : 2 * max_terms], scratch[2 * max_terms :]
+    one, g_a, g_lga = scratch[-3:-2], scratch[-2:-1], scratch[-1:]
+    mean = m[i] * shape[i] * scale[i]
+    sd = math.sqrt(m[i] * (1.0 + shape[i])) * shape[i] ** 0.5 * scale[i]
+    qi = q[i]
+    atom = math.exp(-m[i])
+    x0 = start[i]
+    if fill[i]:
+        low, high = -qi - 1.0, mean + 10.0 * sd + qi
+        if not np.isfinite(x0):
+            # the atom e^-m at 0 and, beyond it, the gamma with the conditional moments
+            # E[X | X > 0] and Var[X | X > 0]: one term, a close start
+            positive = -math.expm1(-m[i])
+            c_mean = mean / positive
+            c_var = (sd * sd + mean * mean) / positive - c_mean * c_mean
+            g_a[0] = c_mean * c_mean / c_var
+            g_lga[0] = math.lgamma(g_a[0] + 1.0)
+            one[0] = positive
+            x0 = _solve(
+                True,
+                target[i],
+                qi,
+                low,
+                high,
+                0.5 * (low + high),
+                _START_TOLERANCE,
+                1,
+                one,
+                g_a,
+                g_lga,
+                atom,
+                c_var / c_mean,
+                mean,
+            )[0]
+    else:
+        low, high = 0.0, mean + 10.0 * sd + shape[i] * scale[i]
+    n = _terms(m[i], shape[i], max_terms, w, a, lga)
+    x, n0, n1 = _solve(
+        fill[i], target[i], qi, low, high, x0, _G_TOLERANCE, n, w, a, lga, atom, scale[i], mean
+    )
+    out[i] = x
+    rate[i] = np.nan
+    if not with_rates:
+        return
+    if x < 0.0 or not np.isfinite(n0):  # floored at 0, or not evaluated at x
+        x = max(x, 0.0)
+        n0 = _at(x, n, w, a, lga, atom, scale[i], mean)[1]
+        n1 = np.nan
+    if not np.isfinite(n1):
+        n1 = _at(x + qi, n, w, a, lga, atom, scale[i], mean)[1]
+    rate[i] = _fill_rate(n0, n1, qi)
+
+
+@njit(cache=True, parallel=True)
 def _solve_rows(
     fill: NDArray[np.bool_],
     target: Array,
@@ -223,66 +296,40 @@ def _solve_rows(
     start: Array,
     max_terms: int,
     with_rates: bool,
+    chunks: int,
 ) -> tuple[Array, Array]:
     """Per row: the reorder point for its target (the fill rate of (r, Q) where ``fill``, else
     the cdf, whose rows must have target > e^-m) and, ``with_rates``, the fill rate of
-    (max(r, 0), Q) (else NaN)."""
+    (max(r, 0), Q) (else NaN). The rows are cut into ``chunks`` runs solved in parallel; a
+    row's numbers depend on its own inputs only, so they are the same for any ``chunks``."""
     n_rows = target.size
     out = np.empty(n_rows)
     rate = np.empty(n_rows)
-    w, a, lga = np.empty(max_terms), np.empty(max_terms), np.empty(max_terms)
-    one, g_a, g_lga = np.ones(1), np.empty(1), np.empty(1)
-    for i in range(n_rows):
-        mean = m[i] * shape[i] * scale[i]
-        sd = math.sqrt(m[i] * (1.0 + shape[i])) * shape[i] ** 0.5 * scale[i]
-        qi = q[i]
-        atom = math.exp(-m[i])
-        x0 = start[i]
-        if fill[i]:
-            low, high = -qi - 1.0, mean + 10.0 * sd + qi
-            if not np.isfinite(x0):
-                # the atom e^-m at 0 and, beyond it, the gamma with the conditional moments
-                # E[X | X > 0] and Var[X | X > 0]: one term, a close start
-                positive = -math.expm1(-m[i])
-                c_mean = mean / positive
-                c_var = (sd * sd + mean * mean) / positive - c_mean * c_mean
-                g_a[0] = c_mean * c_mean / c_var
-                g_lga[0] = math.lgamma(g_a[0] + 1.0)
-                one[0] = positive
-                x0 = _solve(
-                    True,
-                    target[i],
-                    qi,
-                    low,
-                    high,
-                    0.5 * (low + high),
-                    _START_TOLERANCE,
-                    1,
-                    one,
-                    g_a,
-                    g_lga,
-                    atom,
-                    c_var / c_mean,
-                    mean,
-                )[0]
-        else:
-            low, high = 0.0, mean + 10.0 * sd + shape[i] * scale[i]
-        n = _terms(m[i], shape[i], max_terms, w, a, lga)
-        x, n0, n1 = _solve(
-            fill[i], target[i], qi, low, high, x0, _G_TOLERANCE, n, w, a, lga, atom, scale[i], mean
-        )
-        out[i] = x
-        rate[i] = np.nan
-        if not with_rates:
-            continue
-        if x < 0.0 or not np.isfinite(n0):  # floored at 0, or not evaluated at x
-            x = max(x, 0.0)
-            n0 = _at(x, n, w, a, lga, atom, scale[i], mean)[1]
-            n1 = np.nan
-        if not np.isfinite(n1):
-            n1 = _at(x + qi, n, w, a, lga, atom, scale[i], mean)[1]
-        rate[i] = _fill_rate(n0, n1, qi)
+    for c in prange(chunks):
+        scratch = np.empty(3 * max_terms + 3)
+        for i in range(c * n_rows // chunks, (c + 1) * n_rows // chunks):
+            _solve_row(
+                i,
+                fill,
+                target,
+                q,
+                m,
+                shape,
+                scale,
+                start,
+                max_terms,
+                with_rates,
+                scratch,
+                out,
+                rate,
+            )
     return out, rate
+
+
+def parallel_chunks(rows: int) -> int:
+    """Runs of rows for numba's threads: ``CHUNKS_PER_THREAD`` per thread, taken one at a time
+    (so a thread slowed by another job holds up little), at least one."""
+    return max(min(rows, CHUNKS_PER_THREAD * get_num_threads()), 1)
 
 
 def mixture_values(
@@ -303,15 +350,29 @@ def mixture_policies(
     start: Array,
     max_terms: int,
     with_rates: bool = True,
+    chunks: int | None = None,
 ) -> tuple[Array, Array]:
     """Per row the reorder point for ``target`` (a fill rate where ``fill``, else a cycle service
     level above the atom e^-m, Newton from ``start``; fill-rate rows start from the
     moment-matched gamma's r where ``start`` is NaN) and the fill rate of (max(r, 0), Q): the
-    one computed at r by the last Newton step where r >= 0 (NaN without ``with_rates``)."""
+    one computed at r by the last Newton step where r >= 0 (NaN without ``with_rates``).
+
+    The rows are solved in ``chunks`` runs on numba's threads (default :func:`parallel_chunks`);
+    the numbers do not depend on it."""
     link()
-    return _solve_rows(
-        fill, target, order_qty, occurrences, shape, scale, start, max_terms, with_rates
-    )
+    with parallel_chunksize(1):  # one run per thread at a time
+        return _solve_rows(
+            fill,
+            target,
+            order_qty,
+            occurrences,
+            shape,
+            scale,
+            start,
+            max_terms,
+            with_rates,
+            parallel_chunks(target.size) if chunks is None else max(int(chunks), 1),
+        )
 
 
 def mixture_quantiles(

@@ -257,7 +257,8 @@ def label_masks(
     """For each allowed label, where ``labels`` equals it (a bool for a scalar label).
 
     Raises one StrataError naming the unknown labels. Costs one comparison per allowed label
-    (no sorting or hashing of a million strings, which is what np.unique would do).
+    (no sorting or hashing of a million strings, which is what np.unique would do); only the
+    labels no mask holds are looked at one by one.
     """
     if np.ndim(labels) == 0:
         label = str(np.asarray(labels, dtype=object).item())
@@ -267,8 +268,9 @@ def label_masks(
         values = np.asarray(labels)
         if values.dtype.kind not in "UO":
             values = values.astype(object)
-        unknown = sorted({str(v) for v in values.ravel().tolist()} - set(allowed))
         masks = {name: np.asarray(values == name) for name in allowed}
+        known = np.logical_or.reduce([np.asarray(m, dtype=bool) for m in masks.values()])
+        unknown = sorted({str(v) for v in values[~known].ravel().tolist()} - set(allowed))
     if unknown:
         raise StrataError(
             f"{what} {', '.join(map(repr, unknown))} is not one of {', '.join(allowed)}; {fix}"

@@ -1,11 +1,13 @@
 """The replay kernel: hand-computed deterministic cases, never-out, formulas, common random numbers."""
 
+import numba
 import numpy as np
 import pytest
 from scipy.special import ndtri
 
 from ml.errors import StrataError
 from ml.simulate import ReplenishmentPolicy, lead_time_quantile, simulate_inventory
+from ml.simulate_kernel import Pipeline, Runs
 
 
 def steady(n_warm: int = 20, n: int = 20, d: float = 10.0, rows: int = 1):
@@ -161,11 +163,11 @@ def test_sets_stacked_as_rows_replay_exactly_as_each_set_alone():
         simulate_inventory(demand, sets[0], demand_rows=[0, 1, 3])
 
 
-@pytest.mark.parametrize("stacked", [False, True])
-def test_compiled_steps_are_the_numpy_steps_bit_for_bit(monkeypatch, stacked):
-    """Gamma lead times replay in ml.simulate_kernel; forcing the numpy steps for the same inputs
-    (continuous and periodic review, (s, nQ) and (R, S) with MOQ, packs and a NaN MOQ, orders
-    that cross, several sets stacked on one product's random stream) gives the same numbers."""
+def mixed_replay(stacked: bool, kept: bool = True) -> tuple[np.ndarray, ReplenishmentPolicy, dict]:
+    """Demand, policies and replay settings of every kind: continuous and periodic review,
+    (s, nQ) and (R, S) with MOQ, packs and a NaN MOQ, orders that cross, and (``stacked``)
+    three sets stacked on each product's random stream; ``kept``: with records and group
+    series (the compiled steps then replay one period per call, else several)."""
     rng = np.random.default_rng(7)
     n_products, sets = 300, 3 if stacked else 1
     n = n_products * sets
@@ -187,28 +189,96 @@ def test_compiled_steps_are_the_numpy_steps_bit_for_bit(monkeypatch, stacked):
         warmup=demand[:, :8],
         steps_per_period=7,
         seed=11,
-        groups=np.arange(n) % 4,
-        record=True,
+        groups=np.arange(n) % 4 if kept else None,
+        record=kept,
         demand_rows=np.tile(np.arange(n_products), sets) if stacked else None,
     )
+    return demand, policy, kwargs
+
+
+RESULT_FIELDS = (
+    "demand",
+    "sales",
+    "lost",
+    "avg_on_hand",
+    "stockout_periods",
+    "longest_stockout",
+    "cycles",
+    "cycles_with_stockout",
+    "orders",
+    "period_sales",
+    "period_on_hand",
+    "period_short",
+)
+
+
+@pytest.mark.parametrize("kept", [True, False])
+@pytest.mark.parametrize("stacked", [False, True])
+def test_compiled_steps_are_the_numpy_steps_bit_for_bit(monkeypatch, stacked, kept):
+    """Gamma lead times replay in ml.simulate_kernel; forcing the numpy steps for the same inputs
+    (every kind of policy, see mixed_replay) gives the same numbers, one period per call (with
+    records) or several (without)."""
+    demand, policy, kwargs = mixed_replay(stacked, kept)
+    n = policy.n
     compiled = simulate_inventory(demand[:, 8:], policy, **kwargs)
     monkeypatch.setattr("ml.simulate._COMPILED", ())
     steps = simulate_inventory(demand[:, 8:], policy, **kwargs)
-    for name in (
-        "demand",
-        "sales",
-        "lost",
-        "avg_on_hand",
-        "stockout_periods",
-        "longest_stockout",
-        "cycles",
-        "cycles_with_stockout",
-        "orders",
-        "period_sales",
-        "period_on_hand",
-        "period_short",
-    ):
+    for name in RESULT_FIELDS if kept else RESULT_FIELDS[:-3]:
         np.testing.assert_array_equal(getattr(compiled, name), getattr(steps, name), err_msg=name)
-    for name in ("demand", "sales", "on_hand_value", "products_short"):
-        np.testing.assert_array_equal(getattr(compiled.groups, name), getattr(steps.groups, name))
+    if kept:
+        for name in ("demand", "sales", "on_hand_value", "products_short"):
+            np.testing.assert_array_equal(
+                getattr(compiled.groups, name), getattr(steps.groups, name)
+            )
     assert compiled.orders.sum() > n and (compiled.cycles_with_stockout > 0).any()
+
+
+@pytest.mark.parametrize("periods", [1, 3, 7, 40])
+def test_periods_per_call_do_not_change_the_figures(monkeypatch, periods):
+    """The compiled steps replay several periods per call (a row's state in registers): 1, 3,
+    7 or all 40 periods at a time (the warm-up's end inside a call, a short last call) give the
+    figures of the default."""
+    demand, policy, kwargs = mixed_replay(True, kept=False)
+    default = simulate_inventory(demand[:, 8:], policy, **kwargs)
+    monkeypatch.setattr("ml.simulate.PERIODS_PER_CALL", periods)
+    other = simulate_inventory(demand[:, 8:], policy, **kwargs)
+    for name in RESULT_FIELDS[:-3]:
+        np.testing.assert_array_equal(getattr(other, name), getattr(default, name), err_msg=name)
+
+
+@pytest.mark.parametrize("kept", [True, False])
+@pytest.mark.parametrize("stacked", [False, True])
+def test_parallel_runs_are_the_serial_replay_bit_for_bit(monkeypatch, stacked, kept):
+    """The compiled steps cut the rows into runs of whole streams replayed on numba's threads:
+    one run on one thread and 24 runs per thread (most with a few products) give the same
+    numbers, whatever thread each run lands on, and so do two repeats of the parallel one."""
+    demand, policy, kwargs = mixed_replay(stacked, kept)
+    threads = numba.get_num_threads()
+    monkeypatch.setattr("ml.simulate_kernel.RUNS_PER_THREAD", 1)
+    numba.set_num_threads(1)
+    try:
+        serial = simulate_inventory(demand[:, 8:], policy, **kwargs)
+    finally:
+        numba.set_num_threads(threads)
+    monkeypatch.setattr("ml.simulate_kernel.RUNS_PER_THREAD", 24)
+    for _ in range(2):
+        parallel = simulate_inventory(demand[:, 8:], policy, **kwargs)
+        for name in RESULT_FIELDS if kept else RESULT_FIELDS[:-3]:
+            np.testing.assert_array_equal(
+                getattr(parallel, name), getattr(serial, name), err_msg=name
+            )
+
+
+def test_runs_hold_whole_streams_and_the_pipeline_grows_per_run():
+    """Runs: consecutive streams, every row once, ascending within a run; growing the order
+    arrays keeps every run's orders in its own row."""
+    streams = np.array([3, 0, 2, 3, 1, 0, 2, 1])
+    runs = Runs.of(streams, 4, 2)
+    assert runs.start.tolist() == [0, 4, 8]
+    assert runs.rows.tolist() == [1, 4, 5, 7, 0, 2, 3, 6]  # streams 0-1, then 2-3
+    pipe = Pipeline.empty(8, 2, 3)
+    pipe.qty[:, :3] = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]
+    pipe.used[:] = [3, 1]
+    pipe.room(np.array([2, 2]))
+    assert pipe.qty.shape == (2, 6)
+    assert pipe.qty[:, :3].tolist() == [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]
