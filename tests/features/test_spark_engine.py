@@ -130,6 +130,20 @@ def test_spark_build_quarantines_every_planted_bad_row_under_its_reason(company,
     assert manifest["rows_in"] == manifest["rows_accepted"] + manifest["rows_quarantined"] > 0
 
 
+def _online_retail_slice(raw: pd.DataFrame, tmp_path: Path) -> Workspace:
+    """The Online Retail workspace reading only `raw` (its invoice lines) from tmp_path."""
+    raw.to_csv(tmp_path / "slice.csv", index=False)
+    real = load_workspace(REPO / "configs/strata.yaml")
+    source = next(s for s in real.sources if s.name == "uk_2010_2011")
+    return real.model_copy(
+        update={
+            "root": tmp_path,
+            "sources": [source.model_copy(update={"path": Path("slice.csv")})],
+            "paths": real.paths.model_copy(update={"mlruns_dir": tmp_path / "mlruns"}),
+        }
+    )
+
+
 def test_spark_and_pandas_engines_write_the_same_snapshot_of_online_retail(tmp_path, spark):
     """The first 4,000 invoice lines of the real file (a few hundred products)."""
     raw = pd.read_csv(
@@ -138,15 +152,7 @@ def test_spark_and_pandas_engines_write_the_same_snapshot_of_online_retail(tmp_p
         dtype=str,
         keep_default_na=False,
     )
-    raw.to_csv(tmp_path / "slice.csv", index=False)
-    real = load_workspace(REPO / "configs/strata.yaml")
-    source = next(s for s in real.sources if s.name == "uk_2010_2011")
-    ws = real.model_copy(
-        update={
-            "root": tmp_path,
-            "sources": [source.model_copy(update={"path": Path("slice.csv")})],
-        }
-    )
+    ws = _online_retail_slice(raw, tmp_path)
     by_pandas, by_spark = _both(ws, spark)
     _assert_same_snapshot(by_pandas, by_spark)
     [products] = by_spark.products.values()
@@ -271,16 +277,7 @@ def test_the_snapshots_of_both_engines_get_the_same_assignments_on_online_retail
         REPO / "data/online_retail/online_retail.csv.gz", dtype=str, keep_default_na=False
     )
     raw = raw[raw["StockCode"].isin(raw["StockCode"].drop_duplicates().iloc[:300])]
-    raw.to_csv(tmp_path / "slice.csv", index=False)
-    real = load_workspace(REPO / "configs/strata.yaml")
-    source = next(s for s in real.sources if s.name == "uk_2010_2011")
-    ws = real.model_copy(
-        update={
-            "root": tmp_path,
-            "sources": [source.model_copy(update={"path": Path("slice.csv")})],
-            "paths": real.paths.model_copy(update={"mlruns_dir": tmp_path / "mlruns"}),
-        }
-    )
+    ws = _online_retail_slice(raw, tmp_path)
     by_pandas, by_spark = _both(ws, spark)
     _assert_same_snapshot(by_pandas, by_spark)
     on_pandas, on_spark = _variant(ws, "wh_pandas"), _variant(ws, "wh_spark")
