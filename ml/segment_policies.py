@@ -51,7 +51,6 @@ from ml.policy import (
     inventory_policy,
     lead_time_demand_moments,
     order_quantity,
-    periodic_fill_rate,
 )
 from ml.policy.bootstrap import (
     bootstrap_lead_time_demand,
@@ -164,18 +163,15 @@ def _compound(out: _Outputs, rows, inputs, level, q) -> None:
     review = inputs[C.REVIEW_PERIOD].to_numpy()[rows]
     args = (cp.demand_rate, cp.size_mean, cp.size_sd, lt, review)
     fill = label_is(inputs[C.SERVICE_LEVEL_TYPE], "fill_rate")[rows]
-    r, rate = intermittent_policy(level, q, fill, *args, method="poisson_gamma")
     # a cycle-service row's fill rate is a consequence, not a target: the periodic review's
     # own formula, which lets one order exceed the stock (the (r, Q) one plans sparse, lumpy
     # products 20-80 points above what their own demand model gives them in the replay); the
     # order-up-to level is r for (R, S), at most r + Q for (R, s, Q)
-    periodic = ~fill & (review > 0)
-    if periodic.any():
-        up_to = inputs[C.POLICY].to_numpy()[rows][periodic] == "(R, S)"
-        level_s = np.where(up_to, r[periodic], r[periodic] + q[periodic])
-        rate[periodic] = periodic_fill_rate(
-            level_s, *(v[periodic] for v in args), method="poisson_gamma"
-        )
+    up_to = inputs[C.POLICY].to_numpy()[rows] == "(R, S)"
+    offset = np.where(~fill & (review > 0), np.where(up_to, 0.0, q), np.nan)
+    r, rate = intermittent_policy(
+        level, q, fill, *args, method="poisson_gamma", order_up_to_offset=offset
+    )
     mean, var = lead_time_demand_moments(*args)
     _put_reorder_point(out, rows, r, mean, np.sqrt(var), rate)
 

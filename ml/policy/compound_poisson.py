@@ -22,6 +22,7 @@ from scipy.special import betainc, gammainc, gammaincc, gammaincinv, gammaln, nd
 from ml.policy.normal import _loss as _standard_normal_loss
 from ml.policy.normal import _result
 from ml.policy.poisson_gamma_kernel import (
+    PeriodicRates,
     mixture_fill_rate_reorder_points,
     mixture_policies,
     mixture_quantiles,
@@ -238,15 +239,27 @@ def _atom_and_gamma_quantile(alpha: Array, ltd: _LeadTimeDemand) -> Array:
 
 
 def _pg_policy(
-    level: Array, q: Array, fill: NDArray[np.bool_], ltd: _LeadTimeDemand
+    level: Array,
+    q: Array,
+    fill: NDArray[np.bool_],
+    ltd: _LeadTimeDemand,
+    periodic: PeriodicRates | None = None,
 ) -> tuple[Array, Array]:
     """Reorder points (fill-rate targets where ``fill``, else cycle service above the atom) and
-    the fill rates of (max(r, 0), Q) of the Poisson-gamma mixture (gamma-size rows, compiled)."""
+    the fill rates of (max(r, 0), Q), or the periodic review's for ``periodic`` rows, of the
+    Poisson-gamma mixture (gamma-size rows, compiled)."""
     start = np.full_like(level, np.nan)  # fill-rate rows: the kernel's own start
     if (~fill).any():
         start[~fill] = _atom_and_gamma_quantile(level[~fill], ltd.take(~fill))
     return mixture_policies(
-        level, q, fill, ltd.occurrences, *_gamma_sizes(ltd), start, _max_terms(ltd)
+        level,
+        q,
+        fill,
+        ltd.occurrences,
+        *_gamma_sizes(ltd),
+        start,
+        _max_terms(ltd),
+        periodic=periodic,
     )
 
 

@@ -66,6 +66,7 @@ from ml.policy.compound_poisson import (
     compound_poisson_parameters,
     lead_time_demand_moments,
 )
+from ml.policy.poisson_gamma_kernel import PeriodicRates
 from ml.policy.solvers import _smallest_integer, _solve_increasing
 
 __all__ = [
@@ -291,19 +292,30 @@ def intermittent_policy(
     lead_time: ArrayLike,
     review_period: ArrayLike = 0.0,
     method: str = "poisson_gamma",
+    order_up_to_offset: ArrayLike | None = None,
 ) -> tuple[Array, Array]:
     """Reorder point, floored at 0, and the fill rate of (r, Q), per product.
 
     ``service_level`` is a fill-rate target where ``fill_rate_target``, else a cycle service
     level: the numbers of :func:`intermittent_fill_rate_reorder_point` or
-    :func:`intermittent_reorder_point`, then :func:`intermittent_fill_rate` at max(r, 0). For
-    ``poisson_gamma`` with gamma sizes both come from one compiled pass, the fill rate from the
-    solver's last evaluation at r where it can be (the same numbers, not evaluated twice).
+    :func:`intermittent_reorder_point`, then :func:`intermittent_fill_rate` at max(r, 0); rows
+    with a finite ``order_up_to_offset`` get :func:`periodic_fill_rate` at S = max(r, 0) +
+    offset instead (0 for (R, S), Q for (R, s, Q)). For ``poisson_gamma`` with gamma sizes it
+    all comes from one compiled pass, the fill rate from the solver's last evaluation at r
+    where it can be (the same numbers, not evaluated twice).
     """
     inputs = (service_level, order_qty, demand_rate, size_mean, size_sd, lead_time, review_period)
     ltd, a = _lead_time_demand(*inputs[2:], service_level=service_level, order_qty=order_qty)
     level, q = a["service_level"], a["order_qty"]
     fill = np.broadcast_to(np.asarray(fill_rate_target, dtype=bool), level.shape).copy()
+    offset = np.broadcast_to(
+        np.asarray(np.nan if order_up_to_offset is None else order_up_to_offset, np.float64),
+        level.shape,
+    )
+    given = [np.broadcast_to(np.asarray(v, dtype=np.float64), level.shape) for v in inputs[2:]]
+    rate_d, mean_d, _, lead, review = given
+    per_review = rate_d * mean_d * review  # as periodic_fill_rate computes it
+    periodic = np.isfinite(offset)
     r, rate = np.empty_like(level), np.empty_like(level)
     compiled = np.zeros(level.size, dtype=bool)
     if method == "poisson_gamma":
@@ -312,7 +324,12 @@ def intermittent_policy(
         compiled &= fill | (level > np.exp(-ltd.occurrences))
     if compiled.any():
         rows = np.flatnonzero(compiled)
-        r[rows], rate[rows] = _pg_policy(level[rows], q[rows], fill[rows], ltd.take(rows))
+        in_kernel = periodic[rows] & (review[rows] > 0) & (per_review[rows] > 0)
+        pr = PeriodicRates(
+            np.where(in_kernel, offset[rows], np.nan), rate_d[rows] * lead[rows], per_review[rows]
+        )
+        r[rows], rate[rows] = _pg_policy(level[rows], q[rows], fill[rows], ltd.take(rows), pr)
+        periodic[rows[in_kernel]] = False  # done
     rest = np.flatnonzero(~compiled)
     if rest.size:
         args = [np.broadcast_to(np.asarray(v, dtype=np.float64), level.shape)[rest] for v in inputs]
@@ -327,7 +344,11 @@ def intermittent_policy(
             )
         r[rest] = rr
         rate[rest] = intermittent_fill_rate(np.maximum(rr, 0.0), qq, *params, method=method)
-    return np.maximum(r, 0.0), rate
+    r = np.maximum(r, 0.0)
+    if periodic.any():  # the rows the kernel did not take
+        p = np.flatnonzero(periodic)
+        rate[p] = periodic_fill_rate(r[p] + offset[p], *(v[p] for v in given), method=method)
+    return r, rate
 
 
 def periodic_fill_rate(

@@ -26,6 +26,7 @@ checked only if an iterate needs it.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import get_num_threads, njit, parallel_chunksize, prange
@@ -35,6 +36,7 @@ from ml.compiled_special import gammaincc as _gammaincc
 from ml.compiled_special import link
 
 __all__ = [
+    "PeriodicRates",
     "mixture_fill_rate_reorder_points",
     "mixture_policies",
     "mixture_quantiles",
@@ -53,12 +55,23 @@ _NEWTON_ONLY_STEPS = 12
 CHUNKS_PER_THREAD = 16  # runs of rows per numba thread (parallel_chunks)
 
 
+class PeriodicRates(NamedTuple):
+    """Rows whose fill rate is the periodic review's, 1 - [n_{L+R}(S) - n_L(S)] / E[D_R]."""
+
+    offset: Array  # S - max(r, 0) per row; NaN: the row keeps the (r, Q) fill rate
+    lead_occurrences: Array  # expected occurrences over the lead time alone, per row
+    per_review: Array  # expected demand of one review period, per row (> 0 where periodic)
+
+
 @njit(cache=True)
 def _terms(m: float, shape: float, max_terms: int, w: Array, a: Array, lga: Array) -> int:
-    """Fill the Poisson weights, gamma shapes and log Gamma(a + 1) of one row; their count."""
+    """Fill the Poisson weights, gamma shapes and log Gamma(a + 1) of one row; their count: at
+    most the row's own ``_mixture_size`` (and ``max_terms``, the scratch's length), so a row's
+    terms do not depend on the other rows of its call."""
     log_m = math.log(m)
     n = 0
-    for k in range(1, max_terms + 1):
+    own = math.ceil(m + 7.5 * math.sqrt(m) + 12.0)  # as compound_poisson._mixture_size
+    for k in range(1, min(own, max_terms) + 1):
         wk = math.exp(k * log_m - m - math.lgamma(k + 1.0))
         w[n] = wk
         a[n] = k * shape
@@ -109,18 +122,21 @@ def _at(
     return cdf, loss, dens / x, (curve / x - dens / scale) / x
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def _values(
-    x: Array, m: Array, shape: Array, scale: Array, max_terms: int
+    x: Array, m: Array, shape: Array, scale: Array, max_terms: int, chunks: int
 ) -> tuple[Array, Array, Array]:
+    """cdf, loss and density per row, the rows cut into ``chunks`` runs evaluated in parallel
+    (a row's numbers depend on its own inputs only)."""
     n_rows = x.size
     cdf, loss, dens = np.empty(n_rows), np.empty(n_rows), np.empty(n_rows)
-    w, a, lga = np.empty(max_terms), np.empty(max_terms), np.empty(max_terms)
-    for i in range(n_rows):
-        n = _terms(m[i], shape[i], max_terms, w, a, lga)
-        cdf[i], loss[i], dens[i], _ = _at(
-            x[i], n, w, a, lga, math.exp(-m[i]), scale[i], m[i] * shape[i] * scale[i]
-        )
+    for c in prange(chunks):
+        w, a, lga = np.empty(max_terms), np.empty(max_terms), np.empty(max_terms)
+        for i in range(c * n_rows // chunks, (c + 1) * n_rows // chunks):
+            n = _terms(m[i], shape[i], max_terms, w, a, lga)
+            cdf[i], loss[i], dens[i], _ = _at(
+                x[i], n, w, a, lga, math.exp(-m[i]), scale[i], m[i] * shape[i] * scale[i]
+            )
     return cdf, loss, dens
 
 
@@ -226,6 +242,7 @@ def _solve_row(
     start: Array,
     max_terms: int,
     with_rates: bool,
+    periodic: PeriodicRates,
     scratch: Array,
     out: Array,
     rate: Array,
@@ -280,9 +297,46 @@ def _solve_row(
         x = max(x, 0.0)
         n0 = _at(x, n, w, a, lga, atom, scale[i], mean)[1]
         n1 = np.nan
+    offset = periodic.offset[i]
+    if offset == 0.0:  # S = r: n_{L+R}(S) is n0
+        rate[i] = _periodic_rate(x, n0, i, periodic, shape[i], scale[i], max_terms, w, a, lga)
+        return
+    if np.isfinite(offset) and offset != qi:
+        n_s = _at(x + offset, n, w, a, lga, atom, scale[i], mean)[1]
+        rate[i] = _periodic_rate(
+            x + offset, n_s, i, periodic, shape[i], scale[i], max_terms, w, a, lga
+        )
+        return
     if not np.isfinite(n1):
         n1 = _at(x + qi, n, w, a, lga, atom, scale[i], mean)[1]
-    rate[i] = _fill_rate(n0, n1, qi)
+    if np.isfinite(offset):  # S = r + Q: n_{L+R}(S) is n1
+        rate[i] = _periodic_rate(x + qi, n1, i, periodic, shape[i], scale[i], max_terms, w, a, lga)
+    else:
+        rate[i] = _fill_rate(n0, n1, qi)
+
+
+@njit(cache=True)
+def _periodic_rate(
+    s: float,
+    n_over: float,
+    i: int,
+    periodic: PeriodicRates,
+    shape: float,
+    scale: float,
+    max_terms: int,
+    w: Array,
+    a: Array,
+    lga: Array,
+) -> float:
+    """1 - [n_{L+R}(S) - n_L(S)] / E[D_R] in [0, 1] (0 below 1e-12), given n_{L+R}(S), as
+    ml.policy.intermittent.periodic_fill_rate computes it; overwrites the row's terms."""
+    m = periodic.lead_occurrences[i]
+    n_lead = max(-s, 0.0)  # no demand over L
+    if m > 0.0:
+        n = _terms(m, shape, max_terms, w, a, lga)
+        n_lead = _at(s, n, w, a, lga, math.exp(-m), scale, m * shape * scale)[1]
+    share = min(max(1.0 - max(n_over - n_lead, 0.0) / periodic.per_review[i], 0.0), 1.0)
+    return 0.0 if share < 1e-12 else share
 
 
 @njit(cache=True, parallel=True)
@@ -296,6 +350,7 @@ def _solve_rows(
     start: Array,
     max_terms: int,
     with_rates: bool,
+    periodic: PeriodicRates,
     chunks: int,
 ) -> tuple[Array, Array]:
     """Per row: the reorder point for its target (the fill rate of (r, Q) where ``fill``, else
@@ -319,6 +374,7 @@ def _solve_rows(
                 start,
                 max_terms,
                 with_rates,
+                periodic,
                 scratch,
                 out,
                 rate,
@@ -335,9 +391,11 @@ def parallel_chunks(rows: int) -> int:
 def mixture_values(
     x: Array, occurrences: Array, shape: Array, scale: Array, max_terms: int
 ) -> tuple[Array, Array, Array]:
-    """cdf, loss E[(X - x)^+] and density at ``x`` per row (gamma sizes: shape, scale > 0)."""
+    """cdf, loss E[(X - x)^+] and density at ``x`` per row (gamma sizes: shape, scale > 0), on
+    numba's threads."""
     link()
-    return _values(x, occurrences, shape, scale, max_terms)
+    with parallel_chunksize(1):
+        return _values(x, occurrences, shape, scale, max_terms, parallel_chunks(x.size))
 
 
 def mixture_policies(
@@ -351,15 +409,21 @@ def mixture_policies(
     max_terms: int,
     with_rates: bool = True,
     chunks: int | None = None,
+    periodic: PeriodicRates | None = None,
 ) -> tuple[Array, Array]:
     """Per row the reorder point for ``target`` (a fill rate where ``fill``, else a cycle service
     level above the atom e^-m, Newton from ``start``; fill-rate rows start from the
     moment-matched gamma's r where ``start`` is NaN) and the fill rate of (max(r, 0), Q): the
-    one computed at r by the last Newton step where r >= 0 (NaN without ``with_rates``).
+    one computed at r by the last Newton step where r >= 0 (NaN without ``with_rates``), or
+    for ``periodic`` rows the periodic review's at S = max(r, 0) + offset, reusing n(r) or
+    n(r + Q) where S is r or r + Q.
 
     The rows are solved in ``chunks`` runs on numba's threads (default :func:`parallel_chunks`);
     the numbers do not depend on it."""
     link()
+    if periodic is None:
+        none = np.full(target.size, np.nan)
+        periodic = PeriodicRates(none, none, none)
     with parallel_chunksize(1):  # one run per thread at a time
         return _solve_rows(
             fill,
@@ -371,6 +435,7 @@ def mixture_policies(
             start,
             max_terms,
             with_rates,
+            PeriodicRates(*(np.ascontiguousarray(v, dtype=np.float64) for v in periodic)),
             parallel_chunks(target.size) if chunks is None else max(int(chunks), 1),
         )
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from ml.policy import intermittent_fill_rate, periodic_fill_rate
+from ml.policy import intermittent_fill_rate, intermittent_policy, periodic_fill_rate
 from ml.simulate import ReplenishmentPolicy, simulate_inventory
 
 
@@ -79,3 +79,35 @@ def test_lumpy_demand_gets_the_fill_rate_a_replay_of_its_own_model_gives(s):
         q = rate * size * review  # one review's mean demand, r = S - Q
         old = intermittent_fill_rate(s - q, q, rate, size, sd, lead, review)
         assert old - replayed > 0.5
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_policy_pass_gives_the_periodic_rate_of_its_own_reorder_point(seed):
+    """intermittent_policy's in-kernel periodic rate (S = r, r + Q, r + other) is exactly what
+    periodic_fill_rate gives at S = max(r, 0) + offset; rows without an offset keep (r, Q)'s,
+    and rows outside the compiled pass (fixed sizes, no review, no demand) agree too."""
+    rng = np.random.default_rng(seed)
+    n = 400
+    rate = rng.uniform(0.05, 2.0, n)
+    size = rng.uniform(1.0, 60.0, n)
+    sd = size * rng.uniform(0.1, 1.5, n)
+    sd[::17] = 0.0  # fixed sizes: the numpy path
+    lead = rng.uniform(0.5, 6.0, n)
+    review = rng.choice([0.0, 1.0, 4.0], n)
+    rate[::23] = 0.0  # no demand
+    level = rng.uniform(0.5, 0.995, n)
+    q = rng.uniform(1.0, 200.0, n)
+    fill = rng.random(n) < 0.3
+    kind = rng.integers(0, 4, n)  # NaN, 0, Q, another offset
+    offset = np.select([kind == 1, kind == 2, kind == 3], [0.0, q, 0.5 * q], np.nan)
+    args = (rate, size, sd, lead, review)
+    r, got = intermittent_policy(level, q, fill, *args, order_up_to_offset=offset)
+    r_plain, rq = intermittent_policy(level, q, fill, *args)
+    np.testing.assert_array_equal(r, r_plain)
+    periodic = np.isfinite(offset)
+    want = np.asarray(
+        periodic_fill_rate(r[periodic] + offset[periodic], *(v[periodic] for v in args))
+    )
+    np.testing.assert_array_equal(got[periodic], want)
+    np.testing.assert_array_equal(got[~periodic], rq[~periodic])
+    assert (want < 1.0).any() and (want == 1.0).any()  # both kinds of rows were exercised
