@@ -312,7 +312,8 @@ def intermittent_policy(
         np.asarray(np.nan if order_up_to_offset is None else order_up_to_offset, np.float64),
         level.shape,
     )
-    given = [np.broadcast_to(np.asarray(v, dtype=np.float64), level.shape) for v in inputs[2:]]
+    names = ("demand_rate", "size_mean", "size_sd", "lead_time", "review_period")
+    given = [a[name] for name in names]  # broadcast to level's shape by check_policy_inputs
     rate_d, mean_d, _, lead, review = given
     per_review = rate_d * mean_d * review  # as periodic_fill_rate computes it
     periodic = np.isfinite(offset)
@@ -332,8 +333,7 @@ def intermittent_policy(
         periodic[rows[in_kernel]] = False  # done
     rest = np.flatnonzero(~compiled)
     if rest.size:
-        args = [np.broadcast_to(np.asarray(v, dtype=np.float64), level.shape)[rest] for v in inputs]
-        lv, qq, *params = args
+        lv, qq, *params = (v[rest] for v in (level, q, *given))
         f = fill[rest]
         rr = np.empty(rest.size)
         if (~f).any():
@@ -343,7 +343,10 @@ def intermittent_policy(
                 lv[f], qq[f], *(p[f] for p in params), method=method
             )
         r[rest] = rr
-        rate[rest] = intermittent_fill_rate(np.maximum(rr, 0.0), qq, *params, method=method)
+        rq = ~periodic[rest]  # the periodic rows' rate comes below
+        rate[rest[rq]] = intermittent_fill_rate(
+            np.maximum(rr[rq], 0.0), qq[rq], *(v[rq] for v in params), method=method
+        )
     r = np.maximum(r, 0.0)
     if periodic.any():  # the rows the kernel did not take
         p = np.flatnonzero(periodic)
