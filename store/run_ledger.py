@@ -6,7 +6,9 @@ is written ``running`` when its stage starts and closed ``succeeded`` or ``faile
 error) when it ends; a process killed meanwhile leaves it ``running``, and the next refresh,
 holding the lock, marks it ``abandoned``. The lock is an ``fcntl.flock`` on
 ``<warehouse>/.locks/refresh.lock`` holding the pid and refresh id of its holder as JSON: the
-kernel releases it when the process dies, however it dies.
+kernel releases it when the process dies, however it dies. A refresh id is allocated under the
+lock (``new_refresh_id``): ``refresh-YYYYmmddTHHMMSSffffff-<6 hex>``, later than the lock file's
+previous holder even when the clock stepped back, so ids sort in the order refreshes ran.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ import fcntl
 import json
 import os
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +41,7 @@ __all__ = [
     "RefreshLock",
     "abandon_stale",
     "finish_stage",
+    "new_refresh_id",
     "read_ledger",
     "refresh_lock",
     "start_stage",
@@ -201,6 +205,22 @@ class RefreshLock:
     path: Path
     holder: dict[str, Any]
 
+    @property
+    def refresh_id(self) -> str:
+        """The id of the refresh holding the lock."""
+        return str(self.holder["refresh_id"])
+
+
+_STAMP = "%Y%m%dT%H%M%S%f"
+
+
+def new_refresh_id(previous: str | None = None) -> str:
+    """A refresh id that sorts after `previous` and by start time: ``refresh-<stamp>-<6 hex>``."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with contextlib.suppress(AttributeError, IndexError, ValueError):  # no or an older-format id
+        now = max(now, datetime.strptime(str(previous).split("-")[1], _STAMP) + timedelta(0, 0, 1))
+    return f"refresh-{now:{_STAMP}}-{uuid.uuid4().hex[:6]}"
+
 
 def _holder_text(info: dict[str, Any]) -> str:
     if not info:
@@ -214,12 +234,15 @@ def _holder_text(info: dict[str, Any]) -> str:
 @contextlib.contextmanager
 def refresh_lock(
     warehouse: Path,
-    refresh_id: str,
+    refresh_id: str | None,
     triggered_by: str,
     wait: bool = False,
     poll: float = 0.2,
 ) -> Iterator[RefreshLock]:
-    """Hold the workspace's refresh lock; refuse at once, naming the holder, unless `wait`."""
+    """Hold the workspace's refresh lock; refuse at once, naming the holder, unless `wait`.
+
+    `refresh_id` None: a new id is allocated once the lock is held (``RefreshLock.refresh_id``).
+    """
     path = lock_path(warehouse, "refresh")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -240,6 +263,11 @@ def refresh_lock(
                         f"when it ends"
                     ) from None
                 time.sleep(poll)
+        if refresh_id is None:
+            previous: dict[str, Any] = {}
+            with contextlib.suppress(OSError, ValueError):
+                previous = json.loads(path.read_text(encoding="utf-8") or "{}")
+            refresh_id = new_refresh_id(previous.get("refresh_id"))
         info = {
             "refresh_id": refresh_id,
             "pid": os.getpid(),

@@ -14,10 +14,9 @@ and acts on the trigger rules that fired (retrain, gates, staging, shadow, champ
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from ml.config import Catalogue, GatesConfig, Workspace
@@ -35,7 +34,6 @@ __all__ = [
     "RefreshError",
     "RefreshResult",
     "StageOutcome",
-    "new_refresh_id",
     "refresh",
 ]
 
@@ -67,11 +65,6 @@ class RefreshResult:
 
 class RefreshError(StrataError):
     """A stage of a refresh failed; the message names the refresh, the stage and the error."""
-
-
-def new_refresh_id() -> str:
-    """A refresh id that sorts by start time: ``refresh-YYYYmmddTHHMMSS-<6 hex>``."""
-    return f"refresh-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
 
 
 def _features(ws: Workspace, as_of: date | None) -> StageOutcome:
@@ -200,9 +193,9 @@ def refresh(
     """
     say = progress or (lambda _m: None)
     operations = operations or OperationsConfig()
-    refresh_id = refresh_id or new_refresh_id()
     who = triggered_by or current_user()
-    with refresh_lock(ws.warehouse, refresh_id, who, wait=wait):
+    with refresh_lock(ws.warehouse, refresh_id, who, wait=wait) as lock:
+        rid = lock.refresh_id  # allocated under the lock: ids sort in the order run
         abandoned = abandon_stale(ws)
         if abandoned:
             say(f"marked {abandoned} stage(s) of an interrupted refresh abandoned")
@@ -210,24 +203,24 @@ def refresh(
 
         def stage(name: str, fn: Callable[[], StageOutcome]) -> StageOutcome:
             say(f"{name}: running")
-            start_stage(ws, refresh_id, name, STAGES.index(name) + 1, who)
+            start_stage(ws, rid, name, STAGES.index(name) + 1, who)
             try:
                 done = fn()
             except BaseException as exc:
                 error = f"{type(exc).__name__}: {exc}".strip()
                 if isinstance(exc, SystemExit):
                     error = f"terminated (exit status {exc.code}) while the stage was running"
-                finish_stage(ws, refresh_id, name, "failed", error=error)
+                finish_stage(ws, rid, name, "failed", error=error)
                 if isinstance(exc, Exception):
                     raise RefreshError(
-                        f"refresh {refresh_id} failed in stage '{name}': {error}. That stage's "
+                        f"refresh {rid} failed in stage '{name}': {error}. That stage's "
                         f"outputs and every later stage's are as they were; fix the cause and "
                         f"run `strata refresh` again (`strata runs history` shows the ledger)"
                     ) from exc
                 raise
             finish_stage(
                 ws,
-                refresh_id,
+                rid,
                 name,
                 "succeeded",
                 rows_in=done.rows_in,
@@ -246,7 +239,7 @@ def refresh(
         stage("policies", lambda: _policies(ws, catalogue, scoring, policy, day))
         judged: list[Any] = []
         stage("kpis", lambda: _kpis(ws, catalogue, scoring, policy, day, judged))
-        stage("monitoring", lambda: _monitoring(ws, refresh_id, scoring, operations, day, judged))
+        stage("monitoring", lambda: _monitoring(ws, rid, scoring, operations, day, judged))
         configs = {
             "catalogue": catalogue,
             "scoring": scoring,
@@ -255,8 +248,8 @@ def refresh(
             "training": training,
             "gates": gates,
         }
-        stage("actions", lambda: _actions(ws, ref, refresh_id, day, scored, who, configs, say))
-    return RefreshResult(refresh_id, day, who, abandoned, outcomes)
+        stage("actions", lambda: _actions(ws, ref, rid, day, scored, who, configs, say))
+    return RefreshResult(rid, day, who, abandoned, outcomes)
 
 
 def _counts(o: StageOutcome) -> str:
