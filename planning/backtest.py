@@ -70,11 +70,19 @@ from planning.backtest_strategies import (
     ABC_LEVELS,
     STRATEGIES,
     TUNED,
+    TUNED_CLASSES,
     OriginStrategies,
     origin_strategies,
     sweep_levels,
 )
-from planning.backtest_tuning import segment_curves, tuned_levels, tuned_policies
+from planning.backtest_tuning import (
+    Edges,
+    class_curves,
+    class_edges,
+    segment_curves,
+    tuned_levels,
+    tuned_policies,
+)
 from planning.replay import (
     PolicySet,
     Replayer,
@@ -96,6 +104,7 @@ __all__ = [
     "CALIBRATION_MIN_PRODUCTS",
     "STRATEGIES",
     "TUNED",
+    "TUNED_CLASSES",
     "Backtest",
     "Learned",
     "OriginResult",
@@ -127,6 +136,8 @@ class OriginResult:
     sweeps: pd.DataFrame  # kind, level, fill_rate, avg_inventory_value, orders
     policies: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)  # replayed rows
     curves: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)  # csl sweep per segment
+    class_curves: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)  # ... per class
+    edges: Edges = field(default_factory=dict, repr=False)  # the classes' cycle-value bands
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -250,6 +261,17 @@ class Learned:
     calibration: pd.DataFrame
     curves: pd.DataFrame
     fill_rate: float
+    class_curves: pd.DataFrame = field(default_factory=pd.DataFrame)
+    edges: Edges = field(default_factory=dict)
+
+
+def _class_curves(swept: list[PolicySet], bands: int) -> tuple[pd.DataFrame, Edges]:
+    """The csl sweep's curves per service class, its bands cut on the sweep's first set."""
+    if not swept:
+        return pd.DataFrame(), {}
+    edges = class_edges(swept[0].policies, bands)
+    by_level = [(float(p.level), p.outcomes, p.policies) for p in swept]  # type: ignore[arg-type]
+    return class_curves(by_level, edges), edges
 
 
 def learning_window(
@@ -278,6 +300,7 @@ def learning_window(
         _calibration_table(played),
         segment_curves(by_level),
         float(played.overall[C.FILL_RATE]),
+        *_class_curves(swept, config.optimise.bands),
     )
 
 
@@ -287,13 +310,15 @@ def replay_origin(
     made: OriginStrategies,
     run: Callable[[pd.DataFrame], Replayer] | Replayer,
     others: list[SegmentPolicies] | None = None,
+    bands: int = 1,
 ) -> OriginResult:
     """Every strategy and sweep level replayed on the same products and random numbers.
 
     ``run`` is a Replayer, or a function that builds one from the first frame (so the demand is
     read for exactly the products every set has a policy for). ``others`` (other models' sets
     at this origin) narrow the products to those they have too, so that several models replay
-    the same products in the same order: the same random numbers for each.
+    the same products in the same order: the same random numbers for each. ``bands``: the
+    cycle-value bands per segment of the service classes the next origin tunes on.
     """
     names = list(made.sets)
     sweep_keys = [(k, lv) for k, pts in made.sweeps.items() for lv, _ in pts]
@@ -312,20 +337,29 @@ def replay_origin(
         {"strategy": name, **_figures(played[name], frame)}
         for name, frame in zip(names, frames, strict=False)
     ]
-    sweep_rows, csl_by_level = [], []
+    sweep_rows, csl_by_level, csl_sets = [], [], []
     for (kind, lv), swept, frame in zip(
         sweep_keys, every_played[len(names) :], frames[len(names) :], strict=True
     ):
         sweep_rows.append({"kind": kind, "level": lv, **_figures(swept, frame)})
         if kind == "csl":
             csl_by_level.append((lv, swept.by_segment))
+            csl_sets.append(swept)
     sweeps = pd.DataFrame(sweep_rows)
     calibration = _calibration_table(played["catalogue"])
     strategies = _savings(pd.DataFrame(rows), sweeps)
     policies = {name: p.policies for name, p in played.items()}
     curves = segment_curves(csl_by_level)
     return OriginResult(
-        window, source, len(frames[0]), strategies, calibration, sweeps, policies, curves
+        window,
+        source,
+        len(frames[0]),
+        strategies,
+        calibration,
+        sweeps,
+        policies,
+        curves,
+        *_class_curves(csl_sets, bands),
     )
 
 
@@ -410,6 +444,7 @@ class Backtest:
             "saving_vs_best_uniform": self.saving("service classes"),
             "per_item_limit_saving": self.saving("per-product optimum"),
             "replay_tuned_saving": self.saving(TUNED),
+            "replay_tuned_classes_saving": self.saving(TUNED_CLASSES),
             "workspace": self.workspace,
             "average": _records(self.average),
             "calibration": _records(self.calibration),
@@ -419,17 +454,19 @@ class Backtest:
 
 
 def with_tuned_segments(made: OriginStrategies, last: Learned | None) -> OriginStrategies:
-    """The origin's strategies plus the segment targets tuned on the last window's replay, at
-    the fill rate the catalogue achieved there (the catalogue's own set when nothing was
-    learned yet)."""
+    """The origin's strategies plus the segment and the service-class targets tuned on the last
+    window's replay, at the fill rate the catalogue achieved there (the catalogue's own set when
+    nothing was learned yet)."""
     if "csl" not in made.sweeps:  # no uniform sweep built: nothing to tune with
         return made
-    if last is None or last.curves.empty:
-        tuned = made.sets["catalogue"]
-    else:
+    tuned = classes = made.sets["catalogue"]
+    if last is not None and not last.curves.empty:
         levels = tuned_levels(last.curves, last.fill_rate)
         tuned = tuned_policies(made.sweeps["csl"], levels, made.level)
-    sets = {**made.sets, TUNED: tuned}
+    if last is not None and not last.class_curves.empty:
+        levels = tuned_levels(last.class_curves, last.fill_rate)
+        classes = tuned_policies(made.sweeps["csl"], levels, made.level, last.edges)
+    sets = {**made.sets, TUNED: tuned, TUNED_CLASSES: classes}
     return replace(made, sets={name: sets[name] for name in STRATEGIES if name in sets})
 
 
@@ -472,7 +509,7 @@ def backtest_models(
     """
     say = progress or (lambda _m: None)
     windows = windows or backtest_windows(ws, config)
-    tune = TUNED in strategies
+    tune = TUNED in strategies or TUNED_CLASSES in strategies
     learned: dict[str, list[Learned]] = {name: [] for name in segmenters}
     before = calibration_window(ws, config, windows) if config.backtest.calibrate or tune else None
     if before is not None:
@@ -504,7 +541,7 @@ def backtest_models(
         run = _shared_replayer(ws, window, config)
         for name, (source, strat) in made.items():
             others = [s for n, (_, o) in made.items() if n != name for s in o.every]
-            result = replay_origin(window, source, strat, run, others)
+            result = replay_origin(window, source, strat, run, others, config.optimise.bands)
             past = [w for w in learned[name] if _end(w.window) <= window.first]
             used = past[-config.backtest.calibration_windows :] if config.backtest.calibrate else []
             raw = result.calibration
@@ -513,7 +550,9 @@ def backtest_models(
             )
             results[name].append(replace(result, calibration=_calibrated(raw, ratios)))
             fill = float(result.strategies.set_index("strategy").loc["catalogue", C.FILL_RATE])
-            learned[name].append(Learned(window, raw, result.curves, fill))
+            learned[name].append(
+                Learned(window, raw, result.curves, fill, result.class_curves, result.edges)
+            )
     return {name: Backtest(ws.name, origins) for name, origins in results.items()}
 
 

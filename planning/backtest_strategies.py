@@ -29,6 +29,7 @@ __all__ = [
     "ABC_LEVELS",
     "STRATEGIES",
     "TUNED",
+    "TUNED_CLASSES",
     "OriginStrategies",
     "origin_strategies",
     "sweep_levels",
@@ -43,11 +44,14 @@ STRATEGIES = (
     "catalogue",
     "service classes",
     "replay-tuned segments",
+    "replay-tuned classes",
     "per-product optimum",
 )
 
 #: the strategy whose segment targets are tuned on the last window's replay (planning.backtest)
 TUNED = "replay-tuned segments"
+#: the same at segment x cycle-value band (planning.backtest_tuning)
+TUNED_CLASSES = "replay-tuned classes"
 
 
 #: classic ABC cycle-service levels; products the rules call new get C's level

@@ -12,6 +12,12 @@ for solving problems of optimum allocation of resources", Operations Research 11
 segment takes the level minimising inventory - lambda x units sold, and lambda is the smallest
 price of a unit sold whose choices reach the target fill rate over all segments. The policies are
 the sweep's own rows at those levels (nothing is recomputed).
+
+**Service classes tuned the same way** (``replay-tuned classes``): the measured points are kept
+per segment x cycle-value band (:mod:`ml.policy.service_classes`: at the optimum a product's
+service depends on its unit value x the periods one lot lasts), the bands cut by the learning
+window's own products (:func:`class_edges`), and the Lagrangian picks one level per class; the
+next origin's products fall into the classes by those edges (:func:`service_class`).
 """
 
 from __future__ import annotations
@@ -21,9 +27,20 @@ import pandas as pd
 
 from ml import columns as C
 from ml.columns import SEGMENT
+from ml.policy.service_classes import band_edges, cycle_value
 from ml.segment_policies import SegmentPolicies
 
-__all__ = ["segment_curves", "tuned_levels", "tuned_policies"]
+__all__ = [
+    "class_curves",
+    "class_edges",
+    "segment_curves",
+    "service_class",
+    "tuned_levels",
+    "tuned_policies",
+]
+
+Edges = dict[str, np.ndarray]
+_CYCLE_INPUTS = (C.UNIT_VALUE, C.ORDER_QTY, C.DEMAND_MEAN, C.LEAD_TIME_DEMAND_SD)
 
 _BISECTION_STEPS = 100
 
@@ -42,6 +59,63 @@ def segment_curves(by_level: list[tuple[float, pd.DataFrame]]) -> pd.DataFrame:
                     C.DEMAND_UNITS: demand,
                     C.SALES_UNITS: demand * np.nan_to_num(part[C.FILL_RATE].to_numpy(np.float64)),
                     C.AVG_INVENTORY_VALUE: part[C.AVG_INVENTORY_VALUE].to_numpy(np.float64),
+                }
+            )
+        )
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+
+
+def _cycle_values(policies: pd.DataFrame) -> np.ndarray:
+    """Each row's unit value x Q / d (NaN where demand is certain or the value is unknown)."""
+    if not set(_CYCLE_INPUTS) <= set(policies.columns):  # flagged rows: no policy numbers
+        return np.full(len(policies), np.nan)
+    value = cycle_value(policies[C.UNIT_VALUE], policies[C.ORDER_QTY], policies[C.DEMAND_MEAN])
+    sd = policies[C.LEAD_TIME_DEMAND_SD].to_numpy(np.float64)
+    return np.where(np.isfinite(value) & (sd > 0), value, np.nan)
+
+
+def class_edges(policies: pd.DataFrame, bands: int) -> Edges:
+    """Per segment, the inner edges of ``bands`` equally populated cycle-value bands."""
+    value = _cycle_values(policies)
+    seg = policies[SEGMENT].astype("str").to_numpy()
+    return {str(s): band_edges(value[seg == s], bands) for s in np.unique(seg)}
+
+
+def service_class(policies: pd.DataFrame, edges: Edges) -> np.ndarray:
+    """Each row's class ``segment#band`` by the edges (band 0 for a segment without edges)."""
+    value = np.nan_to_num(_cycle_values(policies), nan=0.0)
+    seg = policies[SEGMENT].astype("str").to_numpy()
+    band = np.zeros(seg.size, dtype=np.intp)
+    for name, e in edges.items():  # one pass per segment, vectorised within it
+        rows = seg == name
+        band[rows] = np.searchsorted(e, value[rows], side="right")
+    return np.char.add(np.char.add(seg.astype(str), "#"), band.astype(str))
+
+
+def class_curves(
+    by_level: list[tuple[float, pd.DataFrame, pd.DataFrame]], edges: Edges
+) -> pd.DataFrame:
+    """Per service class (in the segment column) and sweep level: demand, units sold and
+    inventory value, from each level's per-product outcomes and the policies replayed (row for
+    row)."""
+    rows = []
+    for level, outcomes, policies in by_level:
+        key = service_class(policies, edges)
+        sums = (
+            outcomes[[C.DEMAND_UNITS, C.SALES_UNITS, C.AVG_INVENTORY_VALUE]]
+            .groupby(key, sort=True)
+            .sum()
+        )
+        rows.append(
+            pd.DataFrame(
+                {
+                    SEGMENT: sums.index.astype("str"),
+                    "level": float(level),
+                    C.DEMAND_UNITS: sums[C.DEMAND_UNITS].to_numpy(np.float64),
+                    C.SALES_UNITS: np.minimum(sums[C.SALES_UNITS], sums[C.DEMAND_UNITS]).to_numpy(
+                        np.float64
+                    ),
+                    C.AVG_INVENTORY_VALUE: sums[C.AVG_INVENTORY_VALUE].to_numpy(np.float64),
                 }
             )
         )
@@ -86,16 +160,21 @@ def tuned_levels(curves: pd.DataFrame, target_fill_rate: float) -> dict[str, flo
 
 
 def tuned_policies(
-    sweep: list[tuple[float, SegmentPolicies]], levels: dict[str, float], default: float
+    sweep: list[tuple[float, SegmentPolicies]],
+    levels: dict[str, float],
+    default: float,
+    edges: Edges | None = None,
 ) -> SegmentPolicies:
-    """Each product's row from the sweep set at its segment's level (``default`` elsewhere)."""
+    """Each product's row from the sweep set at its segment's level, or with ``edges`` at its
+    service class's level (``default`` elsewhere)."""
     by_level = {float(lv): s for lv, s in sweep}
     chosen = {seg: lv if lv in by_level else default for seg, lv in levels.items()}
     keep = []
     for lv, s in by_level.items():
 
         def mine(f: pd.DataFrame, lv: float = lv) -> pd.DataFrame:
-            want = f[SEGMENT].astype("str").map(chosen).fillna(default).to_numpy(np.float64)
+            key = f[SEGMENT].astype("str") if edges is None else service_class(f, edges)
+            want = pd.Series(key).map(chosen).fillna(default).to_numpy(np.float64)
             return f[want == lv]
 
         keep.append((mine(s.policies), mine(s.flagged)))

@@ -5,6 +5,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 
 import numpy as np
+import pandas as pd
 import pytest
 from policy_ws import POLICY_CONFIG, make_workspace, week
 from typer.testing import CliRunner
@@ -375,6 +376,27 @@ def test_tuned_segment_targets_come_from_the_previous_windows_replay(results):
         for seg, levels in got.items():
             assert list(levels) == [pytest.approx(want.get(seg, default))], seg
         assert (o.policies[TUNED][C.SERVICE_LEVEL_TYPE] == "csl").all()
+
+
+def test_tuned_class_targets_come_from_the_previous_windows_replay_by_its_bands(results):
+    from planning.backtest import TUNED_CLASSES
+    from planning.backtest_tuning import service_class, tuned_levels
+
+    flat, _ = results
+    for prev, o in zip(flat.origins[:-1], flat.origins[1:], strict=True):
+        assert prev.edges and not prev.class_curves.empty
+        fill = prev.strategies.set_index("strategy").loc["catalogue", C.FILL_RATE]
+        want = tuned_levels(prev.class_curves, fill)
+        pol = o.policies[TUNED_CLASSES]
+        default = o.policies["uniform csl"][C.TARGET_SERVICE_LEVEL].iloc[0]
+        expect = pd.Series(service_class(pol, prev.edges)).map(want).fillna(default)
+        assert np.allclose(pol[C.TARGET_SERVICE_LEVEL], expect)
+        assert (pol[C.SERVICE_LEVEL_TYPE] == "csl").all()
+        # the classes' curves add up to the segments' (the same replay, cut finer)
+        seg = prev.class_curves[C.SEGMENT].str.split("#").str[0]
+        summed = prev.class_curves.groupby([seg, "level"])[C.AVG_INVENTORY_VALUE].sum()
+        by_seg = prev.curves.set_index([C.SEGMENT, "level"])[C.AVG_INVENTORY_VALUE]
+        assert np.allclose(summed.loc[by_seg.index], by_seg)
 
 
 def test_the_backtest_leaves_the_newest_windows_ratios_for_the_policy_stage(results, pair):

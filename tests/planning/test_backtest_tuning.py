@@ -1,4 +1,5 @@
-"""Segment targets tuned on a replay: the Lagrangian over measured points, the composed policies."""
+"""Segment and service-class targets tuned on a replay: the Lagrangian over measured points, the
+composed policies."""
 
 import numpy as np
 import pandas as pd
@@ -7,7 +8,14 @@ import pytest
 from ml import columns as C
 from ml.columns import SEGMENT
 from ml.segment_policies import SegmentPolicies
-from planning.backtest_tuning import segment_curves, tuned_levels, tuned_policies
+from planning.backtest_tuning import (
+    class_curves,
+    class_edges,
+    segment_curves,
+    service_class,
+    tuned_levels,
+    tuned_policies,
+)
 
 
 def _by_segment(rows):
@@ -93,3 +101,62 @@ def test_tuned_policies_take_each_products_row_at_its_segments_level():
     got = tuned_policies(sweep, {"A": 0.8, "B": 0.95}, default=0.9).policies.set_index(C.SKU_ID)
     assert got.loc[["a1", "a2", "b1", "c1"], "level"].tolist() == [0.8, 0.8, 0.95, 0.9]
     assert len(got) == 4  # every product once
+
+
+def _priced(segment, value, q=10.0, d=1.0, sd=1.0):
+    """Policy rows whose cycle value (unit value x Q / d) is ``value`` x Q / d."""
+    n = len(value)
+    return pd.DataFrame(
+        {
+            C.SKU_ID: [f"{segment}{i}" for i in range(n)],
+            SEGMENT: segment,
+            C.UNIT_VALUE: np.asarray(value, dtype=np.float64),
+            C.ORDER_QTY: q,
+            C.DEMAND_MEAN: d,
+            C.LEAD_TIME_DEMAND_SD: sd,
+        }
+    )
+
+
+def test_class_edges_cut_each_segment_into_equally_populated_cycle_value_bands():
+    pol = pd.concat([_priced("A", [1, 2, 3, 4, 5, 6, 7, 8]), _priced("B", [5])])
+    edges = class_edges(pol, 4)
+    # cycle values 10..80: quartiles of 10, 20, ..., 80 (numpy's linear interpolation)
+    assert np.allclose(edges["A"], [27.5, 45.0, 62.5]) and edges["B"].size == 0
+    got = service_class(pol, edges)
+    assert list(got) == ["A#0", "A#0", "A#1", "A#1", "A#2", "A#2", "A#3", "A#3", "B#0"]
+
+
+def test_a_product_with_certain_demand_or_no_policy_numbers_falls_in_the_first_band():
+    pol = _priced("A", [1, 2, 3, 4], sd=np.array([1.0, 1.0, 1.0, 0.0]))
+    edges = {"A": np.array([25.0])}
+    assert list(service_class(pol, edges)) == ["A#0", "A#0", "A#1", "A#0"]
+    flagged = pd.DataFrame({C.SKU_ID: ["x"], SEGMENT: ["A"]})  # no policy: no cycle value
+    assert list(service_class(flagged, edges)) == ["A#0"]
+
+
+def test_class_curves_sum_each_classes_outcomes_per_level():
+    pol = _priced("A", [1, 2, 3, 4])
+    edges = {"A": np.array([25.0])}
+    out = pd.DataFrame(
+        {
+            C.DEMAND_UNITS: [10.0, 20.0, 30.0, 40.0],
+            C.SALES_UNITS: [9.0, 18.0, 30.0, 35.0],
+            C.AVG_INVENTORY_VALUE: [1.0, 2.0, 3.0, 4.0],
+        }
+    )
+    got = class_curves([(0.9, out, pol)], edges).set_index(SEGMENT)
+    assert got.loc["A#0", C.DEMAND_UNITS] == 30.0 and got.loc["A#0", C.SALES_UNITS] == 27.0
+    assert got.loc["A#1", C.AVG_INVENTORY_VALUE] == 7.0 and set(got["level"]) == {0.9}
+
+
+def test_tuned_policies_by_class_take_each_products_row_at_its_classes_level():
+    def priced_set(level):
+        pol = pd.concat([_priced("A", [1, 2, 3, 4]), _priced("C", [1])]).assign(level=level)
+        return SegmentPolicies(policies=pol, flagged=pol.iloc[:0].copy())
+
+    sweep = [(lv, priced_set(lv)) for lv in (0.9, 0.8, 0.95)]
+    edges = {"A": np.array([25.0])}
+    levels = {"A#0": 0.8, "A#1": 0.95}  # C was not learned: the default level
+    got = tuned_policies(sweep, levels, default=0.9, edges=edges).policies.set_index(C.SKU_ID)
+    assert got.loc[["A0", "A1", "A2", "A3", "C0"], "level"].tolist() == [0.8, 0.8, 0.95, 0.95, 0.9]
