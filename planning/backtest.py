@@ -18,7 +18,9 @@
    alone): one cycle-service target for all and one fill-rate target for
    all (both at the catalogue's demand-weighted target, as :mod:`planning.simulation` builds
    them), classic ABC (cycle service 98 / 95 / 90 % by the snapshot's abc rule class), the
-   catalogue as configured, the optimised service classes, and the per-product optimum
+   catalogue as configured, the optimised service classes, the levels tuned on the previous
+   window's replay per segment, per service class and per product
+   (:mod:`planning.backtest_tuning`, :func:`with_tuned_segments`), and the per-product optimum
    (the Lagrangian k of :func:`ml.policy.service_optimiser.optimise_per_product` turned into
    reorder points r = mean LTD + k sigma for the normal-demand products).
 4. **Figures.** Per origin and averaged: achieved and planned fill rate, average inventory value,
@@ -71,15 +73,19 @@ from planning.backtest_strategies import (
     STRATEGIES,
     TUNED,
     TUNED_CLASSES,
+    TUNED_PRODUCTS,
     OriginStrategies,
     origin_strategies,
     sweep_levels,
 )
 from planning.backtest_tuning import (
     Edges,
-    class_curves,
     class_edges,
+    class_key,
+    grouped_curves,
+    product_key,
     segment_curves,
+    segment_key,
     tuned_levels,
     tuned_policies,
 )
@@ -105,6 +111,7 @@ __all__ = [
     "STRATEGIES",
     "TUNED",
     "TUNED_CLASSES",
+    "TUNED_PRODUCTS",
     "Backtest",
     "Learned",
     "OriginResult",
@@ -138,6 +145,7 @@ class OriginResult:
     curves: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)  # csl sweep per segment
     class_curves: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)  # ... per class
     edges: Edges = field(default_factory=dict, repr=False)  # the classes' cycle-value bands
+    product_curves: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)  # per product
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -263,15 +271,17 @@ class Learned:
     fill_rate: float
     class_curves: pd.DataFrame = field(default_factory=pd.DataFrame)
     edges: Edges = field(default_factory=dict)
+    product_curves: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
-def _class_curves(swept: list[PolicySet], bands: int) -> tuple[pd.DataFrame, Edges]:
-    """The csl sweep's curves per service class, its bands cut on the sweep's first set."""
+def _finer_curves(swept: list[PolicySet], bands: int) -> tuple[pd.DataFrame, Edges, pd.DataFrame]:
+    """The csl sweep's curves per service class (bands cut on the sweep's first set), the
+    classes' edges, and the curves per product."""
     if not swept:
-        return pd.DataFrame(), {}
+        return pd.DataFrame(), {}, pd.DataFrame()
     edges = class_edges(swept[0].policies, bands)
     by_level = [(float(p.level), p.outcomes, p.policies) for p in swept]  # type: ignore[arg-type]
-    return class_curves(by_level, edges), edges
+    return grouped_curves(by_level, class_key(edges)), edges, grouped_curves(by_level, product_key)
 
 
 def learning_window(
@@ -300,7 +310,7 @@ def learning_window(
         _calibration_table(played),
         segment_curves(by_level),
         float(played.overall[C.FILL_RATE]),
-        *_class_curves(swept, config.optimise.bands),
+        *_finer_curves(swept, config.optimise.bands),
     )
 
 
@@ -359,7 +369,7 @@ def replay_origin(
         sweeps,
         policies,
         curves,
-        *_class_curves(csl_sets, bands),
+        *_finer_curves(csl_sets, bands),
     )
 
 
@@ -441,10 +451,18 @@ class Backtest:
         return {
             "calibration_gap_max": self.calibration_gap_max,
             "raw_calibration_gap_max": self.raw_calibration_gap_max,
-            "saving_vs_best_uniform": self.saving("service classes"),
+            # the segment targets the backtest proposes: service classes tuned on the replay
+            "saving_vs_best_uniform": self.saving(TUNED_CLASSES),
             "per_item_limit_saving": self.saving("per-product optimum"),
+            "measured_per_item_limit_saving": self.saving(TUNED_PRODUCTS),
+            "captured_share_of_limit": _share(
+                self.saving(TUNED_CLASSES), self.saving("per-product optimum")
+            ),
+            "captured_share_of_measured_limit": _share(
+                self.saving(TUNED_CLASSES), self.saving(TUNED_PRODUCTS)
+            ),
+            "service_classes_saving": self.saving("service classes"),
             "replay_tuned_saving": self.saving(TUNED),
-            "replay_tuned_classes_saving": self.saving(TUNED_CLASSES),
             "workspace": self.workspace,
             "average": _records(self.average),
             "calibration": _records(self.calibration),
@@ -453,20 +471,30 @@ class Backtest:
         }
 
 
+def _share(saving: float | None, limit: float | None) -> float | None:
+    """``saving`` as a share of a limit's (None where the limit saves nothing to share)."""
+    if saving is None or limit is None or limit <= 0:
+        return None
+    return saving / limit
+
+
 def with_tuned_segments(made: OriginStrategies, last: Learned | None) -> OriginStrategies:
-    """The origin's strategies plus the segment and the service-class targets tuned on the last
-    window's replay, at the fill rate the catalogue achieved there (the catalogue's own set when
-    nothing was learned yet)."""
+    """The origin's strategies plus the targets tuned on the last window's replay per segment,
+    per service class and per product, at the fill rate the catalogue achieved there (the
+    catalogue's own set when nothing was learned yet)."""
     if "csl" not in made.sweeps:  # no uniform sweep built: nothing to tune with
         return made
-    tuned = classes = made.sets["catalogue"]
-    if last is not None and not last.curves.empty:
-        levels = tuned_levels(last.curves, last.fill_rate)
-        tuned = tuned_policies(made.sweeps["csl"], levels, made.level)
-    if last is not None and not last.class_curves.empty:
-        levels = tuned_levels(last.class_curves, last.fill_rate)
-        classes = tuned_policies(made.sweeps["csl"], levels, made.level, last.edges)
-    sets = {**made.sets, TUNED: tuned, TUNED_CLASSES: classes}
+    tuned = dict.fromkeys((TUNED, TUNED_CLASSES, TUNED_PRODUCTS), made.sets["catalogue"])
+    if last is not None:
+        for name, curves, key in (
+            (TUNED, last.curves, segment_key),
+            (TUNED_CLASSES, last.class_curves, class_key(last.edges)),
+            (TUNED_PRODUCTS, last.product_curves, product_key),
+        ):
+            if not curves.empty:
+                levels = tuned_levels(curves, last.fill_rate)
+                tuned[name] = tuned_policies(made.sweeps["csl"], levels, made.level, key)
+    sets = {**made.sets, **tuned}
     return replace(made, sets={name: sets[name] for name in STRATEGIES if name in sets})
 
 
@@ -509,7 +537,7 @@ def backtest_models(
     """
     say = progress or (lambda _m: None)
     windows = windows or backtest_windows(ws, config)
-    tune = TUNED in strategies or TUNED_CLASSES in strategies
+    tune = bool({TUNED, TUNED_CLASSES, TUNED_PRODUCTS} & set(strategies))
     learned: dict[str, list[Learned]] = {name: [] for name in segmenters}
     before = calibration_window(ws, config, windows) if config.backtest.calibrate or tune else None
     if before is not None:
@@ -551,7 +579,15 @@ def backtest_models(
             results[name].append(replace(result, calibration=_calibrated(raw, ratios)))
             fill = float(result.strategies.set_index("strategy").loc["catalogue", C.FILL_RATE])
             learned[name].append(
-                Learned(window, raw, result.curves, fill, result.class_curves, result.edges)
+                Learned(
+                    window,
+                    raw,
+                    result.curves,
+                    fill,
+                    result.class_curves,
+                    result.edges,
+                    result.product_curves,
+                )
             )
     return {name: Backtest(ws.name, origins) for name, origins in results.items()}
 

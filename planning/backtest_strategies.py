@@ -30,6 +30,7 @@ __all__ = [
     "STRATEGIES",
     "TUNED",
     "TUNED_CLASSES",
+    "TUNED_PRODUCTS",
     "OriginStrategies",
     "origin_strategies",
     "sweep_levels",
@@ -45,6 +46,7 @@ STRATEGIES = (
     "service classes",
     "replay-tuned segments",
     "replay-tuned classes",
+    "replay-tuned products",
     "per-product optimum",
 )
 
@@ -52,6 +54,8 @@ STRATEGIES = (
 TUNED = "replay-tuned segments"
 #: the same at segment x cycle-value band (planning.backtest_tuning)
 TUNED_CLASSES = "replay-tuned classes"
+#: ... and per product, the measured per-product limit
+TUNED_PRODUCTS = "replay-tuned products"
 
 
 #: classic ABC cycle-service levels; products the rules call new get C's level

@@ -18,9 +18,16 @@ per segment x cycle-value band (:mod:`ml.policy.service_classes`: at the optimum
 service depends on its unit value x the periods one lot lasts), the bands cut by the learning
 window's own products (:func:`class_edges`), and the Lagrangian picks one level per class; the
 next origin's products fall into the classes by those edges (:func:`service_class`).
+
+**Each product tuned alone** (``replay-tuned products``, the measured per-product limit): the same
+Lagrangian over every product's own measured points; a product the last window did not replay
+takes the uniform level. It is the empirical counterpart of the per-product optimum of the
+normal model, and what segments and classes are judged against.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -31,15 +38,20 @@ from ml.policy.service_classes import band_edges, cycle_value
 from ml.segment_policies import SegmentPolicies
 
 __all__ = [
-    "class_curves",
+    "Key",
     "class_edges",
+    "class_key",
+    "grouped_curves",
+    "product_key",
     "segment_curves",
+    "segment_key",
     "service_class",
     "tuned_levels",
     "tuned_policies",
 ]
 
 Edges = dict[str, np.ndarray]
+Key = Callable[[pd.DataFrame], np.ndarray]  # policy rows -> the group each is tuned in
 _CYCLE_INPUTS = (C.UNIT_VALUE, C.ORDER_QTY, C.DEMAND_MEAN, C.LEAD_TIME_DEMAND_SD)
 
 _BISECTION_STEPS = 100
@@ -92,30 +104,50 @@ def service_class(policies: pd.DataFrame, edges: Edges) -> np.ndarray:
     return np.char.add(np.char.add(seg.astype(str), "#"), band.astype(str))
 
 
-def class_curves(
-    by_level: list[tuple[float, pd.DataFrame, pd.DataFrame]], edges: Edges
+def segment_key(policies: pd.DataFrame) -> np.ndarray:
+    """Tune per segment."""
+    return policies[SEGMENT].astype("str").to_numpy()
+
+
+def product_key(policies: pd.DataFrame) -> np.ndarray:
+    """Tune per product (its key: the sku, or sku@location at product x location grain)."""
+    return policies[C.SKU_ID].astype("str").to_numpy()
+
+
+def class_key(edges: Edges) -> Key:
+    """Tune per service class cut by ``edges``."""
+    return lambda policies: service_class(policies, edges)
+
+
+def grouped_curves(
+    by_level: list[tuple[float, pd.DataFrame, pd.DataFrame]], key: Key
 ) -> pd.DataFrame:
-    """Per service class (in the segment column) and sweep level: demand, units sold and
-    inventory value, from each level's per-product outcomes and the policies replayed (row for
-    row)."""
+    """Per group (in the segment column) and sweep level: demand, units sold and inventory
+    value, from each level's per-product outcomes and the policies replayed (row for row).
+
+    The groups are worked out once for levels that replay the same products in the same order
+    (a sweep's sets do), and summed by integer code."""
     rows = []
+    skus: np.ndarray | None = None
+    codes, names = np.empty(0, dtype=np.intp), np.empty(0, dtype=object)
     for level, outcomes, policies in by_level:
-        key = service_class(policies, edges)
-        sums = (
-            outcomes[[C.DEMAND_UNITS, C.SALES_UNITS, C.AVG_INVENTORY_VALUE]]
-            .groupby(key, sort=True)
-            .sum()
+        sku = policies[C.SKU_ID].to_numpy()
+        if skus is None or sku.size != skus.size or not np.array_equal(sku, skus):
+            codes, names = pd.factorize(key(policies), sort=True)
+            skus = sku
+
+        demand, sales, inventory = (
+            np.bincount(codes, weights=outcomes[c].to_numpy(np.float64), minlength=len(names))
+            for c in (C.DEMAND_UNITS, C.SALES_UNITS, C.AVG_INVENTORY_VALUE)
         )
         rows.append(
             pd.DataFrame(
                 {
-                    SEGMENT: sums.index.astype("str"),
+                    SEGMENT: np.asarray(names, dtype=str),
                     "level": float(level),
-                    C.DEMAND_UNITS: sums[C.DEMAND_UNITS].to_numpy(np.float64),
-                    C.SALES_UNITS: np.minimum(sums[C.SALES_UNITS], sums[C.DEMAND_UNITS]).to_numpy(
-                        np.float64
-                    ),
-                    C.AVG_INVENTORY_VALUE: sums[C.AVG_INVENTORY_VALUE].to_numpy(np.float64),
+                    C.DEMAND_UNITS: demand,
+                    C.SALES_UNITS: np.minimum(sales, demand),
+                    C.AVG_INVENTORY_VALUE: inventory,
                 }
             )
         )
@@ -163,18 +195,17 @@ def tuned_policies(
     sweep: list[tuple[float, SegmentPolicies]],
     levels: dict[str, float],
     default: float,
-    edges: Edges | None = None,
+    key: Key = segment_key,
 ) -> SegmentPolicies:
-    """Each product's row from the sweep set at its segment's level, or with ``edges`` at its
-    service class's level (``default`` elsewhere)."""
+    """Each product's row from the sweep set at its group's level (``key``: its segment by
+    default; ``default`` for groups without a level)."""
     by_level = {float(lv): s for lv, s in sweep}
     chosen = {seg: lv if lv in by_level else default for seg, lv in levels.items()}
     keep = []
     for lv, s in by_level.items():
 
         def mine(f: pd.DataFrame, lv: float = lv) -> pd.DataFrame:
-            key = f[SEGMENT].astype("str") if edges is None else service_class(f, edges)
-            want = pd.Series(key).map(chosen).fillna(default).to_numpy(np.float64)
+            want = pd.Series(key(f)).map(chosen).fillna(default).to_numpy(np.float64)
             return f[want == lv]
 
         keep.append((mine(s.policies), mine(s.flagged)))

@@ -60,6 +60,7 @@ __all__ = [
     "PROPOSED",
     "STRATEGIES",
     "ServiceLevelProposal",
+    "banded_catalogue",
     "optimise_service_levels",
     "proposal_from_policies",
 ]
@@ -188,8 +189,9 @@ def _segment_table(
     return pd.DataFrame(rows)
 
 
-def _proposed_catalogue(catalogue: Catalogue, bands: dict[str, tuple[Array, Array]]) -> Catalogue:
-    """The catalogue with each optimised segment's cycle-service levels by cycle-value band."""
+def banded_catalogue(catalogue: Catalogue, bands: dict[str, tuple[Array, Array]]) -> Catalogue:
+    """The catalogue with cycle-service levels by cycle-value band for the segments in ``bands``
+    (segment -> inner edges, one level per band), rounded up to 4 decimals."""
     scale = 10**_LEVEL_DECIMALS
     segments = []
     for s in catalogue.segments:
@@ -374,7 +376,7 @@ def proposal_from_policies(
         segments=_segment_table(x, classes, bands, floors, ceilings, catalogue),
         strategies=pd.DataFrame(_strategy_rows(plans, current_value, x.planned)),
         excluded=x.excluded,
-        catalogue=_proposed_catalogue(catalogue, bands),
+        catalogue=banded_catalogue(catalogue, bands),
         per_product=pd.DataFrame(
             {
                 C.SKU_ID: pol[C.SKU_ID].astype("str").to_numpy(),

@@ -1,4 +1,5 @@
-"""The optimiser's proposal on disk: a whole catalogue file and its JSON summary, written atomically."""
+"""The proposals on disk (the optimiser's, the backtest's tuned classes): a whole catalogue file and
+its JSON summary each, written atomically."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import yaml
 
 from ml.config import Workspace
 from planning.optimise import ServiceLevelProposal
+from planning.tuned_proposal import TunedProposal
 
-__all__ = ["write_proposal"]
+__all__ = ["write_proposal", "write_tuned_proposal"]
 
 
 def write_proposal(ws: Workspace, proposal: ServiceLevelProposal) -> Path:
@@ -48,3 +50,33 @@ def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)  # never half-written
+
+
+def write_tuned_proposal(ws: Workspace, proposal: TunedProposal) -> Path:
+    """Write ``<warehouse>/reports/segments_tuned_<last day of the window>.yaml`` (a whole
+    catalogue file) and ``.json`` beside it (the levels per class); returns the YAML's path."""
+    folder = ws.warehouse / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"segments_tuned_{proposal.window.last.isoformat()}.yaml"
+    saving = proposal.saving_vs_best_uniform
+    header = (
+        f"# Proposed by `strata simulate --backtest`: a cycle-service level per segment and "
+        f"cycle-value band, tuned on the replay of\n# {proposal.window.describe()} to hold the "
+        f"fill rate the catalogue achieved there ({proposal.target_fill_rate:.4f}) for the least "
+        f"stock.\n# Judged on the next window at every origin, these classes saved "
+        f"{'n/a' if saving is None else f'{saving:.1%}'} against the best uniform rule on "
+        f"average. Review it, replay it with\n# `strata simulate --catalogue {path.name}`, then "
+        f"adopt it by pointing the workspace's catalogue: at it.\n"
+    )
+    body = yaml.safe_dump(
+        proposal.catalogue.model_dump(mode="json", exclude_none=True), sort_keys=False
+    )
+    _atomic_write(path, header + body)
+    summary = {
+        "window": proposal.window.describe(),
+        "target_fill_rate": proposal.target_fill_rate,
+        "saving_vs_best_uniform": saving,
+        "levels": proposal.levels,
+    }
+    _atomic_write(path.with_suffix(".json"), json.dumps(summary, indent=2))
+    return path

@@ -46,7 +46,9 @@ def backtest_command(
     from planning.backtest import backtest as run_backtest
     from planning.backtest import backtest_windows, calibration_window
     from planning.backtest_chart import write_backtest_chart
+    from planning.proposal_file import write_tuned_proposal
     from planning.service_calibration_file import write_calibration
+    from planning.tuned_proposal import tuned_proposal
 
     fmt = output_format.lower()
     if fmt not in ("table", "json"):
@@ -75,8 +77,11 @@ def backtest_command(
     result.paths["chart"] = chart
     summary = chart.parent / "backtest.json"  # what `scripts/readme_results.py` reads
     result.paths["summary"] = summary
-    summary.write_text(json.dumps(result.as_dict(), indent=2, default=str), encoding="utf-8")
     result.paths["calibration"] = write_calibration(ws, result, cfg)
+    proposal = tuned_proposal(result, cat)
+    if proposal is not None:
+        result.paths["tuned_proposal"] = write_tuned_proposal(ws, proposal)
+    summary.write_text(json.dumps(result.as_dict(), indent=2, default=str), encoding="utf-8")
     if fmt == "json":
         typer.echo(json.dumps(result.as_dict(), indent=2, default=str))
         return
@@ -104,9 +109,11 @@ def _print_backtest(console: Any, result: Any, chart: Any) -> None:
             for n in (
                 "catalogue",
                 "service classes",
-                "replay-tuned segments",
+                "replay-tuned classes",
+                "replay-tuned products",
                 "per-product optimum",
             )
+            if n in s.index
         )
         console.print(f"origin {o.window.first} ({o.products:,} products): {cells}")
     c = Table(title="Calibration per segment: achieved - planned fill rate", title_justify="left")
@@ -138,10 +145,17 @@ def _print_backtest(console: Any, result: Any, chart: Any) -> None:
     console.print(
         f"calibration_gap_max (segments with >= 30 products, against the calibrated plan): "
         f"{fmt_figure(gap)} (against the formulas alone: {fmt_figure(result.raw_calibration_gap_max)}); "
-        "saving vs best "
-        f"uniform: service classes {fmt_figure(result.saving('service classes'))}, replay-tuned "
-        f"segments {fmt_figure(result.saving('replay-tuned segments'))}, per-product "
-        f"optimum {fmt_figure(result.saving('per-product optimum'))}"
+        "saving vs best uniform: "
+        + ", ".join(
+            f"{n} {fmt_figure(result.saving(n))}"
+            for n in (
+                "service classes",
+                "replay-tuned segments",
+                "replay-tuned classes",
+                "replay-tuned products",
+                "per-product optimum",
+            )
+        )
     )
     console.print(f"chart: {chart}")
     console.print(f"summary: {result.paths['summary']}")
@@ -149,3 +163,8 @@ def _print_backtest(console: Any, result: Any, chart: Any) -> None:
         f"calibration for `strata policy build`: {result.paths['calibration']} (each policy's "
         "calibrated_fill_rate)"
     )
+    if "tuned_proposal" in result.paths:
+        console.print(
+            f"proposal: {result.paths['tuned_proposal']} (the newest window's replay-tuned "
+            "service classes as a catalogue; replay it with `strata simulate --catalogue FILE`)"
+        )

@@ -246,6 +246,13 @@ def test_models_backtested_side_by_side_share_products_and_random_numbers(pair, 
 def test_json_has_the_headline_keys_and_every_origin(results, pair):
     d = results[0].as_dict()
     assert {"calibration_gap_max", "saving_vs_best_uniform", "per_item_limit_saving"} <= set(d)
+    assert d["saving_vs_best_uniform"] == results[0].saving("replay-tuned classes")
+    assert d["measured_per_item_limit_saving"] == results[0].saving("replay-tuned products")
+    limit = d["per_item_limit_saving"]
+    if limit is not None and limit > 0:
+        assert d["captured_share_of_limit"] == pytest.approx(d["saving_vs_best_uniform"] / limit)
+    else:
+        assert d["captured_share_of_limit"] is None
     assert len(d["origins"]) == 4
     assert d["origins"][0]["origin"] == week(60).isoformat()
     json.dumps(d)  # serialisable as it is
@@ -399,6 +406,24 @@ def test_tuned_class_targets_come_from_the_previous_windows_replay_by_its_bands(
         assert np.allclose(summed.loc[by_seg.index], by_seg)
 
 
+def test_tuned_product_targets_come_from_each_products_own_previous_replay(results):
+    from planning.backtest import TUNED_PRODUCTS
+    from planning.backtest_tuning import tuned_levels
+
+    flat, _ = results
+    for prev, o in zip(flat.origins[:-1], flat.origins[1:], strict=True):
+        fill = prev.strategies.set_index("strategy").loc["catalogue", C.FILL_RATE]
+        want = tuned_levels(prev.product_curves, fill)
+        assert len(want) == prev.products  # one level for each product replayed there
+        pol = o.policies[TUNED_PRODUCTS]
+        default = o.policies["uniform csl"][C.TARGET_SERVICE_LEVEL].iloc[0]
+        expect = pol[C.SKU_ID].astype("str").map(want).fillna(default)
+        assert np.allclose(pol[C.TARGET_SERVICE_LEVEL], expect)
+        summed = prev.product_curves.groupby("level")[C.SALES_UNITS].sum()
+        by_seg = prev.curves.groupby("level")[C.SALES_UNITS].sum()
+        assert np.allclose(summed.loc[by_seg.index], by_seg)
+
+
 def test_the_backtest_leaves_the_newest_windows_ratios_for_the_policy_stage(results, pair):
     from planning.service_calibration_file import read_calibration, write_calibration
 
@@ -448,3 +473,52 @@ def test_a_window_with_too_few_of_a_segments_products_leaves_its_plan_uncalibrat
         assert np.allclose(
             o.calibration["calibrated_planned_fill_rate"], o.calibration["planned_fill_rate"]
         )
+
+
+def test_the_newest_windows_tuned_classes_are_a_catalogue_that_builds_their_levels(results, pair):
+    from planning.backtest_tuning import service_class, tuned_levels
+    from planning.policy_job import compute_policies
+    from planning.proposal_file import write_tuned_proposal
+    from planning.replay import pit_features
+    from planning.tuned_proposal import tuned_proposal
+
+    t, flat = pair[0], results[0]
+    cat = load_catalogue(t.ws, t.catalogue)
+    cfg = load_policy_config(t.ws, t.policy)
+    proposal = tuned_proposal(flat, cat)
+    newest = flat.origins[-1]
+    fill = newest.strategies.set_index("strategy").loc["catalogue", C.FILL_RATE]
+    assert proposal.levels == tuned_levels(newest.class_curves, fill)
+    assert proposal.window == newest.window and proposal.target_fill_rate == fill
+    path = write_tuned_proposal(t.ws, proposal)
+    adopted = load_catalogue(t.ws, path)  # a whole catalogue file that loads as it is
+    assert json.loads(path.with_suffix(".json").read_text())["levels"] == proposal.levels
+    day = newest.window.policy_as_of
+    features = pit_features(t.ws, day)
+    segments, _ = rule_segmenter(t.ws, adopted)(features, day)
+    pol = compute_policies(t.ws, features, segments, adopted, cfg.build, day).policies
+    known = pol[C.LEAD_TIME_DEMAND_SD].to_numpy() > 0
+    classes = pd.Series(service_class(pol, newest.edges))
+    want = classes.map(proposal.levels)
+    learned = known & want.notna().to_numpy()
+    assert learned.sum() > 0
+    assert np.allclose(pol.loc[learned, C.TARGET_SERVICE_LEVEL], want[learned])
+    assert (pol.loc[learned, C.SERVICE_LEVEL_TYPE] == "csl").all()
+
+
+def test_no_proposal_without_the_uniform_sweep(pair):
+    from planning.tuned_proposal import tuned_proposal
+
+    t = pair[0]
+    cat = load_catalogue(t.ws, t.catalogue)
+    cfg = load_policy_config(t.ws, t.policy)
+    windows = backtest_windows(t.ws, cfg)[:1]
+    alone = backtest(
+        t.ws,
+        segmenter=rule_segmenter(t.ws, cat),
+        catalogue=cat,
+        config=cfg,
+        windows=windows,
+        strategies=("catalogue",),
+    )
+    assert tuned_proposal(alone, cat) is None

@@ -9,8 +9,9 @@ from ml import columns as C
 from ml.columns import SEGMENT
 from ml.segment_policies import SegmentPolicies
 from planning.backtest_tuning import (
-    class_curves,
     class_edges,
+    class_key,
+    grouped_curves,
     segment_curves,
     service_class,
     tuned_levels,
@@ -145,7 +146,7 @@ def test_class_curves_sum_each_classes_outcomes_per_level():
             C.AVG_INVENTORY_VALUE: [1.0, 2.0, 3.0, 4.0],
         }
     )
-    got = class_curves([(0.9, out, pol)], edges).set_index(SEGMENT)
+    got = grouped_curves([(0.9, out, pol)], class_key(edges)).set_index(SEGMENT)
     assert got.loc["A#0", C.DEMAND_UNITS] == 30.0 and got.loc["A#0", C.SALES_UNITS] == 27.0
     assert got.loc["A#1", C.AVG_INVENTORY_VALUE] == 7.0 and set(got["level"]) == {0.9}
 
@@ -158,5 +159,7 @@ def test_tuned_policies_by_class_take_each_products_row_at_its_classes_level():
     sweep = [(lv, priced_set(lv)) for lv in (0.9, 0.8, 0.95)]
     edges = {"A": np.array([25.0])}
     levels = {"A#0": 0.8, "A#1": 0.95}  # C was not learned: the default level
-    got = tuned_policies(sweep, levels, default=0.9, edges=edges).policies.set_index(C.SKU_ID)
+    got = tuned_policies(sweep, levels, default=0.9, key=class_key(edges)).policies.set_index(
+        C.SKU_ID
+    )
     assert got.loc[["A0", "A1", "A2", "A3", "C0"], "level"].tolist() == [0.8, 0.8, 0.95, 0.95, 0.9]
