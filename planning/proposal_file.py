@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from ml.config import Workspace
+from ml.config import Catalogue, Workspace
 from planning.optimise import ServiceLevelProposal
 from planning.tuned_proposal import TunedProposal
 
@@ -18,9 +18,7 @@ __all__ = ["write_proposal", "write_tuned_proposal"]
 def write_proposal(ws: Workspace, proposal: ServiceLevelProposal) -> Path:
     """Write ``<warehouse>/reports/segments_proposed_<as_of>.yaml`` (a whole catalogue file)
     and ``.json`` beside it (the strategies and savings); returns the YAML's path."""
-    folder = ws.warehouse / "reports"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"segments_proposed_{proposal.as_of.isoformat()}.yaml"
+    path = _folder(ws) / f"segments_proposed_{proposal.as_of.isoformat()}.yaml"
     header = (
         f"# Proposed by `strata policy optimise` for the snapshot of {proposal.as_of}: a "
         f"cycle-service level per segment and cycle-value band\n# holding an aggregate planned fill rate of "
@@ -30,10 +28,6 @@ def write_proposal(ws: Workspace, proposal: ServiceLevelProposal) -> Path:
         f"--catalogue {path.name}`,\n# then adopt it by pointing the workspace's catalogue: at "
         f"it or copying it over configs/segments.yaml.\n"
     )
-    body = yaml.safe_dump(
-        proposal.catalogue.model_dump(mode="json", exclude_none=True), sort_keys=False
-    )
-    _atomic_write(path, header + body)
     summary = {
         "as_of": proposal.as_of.isoformat(),
         "target_fill_rate": proposal.target,
@@ -42,6 +36,19 @@ def write_proposal(ws: Workspace, proposal: ServiceLevelProposal) -> Path:
         "strategies": proposal.strategies.to_dict("records"),
         "excluded": proposal.excluded,
     }
+    return _write_catalogue(path, header, proposal.catalogue, summary)
+
+
+def _folder(ws: Workspace) -> Path:
+    folder = ws.warehouse / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _write_catalogue(path: Path, header: str, catalogue: Catalogue, summary: dict) -> Path:
+    """The catalogue as YAML under its header comment, the summary as JSON beside it."""
+    body = yaml.safe_dump(catalogue.model_dump(mode="json", exclude_none=True), sort_keys=False)
+    _atomic_write(path, header + body)
     _atomic_write(path.with_suffix(".json"), json.dumps(summary, indent=2))
     return path
 
@@ -55,9 +62,7 @@ def _atomic_write(path: Path, text: str) -> None:
 def write_tuned_proposal(ws: Workspace, proposal: TunedProposal) -> Path:
     """Write ``<warehouse>/reports/segments_tuned_<last day of the window>.yaml`` (a whole
     catalogue file) and ``.json`` beside it (the levels per class); returns the YAML's path."""
-    folder = ws.warehouse / "reports"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"segments_tuned_{proposal.window.last.isoformat()}.yaml"
+    path = _folder(ws) / f"segments_tuned_{proposal.window.last.isoformat()}.yaml"
     saving = proposal.saving_vs_best_uniform
     header = (
         f"# Proposed by `strata simulate --backtest`: a cycle-service level per segment and "
@@ -68,15 +73,10 @@ def write_tuned_proposal(ws: Workspace, proposal: TunedProposal) -> Path:
         f"average. Review it, replay it with\n# `strata simulate --catalogue {path.name}`, then "
         f"adopt it by pointing the workspace's catalogue: at it.\n"
     )
-    body = yaml.safe_dump(
-        proposal.catalogue.model_dump(mode="json", exclude_none=True), sort_keys=False
-    )
-    _atomic_write(path, header + body)
     summary = {
         "window": proposal.window.describe(),
         "target_fill_rate": proposal.target_fill_rate,
         "saving_vs_best_uniform": saving,
         "levels": proposal.levels,
     }
-    _atomic_write(path.with_suffix(".json"), json.dumps(summary, indent=2))
-    return path
+    return _write_catalogue(path, header, proposal.catalogue, summary)
