@@ -31,8 +31,8 @@
    :mod:`ml.policy.service_calibration`): one extra window before the first origin replays the
    catalogue's policies alone; each origin's plan per segment is then the formulas' expected fill
    rate corrected by the segment's shortage ratio pooled over the latest
-   ``backtest.calibration_windows`` windows that ended before it,
-   and ``calibration_gap_max`` judges achieved against that plan (``raw_calibration_gap_max``
+   ``backtest.calibration_windows`` windows that ended before it (blended with the windows'
+   pooled ratio by credibility, ``backtest.calibration_credibility``), and ``calibration_gap_max`` judges achieved against that plan (``raw_calibration_gap_max``
    against the formulas alone).
 
 ``backtest(..., strategies=...)`` builds only some strategies (the uniform sweeps only with a
@@ -574,7 +574,9 @@ def backtest_models(
             used = past[-config.backtest.calibration_windows :] if config.backtest.calibrate else []
             raw = result.calibration
             ratios = pooled_shortage_ratios(
-                [w.calibration for w in used], config.backtest.calibration_min_products
+                [w.calibration for w in used],
+                config.backtest.calibration_min_products,
+                config.backtest.calibration_credibility,
             )
             results[name].append(replace(result, calibration=_calibrated(raw, ratios)))
             fill = float(result.strategies.set_index("strategy").loc["catalogue", C.FILL_RATE])

@@ -54,7 +54,9 @@ def write_calibration(ws: Workspace, result: object, config: PolicyConfig) -> Pa
     """The newest windows' ratios of a :class:`planning.backtest.Backtest` to the reports."""
     origins = result.origins[-config.backtest.calibration_windows :]  # type: ignore[attr-defined]
     ratios = pooled_shortage_ratios(
-        [o.calibration for o in origins], config.backtest.calibration_min_products
+        [o.calibration for o in origins],
+        config.backtest.calibration_min_products,
+        config.backtest.calibration_credibility,
     )
     body = {
         "ratios": ratios,

@@ -220,6 +220,12 @@ class BacktestConfig(Frozen):
         "at least this many products there (fewer: too few to say anything, the plan stays "
         "the formula's)",
     )
+    calibration_credibility: float = Field(
+        30.0,
+        ge=0.0,
+        description="products at which a segment's own shortage ratio and the window's pooled "
+        "one weigh the same (credibility Z = n / (n + this)); 0: each segment's own ratio alone",
+    )
 
 
 class PolicyConfig(Frozen):

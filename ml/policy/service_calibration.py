@@ -19,6 +19,17 @@ The backtest learns each origin's ratios only from windows that ended before it 
 this is the persistence forecast of a calibration error, as in Gneiting, Balabdaoui & Raftery
 (2007), "Probabilistic forecasts, calibration and sharpness", JRSS B 69, 243-268, applied to the
 fill rate's complement.
+
+A segment of few products measures its own ratio badly (SCMS's learning window: ten
+sparse-history products, none short, ratio 0, which planned the next quarter at 100% and got
+0.5%). Its ratio is therefore a credibility blend (Buhlmann & Gisler 2005, "A Course in
+Credibility Theory", ch. 4) of its own and the window's, all segments pooled:
+
+    ratio = Z x own + (1 - Z) x window's,    Z = n / (n + k),
+
+with n the segment's products over the windows and k the products at which both weigh the same
+(``credibility``; 0 keeps each segment's own ratio). A segment too small in every window to
+teach itself (``min_products``) plans with the window's pooled ratio.
 """
 
 from __future__ import annotations
@@ -34,31 +45,48 @@ __all__ = ["calibrated_fill_rate", "pooled_shortage_ratios"]
 Array = NDArray[np.float64]
 
 
-def pooled_shortage_ratios(history: list[pd.DataFrame], min_products: int = 1) -> dict[str, float]:
+def pooled_shortage_ratios(
+    history: list[pd.DataFrame], min_products: int = 1, credibility: float = 0.0
+) -> dict[str, float]:
     """Per segment: summed achieved shortage over summed planned shortage across ``history``.
 
     Each frame has ``segment``, ``planned_fill_rate`` and ``fill_rate`` (one replay window's
-    calibration table) and, to apply ``min_products``, ``products``: a window in which a segment
-    held fewer products teaches it nothing (SCMS's first window had a handful of sparse-history
-    products and no shortage: ratio 0, which planned the next quarter at 100% and got 0.5%).
-    Segments without a planned shortage, or with no finite figures, are left out (their plan
-    stays uncalibrated).
+    calibration table) and, to apply ``min_products`` or ``credibility``, ``products``. A window
+    in which a segment held fewer than ``min_products`` teaches it no ratio of its own. With
+    ``credibility`` k > 0 every segment seen with finite figures gets
+    Z x own + (1 - Z) x pooled, Z = n / (n + k), n its products summed over the windows that
+    taught it (0 if none), pooled the windows' shortages over all segments weighted by their
+    products; with k = 0 a segment without its own ratio is left out. Left out too: segments
+    without a planned shortage (their plan stays uncalibrated).
     """
     if not history:
         return {}
     frame = pd.concat(history, ignore_index=True)
-    planned = 1.0 - frame["planned_fill_rate"].astype(float)
-    achieved = 1.0 - frame["fill_rate"].astype(float)
-    ok = np.isfinite(planned) & np.isfinite(achieved)
-    if min_products > 1 and "products" in frame.columns:
-        ok &= frame["products"].astype(float).to_numpy() >= min_products
-    sums = (
-        pd.DataFrame({SEGMENT: frame[SEGMENT], "planned": planned, "achieved": achieved})[ok]
-        .groupby(SEGMENT, sort=True)
-        .sum()
+    has_products = "products" in frame.columns
+    rows = pd.DataFrame(
+        {
+            SEGMENT: frame[SEGMENT].to_numpy(),
+            "planned": 1.0 - frame["planned_fill_rate"].astype(float).to_numpy(),
+            "achieved": 1.0 - frame["fill_rate"].astype(float).to_numpy(),
+            "products": frame["products"].astype(float).to_numpy() if has_products else 1.0,
+        }
     )
+    rows = rows[np.isfinite(rows["planned"]) & np.isfinite(rows["achieved"])]
+    teaches = rows["products"] >= min_products if has_products else np.ones(len(rows), bool)
+    sums = rows[teaches].groupby(SEGMENT, sort=True)[["planned", "achieved", "products"]].sum()
     sums = sums[sums["planned"] > 0]
-    return {str(k): float(r["achieved"] / r["planned"]) for k, r in sums.iterrows()}
+    own = sums["achieved"] / sums["planned"]
+    if credibility <= 0:
+        return {str(k): float(v) for k, v in own.items()}
+    weighted = rows[["planned", "achieved"]].mul(rows["products"], axis=0).sum()
+    if not weighted["planned"] > 0:
+        return {str(k): float(v) for k, v in own.items()}
+    pooled = float(weighted["achieved"] / weighted["planned"])
+    segments = pd.Index(sorted(set(rows[SEGMENT])))
+    n = sums["products"].reindex(segments, fill_value=0.0)
+    z = n / (n + credibility)
+    blended = z * own.reindex(segments, fill_value=0.0) + (1.0 - z) * pooled
+    return {str(k): float(v) for k, v in blended.items()}
 
 
 def calibrated_fill_rate(expected_fill_rate: ArrayLike, ratio: ArrayLike) -> Array:

@@ -1,5 +1,6 @@
 """The rolling backtest: origins and windows, point in time, strategies, errors, JSON, CLI."""
 
+import itertools
 import json
 from dataclasses import replace
 from datetime import date, timedelta
@@ -324,7 +325,9 @@ def test_each_origin_is_calibrated_by_the_window_before_it_alone(results, pair):
     # origin 1 plans with the calibration window's ratios, origin k with origin k-1's raw table
     tables = [first] + [o.calibration.rename(columns={"raw_gap": "gap"}) for o in flat.origins[:-1]]
     for o, prior in zip(flat.origins, tables, strict=True):
-        want = pooled_shortage_ratios([prior], cfg.backtest.calibration_min_products)
+        want = pooled_shortage_ratios(
+            [prior], cfg.backtest.calibration_min_products, cfg.backtest.calibration_credibility
+        )
         got = o.calibration.set_index("segment")["shortage_ratio"]
         for seg, ratio in got.items():
             if seg in want:
@@ -434,7 +437,9 @@ def test_the_backtest_leaves_the_newest_windows_ratios_for_the_policy_stage(resu
     got = read_calibration(t.ws)
     newest = flat.origins[-1]
     assert got.ratios == pooled_shortage_ratios(
-        [newest.calibration], cfg.backtest.calibration_min_products
+        [newest.calibration],
+        cfg.backtest.calibration_min_products,
+        cfg.backtest.calibration_credibility,
     )
     assert got.windows == [newest.window.first.isoformat()]
 
@@ -460,19 +465,33 @@ def test_each_segments_average_gap_carries_its_standard_error_over_origins(resul
 
 def test_a_window_with_too_few_of_a_segments_products_leaves_its_plan_uncalibrated(pair):
     """The default minimum (10 products) is more than the tiny catalogue's segments hold: no
-    window teaches a ratio and every origin plans with the formulas."""
+    window teaches a segment its own ratio. Without credibility every origin plans with the
+    formulas; with it every segment plans with the previous window's pooled ratio (Z = 0)."""
     t = pair[0]
     cat = load_catalogue(t.ws, t.catalogue)
     cfg = load_policy_config(t.ws, t.policy)
-    strict = cfg.model_copy(
-        update={"backtest": cfg.backtest.model_copy(update={"calibration_min_products": 10})}
-    )
-    got = backtest(t.ws, segmenter=rule_segmenter(t.ws, cat), catalogue=cat, config=strict)
-    for o in got.origins:
+
+    def run(credibility: float):
+        change = {"calibration_min_products": 10, "calibration_credibility": credibility}
+        strict = cfg.model_copy(update={"backtest": cfg.backtest.model_copy(update=change)})
+        return backtest(t.ws, segmenter=rule_segmenter(t.ws, cat), catalogue=cat, config=strict)
+
+    for o in run(0.0).origins:
         assert o.calibration["shortage_ratio"].isna().all()
         assert np.allclose(
             o.calibration["calibrated_planned_fill_rate"], o.calibration["planned_fill_rate"]
         )
+    pooled = run(30.0).origins
+    checked = 0
+    for before, o in itertools.pairwise(pooled):
+        prior = before.calibration.dropna(subset=["planned_fill_rate", C.FILL_RATE])
+        n = prior["products"].to_numpy(float)
+        short = float((n * (1 - prior[C.FILL_RATE])).sum())
+        planned = float((n * (1 - prior["planned_fill_rate"])).sum())
+        if planned > 0:
+            assert np.allclose(o.calibration["shortage_ratio"], short / planned)
+            checked += 1
+    assert checked >= 2
 
 
 def test_the_newest_windows_tuned_classes_are_a_catalogue_that_builds_their_levels(results, pair):

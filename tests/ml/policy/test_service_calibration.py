@@ -39,6 +39,37 @@ def test_a_window_with_too_few_of_a_segments_products_teaches_it_nothing():
     assert pooled_shortage_ratios([w1, w2])["A"] == pytest.approx(0.20 / 0.20)  # default: all
 
 
+def test_credibility_blends_a_small_segments_ratio_with_the_windows_pooled_one():
+    # A: 10 products planned 10% short, none short (own ratio 0); B: 90 products planned 10%
+    # short, 40% short (own ratio 4). Pooled by products: (10*0 + 90*0.4) / (10*0.1 + 90*0.1)
+    # = 3.6. With k = 30: Z_A = 10/40 = 0.25, Z_B = 90/120 = 0.75 (Buhlmann credibility).
+    w = _table([("A", 0.90, 1.00), ("B", 0.90, 0.60)]).assign(products=[10, 90])
+    got = pooled_shortage_ratios([w], credibility=30.0)
+    assert got["A"] == pytest.approx(0.25 * 0.0 + 0.75 * 3.6)
+    assert got["B"] == pytest.approx(0.75 * 4.0 + 0.25 * 3.6)
+    assert pooled_shortage_ratios([w]) == pytest.approx({"A": 0.0, "B": 4.0})  # k = 0: own
+
+
+def test_a_segment_too_small_to_teach_itself_plans_with_the_pooled_ratio():
+    # A's 3 products are below the minimum: Z = 0. Pool: (3*0 + 40*0.3) / (3*0.1 + 40*0.1)
+    w = _table([("A", 0.90, 1.00), ("B", 0.90, 0.70)]).assign(products=[3, 40])
+    got = pooled_shortage_ratios([w], min_products=10, credibility=30.0)
+    pooled = (40 * 0.3) / (43 * 0.1)
+    assert got["A"] == pytest.approx(pooled)
+    assert got["B"] == pytest.approx(40 / 70 * 3.0 + 30 / 70 * pooled)
+    assert set(pooled_shortage_ratios([w], min_products=10)) == {"B"}  # k = 0: A left out
+
+
+@given(st.floats(0.5, 0.99), st.floats(0.0, 1.0), st.floats(0.0, 1.0), st.floats(0.0, 1e4))
+def test_a_blended_ratio_lies_between_its_own_and_the_pooled_one(planned, a1, a2, k):
+    w = _table([("A", planned, a1), ("B", planned, a2)]).assign(products=[7, 50])
+    own = pooled_shortage_ratios([w])
+    pooled = (7 * (1 - a1) + 50 * (1 - a2)) / (57 * (1 - planned))
+    for seg, ratio in pooled_shortage_ratios([w], credibility=k).items():
+        low, high = sorted((own[seg], pooled))
+        assert low - 1e-9 <= ratio <= high + 1e-9
+
+
 def test_the_calibrated_fill_rate_scales_the_shortage_and_stays_a_share():
     assert calibrated_fill_rate(0.9, 3.0) == pytest.approx(0.7)  # 10% short, 3x: 30% short
     assert calibrated_fill_rate(0.9, 0.5) == pytest.approx(0.95)
