@@ -486,13 +486,13 @@ def with_tuned_segments(made: OriginStrategies, last: Learned | None) -> OriginS
         return made
     tuned = dict.fromkeys((TUNED, TUNED_CLASSES, TUNED_PRODUCTS), made.sets["catalogue"])
     if last is not None:
-        for name, curves, key in (
-            (TUNED, last.curves, segment_key),
-            (TUNED_CLASSES, last.class_curves, class_key(last.edges)),
-            (TUNED_PRODUCTS, last.product_curves, product_key),
+        for name, curves, key, monotone in (
+            (TUNED, last.curves, segment_key, False),
+            (TUNED_CLASSES, last.class_curves, class_key(last.edges), True),
+            (TUNED_PRODUCTS, last.product_curves, product_key, False),
         ):
             if not curves.empty:
-                levels = tuned_levels(curves, last.fill_rate)
+                levels = tuned_levels(curves, last.fill_rate, monotone)
                 tuned[name] = tuned_policies(made.sweeps["csl"], levels, made.level, key)
     sets = {**made.sets, **tuned}
     return replace(made, sets={name: sets[name] for name in STRATEGIES if name in sets})

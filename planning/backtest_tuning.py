@@ -16,8 +16,9 @@ the sweep's own rows at those levels (nothing is recomputed).
 **Service classes tuned the same way** (``replay-tuned classes``): the measured points are kept
 per segment x cycle-value band (:mod:`ml.policy.service_classes`: at the optimum a product's
 service depends on its unit value x the periods one lot lasts), the bands cut by the learning
-window's own products (:func:`class_edges`), and the Lagrangian picks one level per class; the
-next origin's products fall into the classes by those edges (:func:`service_class`).
+window's own products (:func:`class_edges`), and the Lagrangian picks one level per class, not
+rising with the band within a segment (``monotone``: adjacent violators pooled); the next
+origin's products fall into the classes by those edges (:func:`service_class`).
 
 **Each product tuned alone** (``replay-tuned products``, the measured per-product limit): the same
 Lagrangian over every product's own measured points; a product the last window did not replay
@@ -155,20 +156,54 @@ def grouped_curves(
 
 
 def _choices(
-    inventory: np.ndarray, sales: np.ndarray, price: float
+    inventory: np.ndarray, sales: np.ndarray, price: float, chains: list[np.ndarray] | None = None
 ) -> tuple[np.ndarray, float, float]:
-    """Per segment (rows) the level index minimising inventory - price x sales; the totals."""
-    pick = np.argmin(inventory - price * sales, axis=1)
+    """Per group (rows) the level index minimising inventory - price x sales; the totals.
+
+    ``chains``: row indices whose picks may not rise along the chain; adjacent violators are
+    pooled (one pick for their summed curves) until none is left, the pool-adjacent-violators
+    algorithm (Barlow, Bartholomew, Bremner & Brunk 1972, "Statistical Inference under Order
+    Restrictions", ch. 1), which under a separable objective gives the constrained optimum."""
+    cost = inventory - price * sales
+    pick = np.argmin(cost, axis=1)
+    for chain in chains or []:
+        blocks: list[tuple[np.ndarray, int]] = []  # (summed cost row, rows pooled), in order
+        for r in chain:
+            row, size = cost[r], 1
+            while blocks and np.argmin(blocks[-1][0]) < np.argmin(row):
+                prev, n = blocks.pop()
+                row, size = prev + row, size + n
+            blocks.append((row, size))
+        at = 0
+        for row, size in blocks:
+            pick[chain[at : at + size]] = np.argmin(row)
+            at += size
     rows = np.arange(inventory.shape[0])
     return pick, float(sales[rows, pick].sum()), float(inventory[rows, pick].sum())
 
 
-def tuned_levels(curves: pd.DataFrame, target_fill_rate: float) -> dict[str, float]:
+def _band_chains(groups: pd.Index) -> list[np.ndarray]:
+    """Row indices of each segment's ``segment#band`` groups, in band order."""
+    named = pd.Series(groups.astype(str)).str.rsplit("#", n=1, expand=True)
+    if named.shape[1] < 2:
+        return []
+    band = pd.to_numeric(named[1], errors="coerce")
+    order = pd.DataFrame({"segment": named[0], "band": band, "row": np.arange(len(groups))})
+    order = order.dropna(subset=["band"]).sort_values(["segment", "band"])
+    return [g["row"].to_numpy() for _, g in order.groupby("segment", sort=True) if len(g) > 1]
+
+
+def tuned_levels(
+    curves: pd.DataFrame, target_fill_rate: float, monotone: bool = False
+) -> dict[str, float]:
     """One level per segment: least summed inventory whose summed sales reach the target.
 
     ``curves`` from :func:`segment_curves`. Segments seen at only some levels keep the levels
     they have; when even the highest levels miss the target, every segment takes its level of
-    most units sold.
+    most units sold. ``monotone``: groups named ``segment#band`` get levels that do not rise
+    with the band (the optimum's order: a class of higher cycle value needs less cycle service,
+    :mod:`ml.policy.service_classes`), so one noisy window cannot plan a band above its
+    cheaper neighbour.
     """
     if curves.empty:
         return {}
@@ -180,14 +215,15 @@ def tuned_levels(curves: pd.DataFrame, target_fill_rate: float) -> dict[str, flo
     i = np.where(known, inv.to_numpy(np.float64), np.inf)
     s = np.where(known, sales.to_numpy(np.float64), 0.0)
     need = target_fill_rate * float(demand.sum())
+    chains = _band_chains(inv.index) if monotone else None
     high = 1.0
-    while _choices(i, s, high)[1] < need and high < 1e12:
+    while _choices(i, s, high, chains)[1] < need and high < 1e12:
         high *= 4.0
     low = 0.0
     for _ in range(_BISECTION_STEPS):
         mid = 0.5 * (low + high)
-        low, high = (low, mid) if _choices(i, s, mid)[1] >= need else (mid, high)
-    pick, _, _ = _choices(i, s, high)
+        low, high = (low, mid) if _choices(i, s, mid, chains)[1] >= need else (mid, high)
+    pick, _, _ = _choices(i, s, high, chains)
     return {str(seg): float(levels[p]) for seg, p in zip(inv.index, pick, strict=True)}
 
 

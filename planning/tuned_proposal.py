@@ -49,7 +49,7 @@ def tuned_proposal(backtest: Backtest, catalogue: Catalogue) -> TunedProposal | 
     if newest is None or newest.class_curves.empty:
         return None
     fill = float(newest.strategies.set_index("strategy").loc["catalogue", C.FILL_RATE])
-    levels = tuned_levels(newest.class_curves, fill)
+    levels = tuned_levels(newest.class_curves, fill, monotone=True)
     bands = {}
     for segment, edges in newest.edges.items():
         named = [levels.get(f"{segment}#{b}") for b in range(edges.size + 1)]

@@ -396,7 +396,7 @@ def test_tuned_class_targets_come_from_the_previous_windows_replay_by_its_bands(
     for prev, o in zip(flat.origins[:-1], flat.origins[1:], strict=True):
         assert prev.edges and not prev.class_curves.empty
         fill = prev.strategies.set_index("strategy").loc["catalogue", C.FILL_RATE]
-        want = tuned_levels(prev.class_curves, fill)
+        want = tuned_levels(prev.class_curves, fill, monotone=True)
         pol = o.policies[TUNED_CLASSES]
         default = o.policies["uniform csl"][C.TARGET_SERVICE_LEVEL].iloc[0]
         expect = pd.Series(service_class(pol, prev.edges)).map(want).fillna(default)
@@ -507,7 +507,7 @@ def test_the_newest_windows_tuned_classes_are_a_catalogue_that_builds_their_leve
     proposal = tuned_proposal(flat, cat)
     newest = flat.origins[-1]
     fill = newest.strategies.set_index("strategy").loc["catalogue", C.FILL_RATE]
-    assert proposal.levels == tuned_levels(newest.class_curves, fill)
+    assert proposal.levels == tuned_levels(newest.class_curves, fill, monotone=True)
     assert proposal.window == newest.window and proposal.target_fill_rate == fill
     path = write_tuned_proposal(t.ws, proposal)
     adopted = load_catalogue(t.ws, path)  # a whole catalogue file that loads as it is

@@ -90,6 +90,54 @@ def test_tuned_levels_match_brute_force_on_random_convex_curves():
         assert sold >= target * 300 - 1e-9
 
 
+# One segment in two cycle-value bands of 100 units. Band 0 (cheaper per cycle): 80 sold for 10,
+# 85 for 30; band 1: 80 for 10, 95 for 12. T: a segment without bands, 80 for 10, 90 for 11.
+BANDED = segment_curves(
+    [
+        (0.8, _by_segment([("S#0", 100, 0.80, 10.0), ("S#1", 100, 0.80, 10.0)])),
+        (0.9, _by_segment([("S#0", 100, 0.85, 30.0), ("S#1", 100, 0.95, 12.0)])),
+    ]
+)
+
+
+def test_monotone_classes_pool_a_band_that_would_plan_above_its_cheaper_neighbour():
+    # 175 of 200 units. Free: band 1 up alone (95 + 80 = 175 for 22). Bands may not rise with
+    # cycle value, so the monotone choices are (0.8, 0.8): 160 units, (0.9, 0.8): 165,
+    # (0.9, 0.9): 180 for 42, the only one that reaches the target.
+    assert tuned_levels(BANDED, 0.875) == {"S#0": 0.8, "S#1": 0.9}
+    assert tuned_levels(BANDED, 0.875, monotone=True) == {"S#0": 0.9, "S#1": 0.9}
+    assert tuned_levels(BANDED, 0.80, monotone=True) == {"S#0": 0.8, "S#1": 0.8}
+
+
+def test_monotone_levels_match_brute_force_over_ordered_choices():
+    rng = np.random.default_rng(11)
+    levels = [0.8, 0.85, 0.9, 0.95, 0.99]
+    names = ["S#0", "S#1", "S#2"]
+    for _ in range(20):
+        inv = np.cumsum(rng.uniform(1, 5, (3, 5)) * np.arange(1, 6), axis=1)
+        gain = np.cumsum(rng.uniform(1, 3, (3, 5))[:, ::-1], axis=1) + 60
+        by_level = [
+            (lv, _by_segment([(n, 100, gain[i, j] / 100, inv[i, j]) for i, n in enumerate(names)]))
+            for j, lv in enumerate(levels)
+        ]
+        target = rng.uniform(gain[:, 0].sum(), gain[:, -1].sum()) / 300
+        got = tuned_levels(segment_curves(by_level), target, monotone=True)
+        pick = [levels.index(got[n]) for n in names]
+        assert pick[0] >= pick[1] >= pick[2]  # no band above a cheaper one
+        ordered = [
+            (a, b, c)
+            for a in range(5)
+            for b in range(a + 1)
+            for c in range(b + 1)
+            if sum(gain[i, p] for i, p in enumerate((a, b, c))) >= target * 300
+        ]
+        best = min(sum(inv[i, p] for i, p in enumerate(o)) for o in ordered)
+        stock = sum(inv[i, p] for i, p in enumerate(pick))
+        # a Lagrangian's gap: at most one level step of one pooled block (<= 3 bands)
+        assert stock <= best + 3 * np.diff(inv, axis=1).max()
+        assert sum(gain[i, p] for i, p in enumerate(pick)) >= target * 300 - 1e-9
+
+
 def _set(level):
     pol = pd.DataFrame(
         {C.SKU_ID: ["a1", "a2", "b1", "c1"], SEGMENT: ["A", "A", "B", "C"], "level": level}
