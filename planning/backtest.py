@@ -79,6 +79,7 @@ from planning.backtest_strategies import (
     sweep_levels,
 )
 from planning.backtest_tuning import (
+    Bounds,
     Edges,
     class_edges,
     class_key,
@@ -89,6 +90,7 @@ from planning.backtest_tuning import (
     tuned_levels,
     tuned_policies,
 )
+from planning.optimise import segment_bounds
 from planning.replay import (
     PolicySet,
     Replayer,
@@ -478,10 +480,13 @@ def _share(saving: float | None, limit: float | None) -> float | None:
     return saving / limit
 
 
-def with_tuned_segments(made: OriginStrategies, last: Learned | None) -> OriginStrategies:
+def with_tuned_segments(
+    made: OriginStrategies, last: Learned | None, bounds: Bounds | None = None
+) -> OriginStrategies:
     """The origin's strategies plus the targets tuned on the last window's replay per segment,
     per service class and per product, at the fill rate the catalogue achieved there (the
-    catalogue's own set when nothing was learned yet)."""
+    catalogue's own set when nothing was learned yet); segments and classes within ``bounds``
+    (each segment's service floor and ceiling), products free (the measured limit)."""
     if "csl" not in made.sweeps:  # no uniform sweep built: nothing to tune with
         return made
     tuned = dict.fromkeys((TUNED, TUNED_CLASSES, TUNED_PRODUCTS), made.sets["catalogue"])
@@ -492,7 +497,8 @@ def with_tuned_segments(made: OriginStrategies, last: Learned | None) -> OriginS
             (TUNED_PRODUCTS, last.product_curves, product_key, False),
         ):
             if not curves.empty:
-                levels = tuned_levels(curves, last.fill_rate, monotone)
+                limits = None if name == TUNED_PRODUCTS else bounds
+                levels = tuned_levels(curves, last.fill_rate, monotone, limits)
                 tuned[name] = tuned_policies(made.sweeps["csl"], levels, made.level, key)
     sets = {**made.sets, **tuned}
     return replace(made, sets={name: sets[name] for name in STRATEGIES if name in sets})
@@ -538,6 +544,7 @@ def backtest_models(
     say = progress or (lambda _m: None)
     windows = windows or backtest_windows(ws, config)
     tune = bool({TUNED, TUNED_CLASSES, TUNED_PRODUCTS} & set(strategies))
+    bounds = segment_bounds(catalogue, config) if tune else None
     learned: dict[str, list[Learned]] = {name: [] for name in segmenters}
     before = calibration_window(ws, config, windows) if config.backtest.calibrate or tune else None
     if before is not None:
@@ -563,7 +570,7 @@ def backtest_models(
             # only windows that ended before this origin's policies were set: no look-ahead
             past = [w for w in learned[name] if _end(w.window) <= window.first]
             if tune:
-                strat = with_tuned_segments(strat, past[-1] if past else None)
+                strat = with_tuned_segments(strat, past[-1] if past else None, bounds)
             made[name] = (source, strat)
         say(f"{at}: replaying {window.describe()}")
         run = _shared_replayer(ws, window, config)

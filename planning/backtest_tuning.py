@@ -39,6 +39,7 @@ from ml.policy.service_classes import band_edges, cycle_value
 from ml.segment_policies import SegmentPolicies
 
 __all__ = [
+    "Bounds",
     "Key",
     "class_edges",
     "class_key",
@@ -52,6 +53,7 @@ __all__ = [
 ]
 
 Edges = dict[str, np.ndarray]
+Bounds = dict[str, tuple[float, float]]  # segment -> (service floor, ceiling)
 Key = Callable[[pd.DataFrame], np.ndarray]  # policy rows -> the group each is tuned in
 _CYCLE_INPUTS = (C.UNIT_VALUE, C.ORDER_QTY, C.DEMAND_MEAN, C.LEAD_TIME_DEMAND_SD)
 
@@ -193,8 +195,23 @@ def _band_chains(groups: pd.Index) -> list[np.ndarray]:
     return [g["row"].to_numpy() for _, g in order.groupby("segment", sort=True) if len(g) > 1]
 
 
+def _allowed(groups: pd.Index, levels: np.ndarray, bounds: Bounds) -> np.ndarray:
+    """Per group (rows) and level: within its segment's floor and ceiling (a group named
+    ``segment#band`` is its segment's); a group whose bounds hold no level gets the nearest."""
+    segment = pd.Series(groups.astype(str)).str.rsplit("#", n=1).str[0]
+    floor = segment.map({k: b[0] for k, b in bounds.items()}).fillna(-np.inf).to_numpy(float)
+    ceiling = segment.map({k: b[1] for k, b in bounds.items()}).fillna(np.inf).to_numpy(float)
+    ok = (levels[None, :] >= floor[:, None] - 1e-12) & (levels[None, :] <= ceiling[:, None] + 1e-12)
+    near = np.abs(levels[None, :] - np.clip(levels[None, :], floor[:, None], ceiling[:, None]))
+    nearest = near == near.min(axis=1, keepdims=True)
+    return np.where(ok.any(axis=1, keepdims=True), ok, nearest)
+
+
 def tuned_levels(
-    curves: pd.DataFrame, target_fill_rate: float, monotone: bool = False
+    curves: pd.DataFrame,
+    target_fill_rate: float,
+    monotone: bool = False,
+    bounds: Bounds | None = None,
 ) -> dict[str, float]:
     """One level per segment: least summed inventory whose summed sales reach the target.
 
@@ -203,7 +220,8 @@ def tuned_levels(
     most units sold. ``monotone``: groups named ``segment#band`` get levels that do not rise
     with the band (the optimum's order: a class of higher cycle value needs less cycle service,
     :mod:`ml.policy.service_classes`), so one noisy window cannot plan a band above its
-    cheaper neighbour.
+    cheaper neighbour. ``bounds``: each segment's groups choose only among the levels within
+    its service floor and ceiling (groups of no listed segment, e.g. products, are free).
     """
     if curves.empty:
         return {}
@@ -212,6 +230,8 @@ def tuned_levels(
     demand = curves.groupby(SEGMENT)[C.DEMAND_UNITS].mean().reindex(inv.index)
     levels = inv.columns.to_numpy(np.float64)
     known = inv.notna().to_numpy() & sales.notna().to_numpy()
+    if bounds:
+        known &= _allowed(inv.index, levels, bounds)
     i = np.where(known, inv.to_numpy(np.float64), np.inf)
     s = np.where(known, sales.to_numpy(np.float64), 0.0)
     need = target_fill_rate * float(demand.sum())

@@ -63,6 +63,7 @@ __all__ = [
     "banded_catalogue",
     "optimise_service_levels",
     "proposal_from_policies",
+    "segment_bounds",
 ]
 
 STRATEGIES = (
@@ -112,21 +113,29 @@ def _optimisable(policies: pd.DataFrame) -> pd.Series:
     return pd.Series(usable & ((sd == 0) | ((q > 0) & np.isfinite(v) & (v > 0))))
 
 
-def _bounds(catalogue: Catalogue, names: list[str], config: PolicyConfig) -> tuple[list, list]:
+def segment_bounds(
+    catalogue: Catalogue, config: PolicyConfig, names: list[str] | None = None
+) -> dict[str, tuple[float, float]]:
+    """Each segment's (service floor, ceiling): the catalogue's, else the optimise defaults."""
     opt = config.optimise
-    floors, ceilings = [], []
-    for name in names:
+    out: dict[str, tuple[float, float]] = {}
+    for name in names if names is not None else [s.name for s in catalogue.segments]:
         p = catalogue.segment(name).policy
-        floors.append(opt.default_floor if p.service_level_floor is None else p.service_level_floor)
-        ceil = p.service_level_ceiling
-        ceilings.append(opt.default_ceiling if ceil is None else ceil)
-        if floors[-1] > ceilings[-1]:
+        floor = opt.default_floor if p.service_level_floor is None else p.service_level_floor
+        ceil = opt.default_ceiling if p.service_level_ceiling is None else p.service_level_ceiling
+        if floor > ceil:
             raise StrataError(
-                f"segment '{name}': floor {floors[-1]} is above ceiling {ceilings[-1]} (segment "
-                "values win over configs/policy.yaml optimise defaults); lower the floor or "
-                "raise the ceiling in configs/segments.yaml"
+                f"segment '{name}': floor {floor} is above ceiling {ceil} (segment values win "
+                "over configs/policy.yaml optimise defaults); lower the floor or raise the "
+                "ceiling in configs/segments.yaml"
             )
-    return floors, ceilings
+        out[name] = (floor, ceil)
+    return out
+
+
+def _bounds(catalogue: Catalogue, names: list[str], config: PolicyConfig) -> tuple[list, list]:
+    bounds = segment_bounds(catalogue, config, names)
+    return [bounds[n][0] for n in names], [bounds[n][1] for n in names]
 
 
 def _strategy_rows(

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ml import columns as C
-from ml.config import Catalogue
+from ml.config import Catalogue, PolicyConfig
 from planning.backtest import TUNED_CLASSES, Backtest
 from planning.backtest_tuning import tuned_levels
-from planning.optimise import banded_catalogue
+from planning.optimise import banded_catalogue, segment_bounds
 from planning.replay import SimulationWindow
 
 __all__ = ["TunedProposal", "tuned_proposal"]
@@ -42,14 +42,18 @@ def _filled(levels: list[float | None]) -> np.ndarray:
     return np.array([levels[i] for i in nearest], dtype=np.float64)
 
 
-def tuned_proposal(backtest: Backtest, catalogue: Catalogue) -> TunedProposal | None:
-    """The newest origin's service classes tuned at the fill rate the catalogue achieved there
-    (None when the backtest ran without the uniform sweep, so nothing was tuned)."""
+def tuned_proposal(
+    backtest: Backtest, catalogue: Catalogue, config: PolicyConfig
+) -> TunedProposal | None:
+    """The newest origin's service classes tuned at the fill rate the catalogue achieved there,
+    within each segment's service floor and ceiling (None when the backtest ran without the
+    uniform sweep, so nothing was tuned)."""
     newest = backtest.origins[-1] if backtest.origins else None
     if newest is None or newest.class_curves.empty:
         return None
     fill = float(newest.strategies.set_index("strategy").loc["catalogue", C.FILL_RATE])
-    levels = tuned_levels(newest.class_curves, fill, monotone=True)
+    bounds = segment_bounds(catalogue, config)
+    levels = tuned_levels(newest.class_curves, fill, monotone=True, bounds=bounds)
     bands = {}
     for segment, edges in newest.edges.items():
         named = [levels.get(f"{segment}#{b}") for b in range(edges.size + 1)]

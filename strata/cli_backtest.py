@@ -78,7 +78,7 @@ def backtest_command(
     summary = chart.parent / "backtest.json"  # what `scripts/readme_results.py` reads
     result.paths["summary"] = summary
     result.paths["calibration"] = write_calibration(ws, result, cfg)
-    proposal = tuned_proposal(result, cat)
+    proposal = tuned_proposal(result, cat, cfg)
     if proposal is not None:
         result.paths["tuned_proposal"] = write_tuned_proposal(ws, proposal)
     summary.write_text(json.dumps(result.as_dict(), indent=2, default=str), encoding="utf-8")

@@ -26,6 +26,7 @@ from planning.backtest import (
     rule_segmenter,
 )
 from planning.backtest_chart import write_backtest_chart
+from planning.optimise import segment_bounds
 from strata.cli import app
 
 WEEKS = 80
@@ -504,10 +505,11 @@ def test_the_newest_windows_tuned_classes_are_a_catalogue_that_builds_their_leve
     t, flat = pair[0], results[0]
     cat = load_catalogue(t.ws, t.catalogue)
     cfg = load_policy_config(t.ws, t.policy)
-    proposal = tuned_proposal(flat, cat)
+    proposal = tuned_proposal(flat, cat, cfg)
     newest = flat.origins[-1]
     fill = newest.strategies.set_index("strategy").loc["catalogue", C.FILL_RATE]
-    assert proposal.levels == tuned_levels(newest.class_curves, fill, monotone=True)
+    bounds = segment_bounds(cat, cfg)
+    assert proposal.levels == tuned_levels(newest.class_curves, fill, True, bounds)
     assert proposal.window == newest.window and proposal.target_fill_rate == fill
     path = write_tuned_proposal(t.ws, proposal)
     adopted = load_catalogue(t.ws, path)  # a whole catalogue file that loads as it is
@@ -525,6 +527,35 @@ def test_the_newest_windows_tuned_classes_are_a_catalogue_that_builds_their_leve
     assert (pol.loc[learned, C.SERVICE_LEVEL_TYPE] == "csl").all()
 
 
+def test_a_segments_service_floor_bounds_its_tuned_classes(results, pair):
+    """A floor of 0.97 on one segment: every class of it in the proposal tuned at 0.97 or above
+    (without the floor the same window tunes one of them lower)."""
+    from planning.tuned_proposal import tuned_proposal
+
+    t, flat = pair[0], results[0]
+    cat = load_catalogue(t.ws, t.catalogue)
+    cfg = load_policy_config(t.ws, t.policy)
+    newest = flat.origins[-1]
+    name = str(newest.class_curves[C.SEGMENT].iloc[0]).rsplit("#", 1)[0]
+    floored = cat.model_copy(
+        update={
+            "segments": [
+                s.model_copy(
+                    update={"policy": s.policy.model_copy(update={"service_level_floor": 0.97})}
+                )
+                if s.name == name
+                else s
+                for s in cat.segments
+            ]
+        }
+    )
+    levels = tuned_proposal(flat, floored, cfg).levels
+    mine = [lv for cls, lv in levels.items() if cls.rsplit("#", 1)[0] == name]
+    assert mine and min(mine) >= 0.97
+    free = tuned_proposal(flat, cat, cfg).levels
+    assert min(lv for cls, lv in free.items() if cls.rsplit("#", 1)[0] == name) < 0.97
+
+
 def test_no_proposal_without_the_uniform_sweep(pair):
     from planning.tuned_proposal import tuned_proposal
 
@@ -540,4 +571,4 @@ def test_no_proposal_without_the_uniform_sweep(pair):
         windows=windows,
         strategies=("catalogue",),
     )
-    assert tuned_proposal(alone, cat) is None
+    assert tuned_proposal(alone, cat, cfg) is None

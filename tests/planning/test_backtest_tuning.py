@@ -59,6 +59,16 @@ def test_the_cheapest_levels_that_reach_the_target_by_enumeration(target, want):
     assert tuned_levels(CURVES, target) == want
 
 
+def test_a_segments_floor_and_ceiling_bound_its_levels():
+    # 160 of 200 units: both low reach it, but A's floor is 0.9; B's ceiling 0.85 holds no
+    # sweep level, so B takes the nearest one (0.8)
+    assert tuned_levels(CURVES, 0.80, bounds={"A": (0.9, 0.995)}) == {"A": 0.9, "B": 0.8}
+    assert tuned_levels(CURVES, 0.925, bounds={"B": (0.5, 0.85)}) == {"A": 0.9, "B": 0.8}
+    # A's floor 0.95 holds no sweep level either: A at its nearest, 0.9 (90 units), and B
+    # at 0.8 would sell 170 of the 175 units needed, so B rises too
+    assert tuned_levels(CURVES, 0.875, bounds={"A": (0.95, 0.99)}) == {"A": 0.9, "B": 0.9}
+
+
 def test_tuned_levels_match_brute_force_on_random_convex_curves():
     rng = np.random.default_rng(7)
     levels = [0.8, 0.85, 0.9, 0.95, 0.99]
