@@ -32,7 +32,8 @@
    catalogue's policies alone; each origin's plan per segment is then the formulas' expected fill
    rate corrected by the segment's shortage ratio pooled over the latest
    ``backtest.calibration_windows`` windows that ended before it (blended with the windows'
-   pooled ratio by credibility, ``backtest.calibration_credibility``), and ``calibration_gap_max`` judges achieved against that plan (``raw_calibration_gap_max``
+   pooled ratio by credibility, ``backtest.calibration_credibility``), and
+   ``calibration_gap_max`` judges achieved against that plan (``raw_calibration_gap_max``
    against the formulas alone).
 
 ``backtest(..., strategies=...)`` builds only some strategies (the uniform sweeps only with a
@@ -58,7 +59,7 @@ from ml.columns import SEGMENT
 from ml.config import Catalogue, Workspace
 from ml.config.policy import PolicyConfig
 from ml.periods import shift_period
-from ml.policy.service_calibration import calibrated_fill_rate, pooled_shortage_ratios
+from ml.policy.service_calibration import calibrated_fill_rate, configured_shortage_ratios
 from ml.segment_policies import SegmentPolicies
 from planning.backtest_origins import (
     Segmenter,
@@ -491,13 +492,12 @@ def with_tuned_segments(
         return made
     tuned = dict.fromkeys((TUNED, TUNED_CLASSES, TUNED_PRODUCTS), made.sets["catalogue"])
     if last is not None:
-        for name, curves, key, monotone in (
-            (TUNED, last.curves, segment_key, False),
-            (TUNED_CLASSES, last.class_curves, class_key(last.edges), True),
-            (TUNED_PRODUCTS, last.product_curves, product_key, False),
+        for name, curves, key, monotone, limits in (
+            (TUNED, last.curves, segment_key, False, bounds),
+            (TUNED_CLASSES, last.class_curves, class_key(last.edges), True, bounds),
+            (TUNED_PRODUCTS, last.product_curves, product_key, False, None),
         ):
             if not curves.empty:
-                limits = None if name == TUNED_PRODUCTS else bounds
                 levels = tuned_levels(curves, last.fill_rate, monotone, limits)
                 tuned[name] = tuned_policies(made.sweeps["csl"], levels, made.level, key)
     sets = {**made.sets, **tuned}
@@ -580,11 +580,7 @@ def backtest_models(
             past = [w for w in learned[name] if _end(w.window) <= window.first]
             used = past[-config.backtest.calibration_windows :] if config.backtest.calibrate else []
             raw = result.calibration
-            ratios = pooled_shortage_ratios(
-                [w.calibration for w in used],
-                config.backtest.calibration_min_products,
-                config.backtest.calibration_credibility,
-            )
+            ratios = configured_shortage_ratios([w.calibration for w in used], config.backtest)
             results[name].append(replace(result, calibration=_calibrated(raw, ratios)))
             fill = float(result.strategies.set_index("strategy").loc["catalogue", C.FILL_RATE])
             learned[name].append(

@@ -184,13 +184,17 @@ def _choices(
     return pick, float(sales[rows, pick].sum()), float(inventory[rows, pick].sum())
 
 
+def _class_parts(groups: pd.Index) -> tuple[pd.Series, pd.Series]:
+    """Each group's segment and band (``segment#band``; a name without a band is its segment,
+    band NaN)."""
+    parts = pd.Series(groups.astype(str)).str.rsplit("#", n=1)
+    return parts.str[0], pd.to_numeric(parts.str[1], errors="coerce")
+
+
 def _band_chains(groups: pd.Index) -> list[np.ndarray]:
     """Row indices of each segment's ``segment#band`` groups, in band order."""
-    named = pd.Series(groups.astype(str)).str.rsplit("#", n=1, expand=True)
-    if named.shape[1] < 2:
-        return []
-    band = pd.to_numeric(named[1], errors="coerce")
-    order = pd.DataFrame({"segment": named[0], "band": band, "row": np.arange(len(groups))})
+    segment, band = _class_parts(groups)
+    order = pd.DataFrame({"segment": segment, "band": band, "row": np.arange(len(groups))})
     order = order.dropna(subset=["band"]).sort_values(["segment", "band"])
     return [g["row"].to_numpy() for _, g in order.groupby("segment", sort=True) if len(g) > 1]
 
@@ -198,7 +202,7 @@ def _band_chains(groups: pd.Index) -> list[np.ndarray]:
 def _allowed(groups: pd.Index, levels: np.ndarray, bounds: Bounds) -> np.ndarray:
     """Per group (rows) and level: within its segment's floor and ceiling (a group named
     ``segment#band`` is its segment's); a group whose bounds hold no level gets the nearest."""
-    segment = pd.Series(groups.astype(str)).str.rsplit("#", n=1).str[0]
+    segment, _ = _class_parts(groups)
     floor = segment.map({k: b[0] for k, b in bounds.items()}).fillna(-np.inf).to_numpy(float)
     ceiling = segment.map({k: b[1] for k, b in bounds.items()}).fillna(np.inf).to_numpy(float)
     ok = (levels[None, :] >= floor[:, None] - 1e-12) & (levels[None, :] <= ceiling[:, None] + 1e-12)

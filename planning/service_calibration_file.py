@@ -22,7 +22,7 @@ from ml.columns import SEGMENT
 from ml.config import Workspace
 from ml.config.policy import PolicyConfig
 from ml.errors import StrataError
-from ml.policy.service_calibration import calibrated_fill_rate, pooled_shortage_ratios
+from ml.policy.service_calibration import calibrated_fill_rate, configured_shortage_ratios
 
 __all__ = ["ServiceCalibration", "read_calibration", "with_calibration", "write_calibration"]
 
@@ -53,11 +53,7 @@ def _path(ws: Workspace) -> Path:
 def write_calibration(ws: Workspace, result: object, config: PolicyConfig) -> Path:
     """The newest windows' ratios of a :class:`planning.backtest.Backtest` to the reports."""
     origins = result.origins[-config.backtest.calibration_windows :]  # type: ignore[attr-defined]
-    ratios = pooled_shortage_ratios(
-        [o.calibration for o in origins],
-        config.backtest.calibration_min_products,
-        config.backtest.calibration_credibility,
-    )
+    ratios = configured_shortage_ratios([o.calibration for o in origins], config.backtest)
     body = {
         "ratios": ratios,
         "windows": [o.window.first.isoformat() for o in origins],

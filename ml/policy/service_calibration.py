@@ -39,8 +39,9 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from ml.columns import SEGMENT
+from ml.config.policy import BacktestConfig
 
-__all__ = ["calibrated_fill_rate", "pooled_shortage_ratios"]
+__all__ = ["calibrated_fill_rate", "configured_shortage_ratios", "pooled_shortage_ratios"]
 
 Array = NDArray[np.float64]
 
@@ -76,17 +77,23 @@ def pooled_shortage_ratios(
     sums = rows[teaches].groupby(SEGMENT, sort=True)[["planned", "achieved", "products"]].sum()
     sums = sums[sums["planned"] > 0]
     own = sums["achieved"] / sums["planned"]
-    if credibility <= 0:
-        return {str(k): float(v) for k, v in own.items()}
     weighted = rows[["planned", "achieved"]].mul(rows["products"], axis=0).sum()
-    if not weighted["planned"] > 0:
-        return {str(k): float(v) for k, v in own.items()}
-    pooled = float(weighted["achieved"] / weighted["planned"])
-    segments = pd.Index(sorted(set(rows[SEGMENT])))
-    n = sums["products"].reindex(segments, fill_value=0.0)
-    z = n / (n + credibility)
-    blended = z * own.reindex(segments, fill_value=0.0) + (1.0 - z) * pooled
-    return {str(k): float(v) for k, v in blended.items()}
+    if credibility > 0 and weighted["planned"] > 0:
+        pooled = float(weighted["achieved"] / weighted["planned"])
+        segments = pd.Index(sorted(set(rows[SEGMENT])))
+        n = sums["products"].reindex(segments, fill_value=0.0)
+        z = n / (n + credibility)
+        own = z * own.reindex(segments, fill_value=0.0) + (1.0 - z) * pooled
+    return {str(k): float(v) for k, v in own.items()}
+
+
+def configured_shortage_ratios(
+    history: list[pd.DataFrame], backtest: BacktestConfig
+) -> dict[str, float]:
+    """:func:`pooled_shortage_ratios` with the backtest config's minimum and credibility."""
+    return pooled_shortage_ratios(
+        history, backtest.calibration_min_products, backtest.calibration_credibility
+    )
 
 
 def calibrated_fill_rate(expected_fill_rate: ArrayLike, ratio: ArrayLike) -> Array:
