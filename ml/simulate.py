@@ -577,14 +577,20 @@ def simulate_inventory(
     if compiled is not None:
         # records and group series read the stock at each period's end: one period per call
         block = 1 if state.keeps else PERIODS_PER_CALL
+        scratch: dict[str, np.ndarray] = {}  # the kernel's work arrays, reused across calls
         for first in range(0, n_total, block):
             last = min(first + block, n_total)
             # the same numbers as the steps below: each period's k draws are the stream's next
             # k x 2 x streams numbers, and several periods' draws at once are theirs in order
-            u = rng.random(((last - first) * k, 2, n_streams))
+            shape = ((last - first) * k, 2, n_streams)
+            if scratch.get("u") is None or scratch["u"].shape != shape:
+                scratch["u"] = np.empty(shape)
+            u = rng.random(out=scratch["u"])
             measured = np.arange(first, last) >= n_warm
             # the kernel adds the periods to the totals; d per stream, each row reads its own
-            sold, short = replay_periods(first * k, k, measured, per_step[first:last], u, *compiled)
+            sold, short = replay_periods(
+                first * k, k, measured, per_step[first:last], u, *compiled, scratch=scratch
+            )
             for period in range(first, last) if state.keeps else ():
                 if period >= n_warm:
                     d = per_step[period] if streams is None else per_step[period][streams]

@@ -365,20 +365,24 @@ def replay_periods(
     policy: dict[str, NDArray],
     pipeline: Pipeline,
     runs: Runs,
+    scratch: dict[str, NDArray] | None = None,
 ) -> tuple[Array, NDArray[np.bool_]]:
     """The periods of ``measured`` (one flag each; k steps each) for every row, updating
     ``state`` and ``pipeline`` in place; each period's sales and stockout flags per row
     (periods x rows). ``d`` is each period's demand per step and random stream (periods x
     streams), ``u`` (periods x k, 2, streams); ``runs`` cut the rows into runs of whole
     streams, replayed in parallel. A measured period adds to the state's ``totals`` and
-    ``counts`` (see :func:`_run_period`)."""
+    ``counts`` (see :func:`_run_period`). ``scratch`` (a dict kept by the caller across calls)
+    holds the work arrays for the next call of the same shape: fresh memory is page-faulted and
+    zeroed by the kernel, which cost ~15% of a backtest's time. The arrays returned are then
+    overwritten by the next call."""
     link()
     n = policy["streams"].size
     steps = measured.size * k
     pipeline.room(most_orders(runs, policy["review_steps"], steps))
-    sold = np.empty((measured.size, n))
-    short = np.empty((measured.size, n), dtype=bool)
-    drawn_mean = np.full(u.shape[::2], np.nan)  # steps x streams: no lead time drawn yet
+    work = _work_arrays({} if scratch is None else scratch, measured.size, n, u.shape[::2])
+    sold, short, drawn_mean = work["sold"], work["short"], work["drawn_mean"]
+    drawn_mean.fill(np.nan)  # steps x streams: no lead time drawn yet
     with parallel_chunksize(1):  # a run per thread at a time: a busy core holds up less
         _period(
             runs.rows,
@@ -417,9 +421,26 @@ def replay_periods(
             sold,
             short,
             drawn_mean,
-            np.empty_like(drawn_mean),
-            np.empty_like(drawn_mean),
+            work["drawn_sd"],
+            work["drawn"],
             state["totals"],
             state["count_rows"],
         )
     return sold, short
+
+
+def _work_arrays(
+    scratch: dict[str, NDArray], periods: int, rows: int, steps_streams: tuple[int, ...]
+) -> dict[str, NDArray]:
+    """The kernel's output and scratch arrays for this shape, kept in ``scratch`` for reuse."""
+    shapes = {
+        "sold": ((periods, rows), np.float64),
+        "short": ((periods, rows), np.bool_),
+        "drawn_mean": (steps_streams, np.float64),
+        "drawn_sd": (steps_streams, np.float64),
+        "drawn": (steps_streams, np.float64),
+    }
+    for name, (shape, dtype) in shapes.items():
+        if name not in scratch or scratch[name].shape != shape:
+            scratch[name] = np.empty(shape, dtype=dtype)
+    return scratch
