@@ -52,7 +52,14 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import gammaincinv, ndtri
 
 from ml.errors import StrataError
-from ml.simulate_kernel import PERIODS_PER_CALL, Pipeline, Runs, most_orders, replay_periods
+from ml.simulate_kernel import (
+    PERIODS_PER_CALL,
+    Pipeline,
+    Runs,
+    most_orders,
+    replay_periods,
+    work_array,
+)
 
 __all__ = [
     "LEAD_TIME_DISTRIBUTIONS",
@@ -582,10 +589,7 @@ def simulate_inventory(
             last = min(first + block, n_total)
             # the same numbers as the steps below: each period's k draws are the stream's next
             # k x 2 x streams numbers, and several periods' draws at once are theirs in order
-            shape = ((last - first) * k, 2, n_streams)
-            if scratch.get("u") is None or scratch["u"].shape != shape:
-                scratch["u"] = np.empty(shape)
-            u = rng.random(out=scratch["u"])
+            u = rng.random(out=work_array(scratch, "u", ((last - first) * k, 2, n_streams)))
             measured = np.arange(first, last) >= n_warm
             # the kernel adds the periods to the totals; d per stream, each row reads its own
             sold, short = replay_periods(

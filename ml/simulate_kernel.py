@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 
 from ml.compiled_special import gammaincinv, link
 
-__all__ = ["PERIODS_PER_CALL", "Pipeline", "Runs", "most_orders", "replay_periods"]
+__all__ = ["PERIODS_PER_CALL", "Pipeline", "Runs", "most_orders", "replay_periods", "work_array"]
 
 Array = NDArray[np.float64]
 _LEAD_TIME_CAP_SDS = 8.0  # as ml.simulate: draws capped at mean + 8 sd
@@ -429,18 +429,21 @@ def replay_periods(
     return sold, short
 
 
+def work_array(
+    scratch: dict[str, NDArray], name: str, shape: tuple[int, ...], dtype: type = np.float64
+) -> NDArray:
+    """``scratch[name]`` when it has this shape, else a new uninitialised array kept there."""
+    if name not in scratch or scratch[name].shape != shape:
+        scratch[name] = np.empty(shape, dtype=dtype)
+    return scratch[name]
+
+
 def _work_arrays(
     scratch: dict[str, NDArray], periods: int, rows: int, steps_streams: tuple[int, ...]
 ) -> dict[str, NDArray]:
     """The kernel's output and scratch arrays for this shape, kept in ``scratch`` for reuse."""
-    shapes = {
-        "sold": ((periods, rows), np.float64),
-        "short": ((periods, rows), np.bool_),
-        "drawn_mean": (steps_streams, np.float64),
-        "drawn_sd": (steps_streams, np.float64),
-        "drawn": (steps_streams, np.float64),
-    }
-    for name, (shape, dtype) in shapes.items():
-        if name not in scratch or scratch[name].shape != shape:
-            scratch[name] = np.empty(shape, dtype=dtype)
+    work_array(scratch, "sold", (periods, rows))
+    work_array(scratch, "short", (periods, rows), np.bool_)
+    for name in ("drawn_mean", "drawn_sd", "drawn"):
+        work_array(scratch, name, steps_streams)
     return scratch
