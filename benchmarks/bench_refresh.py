@@ -3,6 +3,11 @@
 
 `--synthetic N` writes the synthetic company of N products (`strata synth`, untimed) under --work
 and refreshes it instead; peak memory is the largest resident set of a refresh process (os.wait4).
+`--monthly-extracts` writes its regional extracts as one file per month, and `--arrivals K` holds
+the newest K months back from the untimed preparation: each timed refresh first receives the next
+held-back month (a weekly or monthly refresh as it runs in production: history already ingested,
+the ingest cache harmonising only the new files). Run it from a clean checkout: code with
+uncommitted changes never uses the ingest cache.
 
 The workspace is a copy of configs/strata.yaml whose warehouse and MLflow store live under
 --work, so the benchmark never touches the demo's. It is prepared once, untimed, as
@@ -70,6 +75,26 @@ def workspace_copy(config: Path, data_root: Path, work: Path) -> Path:
     return out
 
 
+def hold_back(company: Path, months: int) -> list[list[Path]]:
+    """Move the newest `months` monthly extract files of every region aside (before the first
+    preparation); the held-back files per month, oldest first, each with its place to return."""
+    held = company / "held_back"
+    if months and not held.exists():
+        newest = sorted({p.name for p in company.glob("erp_*/*.*")})[-months:]
+        for path in sorted(company.glob("erp_*/*.*")):
+            if path.name in newest:
+                (held / path.parent.name).mkdir(parents=True, exist_ok=True)
+                path.rename(held / path.parent.name / path.name)
+    names = sorted({p.name for p in held.glob("*/*.*")}) if held.exists() else []
+    return [sorted(held.glob(f"*/{name}")) for name in names]
+
+
+def arrive(company: Path, files: list[Path]) -> None:
+    """A held-back month's files put back in their extract folders."""
+    for path in files:
+        path.rename(company / path.parent.name / path.name)
+
+
 def prepare(cfg: Path) -> None:
     """Features, one trained version and a champion, unless the copy has them already."""
     if (cfg.parent / "mlruns").exists():
@@ -93,11 +118,16 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--synthetic", type=int, default=0, help="N synthetic products instead")
     parser.add_argument("--weeks", type=int, default=104, help="weeks of synthetic history")
+    parser.add_argument("--monthly-extracts", action="store_true", help="one file per month")
+    parser.add_argument("--arrivals", type=int, default=0, help="months held back, one per run")
     args = parser.parse_args()
+    arrivals: list[list[Path]] = []
     if args.synthetic:
-        company = args.work / f"synthetic_{args.synthetic}x{args.weeks}"
+        shape = "m" if args.monthly_extracts else ""
+        company = args.work / f"synthetic_{args.synthetic}x{args.weeks}{shape}"
         if not (company / "strata.yaml").is_file():
             print(f"writing {args.synthetic:,} synthetic products (untimed)", flush=True)
+            monthly = ["--monthly-extracts"] if args.monthly_extracts else []
             _strata(
                 "synth",
                 "--skus",
@@ -106,7 +136,9 @@ def main() -> None:
                 str(args.weeks),
                 "--out",
                 str(company),
+                *monthly,
             )
+        arrivals = hold_back(company, args.arrivals if args.monthly_extracts else 0)
         cfg = company / "strata.yaml"
         name, target = (
             f"{args.synthetic:,} synthetic products x {args.weeks} weeks",
@@ -117,7 +149,10 @@ def main() -> None:
         name, target = "Online Retail", TARGET_S
     prepare(cfg)
     totals, peaks = [], []
-    for _ in range(args.runs):
+    for run in range(args.runs):
+        if run < len(arrivals):
+            arrive(company, arrivals[run])
+            print(f"new month arrived: {', '.join(p.name for p in arrivals[run][:1])}", flush=True)
         wall, peak = _timed_refresh(cfg)
         totals.append(wall)
         peaks.append(peak)

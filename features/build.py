@@ -28,6 +28,7 @@ from features.derive import (
     derive_attributes,
 )
 from features.ingest import ingest, write_tables
+from features.ingest_cache import CACHE_DIR, IngestCache
 from features.ingest_reuse import ingest_fingerprint, reused_ingest
 from features.snapshots import write_snapshot
 from ml import columns as C
@@ -134,16 +135,20 @@ def build_features(
     if engine not in ENGINES:
         raise StrataError(f"--engine {engine!r} is not an engine; use {' or '.join(ENGINES)}")
     say = progress or (lambda _msg: None)
-    fingerprint = ingest_fingerprint(ws, code_version())
+    version = code_version()
+    fingerprint = ingest_fingerprint(ws, version)
     result = reused_ingest(ws, fingerprint)
     if result is not None:
         say("sources unchanged since the last build: canonical tables reused")
         tables_dir = ws.warehouse / "tables"
     else:
         say("reading and validating sources")
-        result = ingest(ws)
+        cacheable = None if version.endswith("-dirty") else version
+        result = ingest(ws, cacheable)
         say("writing canonical tables")
         tables_dir = write_tables(ws, result, fingerprint)
+        if cacheable is not None:  # the files this build harmonised stay for the next one
+            IngestCache(ws.warehouse / CACHE_DIR).keep_only(result.cache_keys)
     sources = [_source_entry(ws, s) for s in result.report]
     dates = sorted(set(as_of or [_default_as_of(result.tables["demand_lines"])]))
     snapshots: list[Path] = []

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from ml.config import Source, Workspace
 from ml.errors import StrataError
 
-__all__ = ["Extract", "read_source", "source_label"]
+__all__ = ["Extract", "is_pattern", "read_source", "source_files", "source_label"]
 
 _DELIMITERS = (",", ";", "\t", "|")
 _DELIMITER_NAMES = {",": "','", ";": "';'", "\t": "'\\t' (tab)", "|": "'|'"}
@@ -57,8 +57,31 @@ def source_label(source: Source, position: int) -> str:
     return f"source '{source.name}' (sources[{position}] in the workspace config)"
 
 
-def read_source(ws: Workspace, source: Source, position: int, cache: dict | None = None) -> Extract:
-    """The raw rows of one source; StrataError naming source, file and fix when unreadable.
+def is_pattern(path: Path) -> bool:
+    """Whether a source's path is a glob pattern (``*``, ``?`` or ``[`` in its file name)."""
+    return any(ch in path.name for ch in "*?[")
+
+
+def source_files(ws: Workspace, source: Source) -> list[Path]:
+    """The files a csv or parquet source reads: its path, or every file its pattern matches in
+    name order (possibly none); empty for SQL."""
+    if source.kind == "sql" or source.path is None:
+        return []
+    path = ws.resolve(source.path)
+    if not is_pattern(source.path):
+        return [path]
+    return sorted(p for p in path.parent.glob(path.name) if p.is_file())
+
+
+def read_source(
+    ws: Workspace,
+    source: Source,
+    position: int,
+    cache: dict | None = None,
+    file: Path | None = None,
+) -> Extract:
+    """The raw rows of one source (``file``: which of its :func:`source_files`, default its
+    path); StrataError naming source, file and fix when unreadable.
 
     ``cache`` (a dict the caller owns for one ingest) lets two sources reading the same file
     with the same settings share one read.
@@ -66,9 +89,9 @@ def read_source(ws: Workspace, source: Source, position: int, cache: dict | None
     if source.kind == "sql":
         return _read_sql(ws, source, position)
     assert source.path is not None  # the Source model guarantees it for csv and parquet
-    path = ws.resolve(source.path)
+    path = ws.resolve(source.path) if file is None else file
     label = source_label(source, position)
-    shown = str(source.path)
+    shown = str(source.path if file is None else Path(source.path).parent / file.name)
     key = (source.kind, str(path.resolve()), source.encoding, source.delimiter)
     if cache is not None and key in cache:
         extract = cache[key]

@@ -26,8 +26,8 @@ from typing import Any
 import pandas as pd
 
 from features.canonical import bucketed_demand, collapsed_products, products_from_lines
-from features.connectors import Extract, read_source
-from features.harmonise import Harmonised, References, contract_table, harmonise
+from features.harmonise import contract_table
+from features.ingest_cache import FilePart
 from features.quarantine import (
     ROW_FIELD,
     check_accounting,
@@ -35,16 +35,14 @@ from features.quarantine import (
     quarantine_rows,
     source_report,
 )
-from features.source_checks import source_problems
+from features.source_parts import REFERENCE_TABLES, source_parts
 from ml import columns as C
 from ml.config import Source, Workspace
 from ml.contracts import QUARANTINE_COLUMNS, contract_failures, empty_table
-from ml.errors import StrataError
 
 __all__ = ["TABLES", "IngestResult", "ingest", "write_tables"]
 
 TABLES = ("demand_lines", "demand", "products", "supply", "inventory")
-_REFERENCE_TABLES = ("sku_xref", "uom", "fx")
 
 
 @dataclass(frozen=True)
@@ -54,37 +52,19 @@ class IngestResult:
     tables: dict[str, pd.DataFrame]
     quarantine: pd.DataFrame
     report: list[dict[str, Any]] = field(default_factory=list)
+    cache_keys: set[str] = field(default_factory=set)  # the ingest cache entries it used
 
 
-def _read_all(ws: Workspace) -> dict[str, Extract]:
-    messages = source_problems(ws)
-    extracts: dict[str, Extract] = {}
-    cache: dict = {}
-    for position, source in enumerate(ws.sources):
-        try:
-            extracts[source.name] = read_source(ws, source, position, cache)
-        except StrataError as exc:
-            messages.append(str(exc))
-    if messages:
-        head = f"{len(messages)} problem(s) with the sources of workspace '{ws.name}':"
-        raise StrataError("\n".join([head, *(f"  - {m}" for m in messages)]))
-    return extracts
-
-
-def _reference(done: dict[str, Harmonised], name: str | None) -> pd.DataFrame | None:
-    return None if name is None or name not in done else done[name].rows
-
-
-def _ragged_quarantine(source: Source, extract: Extract) -> pd.DataFrame:
-    if not extract.ragged:
+def _ragged_quarantine(source: Source, part: FilePart) -> pd.DataFrame:
+    if not part.ragged:
         return empty_table("quarantine")
-    rows, texts = zip(*extract.ragged, strict=True)
+    rows, texts = zip(*part.ragged, strict=True)
     n = len(rows)
     return pd.DataFrame(
         {
             C.TABLE: [source.table] * n,
             C.SOURCE: [source.name] * n,
-            C.SOURCE_FILE: [extract.path] * n,
+            C.SOURCE_FILE: [part.path] * n,
             C.SOURCE_ROW: pd.array(rows, dtype="int64"),
             C.FIELD: [ROW_FIELD] * n,
             C.VALUE: [t[:200] for t in texts],
@@ -94,93 +74,83 @@ def _ragged_quarantine(source: Source, extract: Extract) -> pd.DataFrame:
 
 
 def _products_once(
-    sources: list[Source], done: dict[str, Harmonised]
-) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
-    """Product rows per source with a sku_id kept from the first source declaring it."""
-    kept: dict[str, pd.DataFrame] = {}
-    extra: dict[str, pd.DataFrame] = {}
+    sources: list[Source], parts: dict[str, list[FilePart]]
+) -> tuple[dict[tuple[str, int], pd.DataFrame], dict[tuple[str, int], pd.DataFrame]]:
+    """Product rows per (source, file) with a sku_id kept from the first file declaring it."""
+    kept: dict[tuple[str, int], pd.DataFrame] = {}
+    extra: dict[tuple[str, int], pd.DataFrame] = {}
     owner: dict[str, str] = {}
     for source in sources:
-        rows = done[source.name].rows
-        earlier = rows[C.SKU_ID].map(owner).astype("str")
-        taken = earlier.notna().to_numpy()
-        shown = rows[C.SKU_ID] + " (already in source '" + earlier + "')"
-        extra[source.name] = problems(rows.index[taken], C.SKU_ID, shown, "duplicate_key")
-        kept[source.name] = rows[~taken]
-        owner.update(dict.fromkeys(kept[source.name][C.SKU_ID].unique(), source.name))
+        for i, part in enumerate(parts[source.name]):
+            rows = part.harmonised.rows
+            earlier = rows[C.SKU_ID].map(owner).astype("str")
+            taken = earlier.notna().to_numpy()
+            shown = rows[C.SKU_ID] + " (already in " + earlier + ")"
+            extra[source.name, i] = problems(rows.index[taken], C.SKU_ID, shown, "duplicate_key")
+            kept[source.name, i] = rows[~taken]
+            here = f"source '{source.name}'"
+            if len(parts[source.name]) > 1:
+                here += f" file {part.path}"
+            owner.update(dict.fromkeys(kept[source.name, i][C.SKU_ID].unique(), here))
     return kept, extra
 
 
-def _harmonised(ws: Workspace, extracts: dict[str, Extract]) -> dict[str, Harmonised]:
-    """Every source harmonised; the reference tables first, since the others are mapped by them."""
-    h = ws.harmonisation
-    done: dict[str, Harmonised] = {}
-    for source in sorted(ws.sources, key=lambda s: s.table not in _REFERENCE_TABLES):
-        refs = References(
-            sku_xref=_reference(done, h.sku_xref),
-            uom=_reference(done, h.uom),
-            fx=_reference(done, h.fx),
-        )
-        extract = extracts[source.name]
-        done[source.name] = harmonise(
-            extract.frame, source, h, refs, extract.path, extract.source_rows
-        )
-    return done
+def ingest(ws: Workspace, code_version: str | None = None) -> IngestResult:
+    """Every source read, harmonised and accounted for; the canonical tables built from them.
 
-
-def ingest(ws: Workspace) -> IngestResult:
-    """Every source read, harmonised and accounted for; the canonical tables built from them."""
-    extracts = _read_all(ws)
-    done = _harmonised(ws, extracts)
+    With `code_version`, each harmonised file is kept in the warehouse's ingest cache and an
+    unchanged file is read back from it (``features.ingest_cache``); the report's entries (one
+    per source file) say which were (``cached``)."""
+    found = source_parts(ws, code_version)
+    parts = found.parts
     product_sources = [s for s in ws.sources if s.table == "products"]
-    products_kept, products_extra = _products_once(product_sources, done)
+    products_kept, products_extra = _products_once(product_sources, parts)
 
     report: list[dict[str, Any]] = []
     quarantine_parts: list[pd.DataFrame] = []
-    by_table: dict[str, list[pd.DataFrame]] = {t: [] for t in (*TABLES, *_REFERENCE_TABLES)}
+    by_table: dict[str, list[pd.DataFrame]] = {t: [] for t in (*TABLES, *REFERENCE_TABLES)}
     descriptions: list[pd.Series] = []
     for source in ws.sources:
-        extract, result = extracts[source.name], done[source.name]
-        rows = products_kept.get(source.name, result.rows)
-        quarantine = _source_quarantine(source, extract, result, products_extra)
-        quarantine_parts.append(quarantine)
-        accepted = pd.Series(extract.source_rows.to_numpy()[rows.index.to_numpy()])
-        if source.table == "demand":  # descriptions only feed the product master fallback
-            descriptions.append(rows[C.DESCRIPTION])
-            rows = rows.drop(columns=C.DESCRIPTION)
-        if source.collapse:
-            rows = collapsed_products(rows)
-        by_table[contract_table(source.table)].append(rows)
-        entry = source_report(
-            name=source.name,
-            table=source.table,
-            path=extract.path,
-            sha256=extract.sha256,
-            rows_in=len(extract.source_rows) + len(extract.ragged),
-            accepted_rows=accepted,
-            quarantine=quarantine,
-            duplicates_removed=result.duplicates_removed,
-            rows_out=len(rows),
-        )
-        report.append(check_accounting(entry))
+        for i, part in enumerate(parts[source.name]):
+            result = part.harmonised
+            rows = products_kept.get((source.name, i), result.rows)
+            quarantine = _source_quarantine(source, part, products_extra.get((source.name, i)))
+            quarantine_parts.append(quarantine)
+            accepted = pd.Series(part.source_rows.to_numpy()[rows.index.to_numpy()])
+            if source.table == "demand":  # descriptions only feed the product master fallback
+                descriptions.append(rows[C.DESCRIPTION])
+                rows = rows.drop(columns=C.DESCRIPTION)
+            if source.collapse:
+                rows = collapsed_products(rows)
+            by_table[contract_table(source.table)].append(rows)
+            entry = source_report(
+                name=source.name,
+                table=source.table,
+                path=part.path,
+                sha256=part.sha256,
+                rows_in=len(part.source_rows) + len(part.ragged),
+                accepted_rows=accepted,
+                quarantine=quarantine,
+                duplicates_removed=result.duplicates_removed,
+                rows_out=len(rows),
+                cached=part.cached,
+            )
+            report.append(check_accounting(entry))
 
     tables = _canonical_tables(ws, by_table, descriptions, bool(product_sources), report)
     quarantine = pd.concat(quarantine_parts, ignore_index=True)[list(QUARANTINE_COLUMNS)]
-    return IngestResult(tables=tables, quarantine=quarantine, report=report)
+    return IngestResult(tables=tables, quarantine=quarantine, report=report, cache_keys=found.keys)
 
 
 def _source_quarantine(
-    source: Source,
-    extract: Extract,
-    result: Harmonised,
-    products_extra: dict[str, pd.DataFrame],
+    source: Source, part: FilePart, products_extra: pd.DataFrame | None
 ) -> pd.DataFrame:
-    """Every quarantined row of one source: ragged rows, then harmonisation's problems."""
-    found = pd.concat([result.problems, products_extra.get(source.name)], ignore_index=True)
+    """Every quarantined row of one source file: ragged rows, then harmonisation's problems."""
+    found = pd.concat([part.harmonised.problems, products_extra], ignore_index=True)
     return pd.concat(
         [
-            _ragged_quarantine(source, extract),
-            quarantine_rows(found, source.table, source.name, extract.path, extract.source_rows),
+            _ragged_quarantine(source, part),
+            quarantine_rows(found, source.table, source.name, part.path, part.source_rows),
         ],
         ignore_index=True,
     )

@@ -12,24 +12,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 
 import pandas as pd
 
+from features.connectors import source_files
 from features.ingest import TABLES, IngestResult
+from features.ingest_cache import file_digest
 from ml.config import Workspace
 
 __all__ = ["FINGERPRINT_FILE", "ingest_fingerprint", "reused_ingest"]
 
 FINGERPRINT_FILE = "ingest_fingerprint.json"
-
-
-def _file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def ingest_fingerprint(ws: Workspace, code_version: str) -> str | None:
@@ -39,13 +32,11 @@ def ingest_fingerprint(ws: Workspace, code_version: str) -> str | None:
         return None
     files: dict[str, str] = {}
     for source in ws.sources:
-        if source.kind == "sql" or source.path is None:
+        found = source_files(ws, source)
+        if source.kind == "sql" or not found or not all(p.is_file() for p in found):
             return None
-        path = ws.resolve(source.path)
-        if not path.is_file():
-            return None
-        key = str(path.resolve())
-        files[key] = files.get(key) or _file_digest(path)
+        for path in found:
+            files[str(path.resolve())] = file_digest(path)
     about = {
         "sources": [s.model_dump(mode="json") for s in ws.sources],
         "harmonisation": ws.harmonisation.model_dump(mode="json"),

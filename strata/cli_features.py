@@ -99,11 +99,24 @@ def synth(
     weeks: Annotated[int, typer.Option("--weeks", help="weeks of history", min=8)] = 104,
     out: Annotated[Path, typer.Option("--out", help="output folder")] = Path("data/synthetic"),
     seed: Annotated[int, typer.Option("--seed", help="random seed")] = 7,
+    monthly_extracts: Annotated[
+        bool,
+        typer.Option(
+            "--monthly-extracts", help="write each regional extract as one file per month"
+        ),
+    ] = False,
 ) -> None:
     """Write a synthetic multi-source company with planted patterns and its ground truth."""
     from synth.company import write_synthetic_company
 
-    paths = run(write_synthetic_company, out, n_skus=skus, n_weeks=weeks, seed=seed)
+    paths = run(
+        write_synthetic_company,
+        out,
+        n_skus=skus,
+        n_weeks=weeks,
+        seed=seed,
+        monthly_extracts=monthly_extracts,
+    )
     typer.echo(
         f"wrote synthetic company to {out} ({len(paths)} files); config: {out / 'strata.yaml'}"
     )

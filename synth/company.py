@@ -91,6 +91,8 @@ class _Written:
     supply: SupplyFile
     inventory: Path
     suppliers: Suppliers
+    eu_paths: list[Path]
+    us_paths: list[Path]
 
 
 def write_synthetic_company(
@@ -101,8 +103,13 @@ def write_synthetic_company(
     seed: int = 7,
     demand_shift: DemandShift | None = None,
     lead_time_shift: LeadTimeShift | None = None,
+    monthly_extracts: bool = False,
 ) -> list[Path]:
     """Write the synthetic company's files into `out`; returns the paths written.
+
+    `monthly_extracts` writes each regional extract as one file per calendar month in a folder
+    of its own (``erp_eu/2023-01.csv``, ...), the workspace reading them by a pattern; the rows
+    are the same as in the single file.
 
     `demand_shift` plants a drift (e.g. one segment's demand doubling from a week on); the
     ground truth keeps the planted segments, and the truth's expected totals follow the shift.
@@ -115,7 +122,7 @@ def write_synthetic_company(
     cal = history_calendar(n_weeks)
     planted = _planted(n_skus, n_weeks, cal, rng, demand_shift)
     product = product_codes(n_skus, rng.master)
-    written = _write_sources(out, planted, cal, product, rng, lead_time_shift)
+    written = _write_sources(out, planted, cal, product, rng, lead_time_shift, monthly_extracts)
     truth = ground_truth(
         planted.plan,
         planted.demand,
@@ -130,10 +137,10 @@ def write_synthetic_company(
     )
     truth_path = write_csv(truth, out / "ground_truth.csv")
     counts_path = _write_truth_counts(out, seed, n_skus, n_weeks, cal, written)
-    config_path = _write_config(out, n_skus, n_weeks, seed)
+    config_path = _write_config(out, n_skus, n_weeks, seed, monthly_extracts)
     return [
-        out / EU_STYLE.file_name,
-        out / US_STYLE.file_name,
+        *written.eu_paths,
+        *written.us_paths,
         *written.master.paths,
         written.supply.path,
         written.inventory,
@@ -189,6 +196,7 @@ def _write_sources(
     product: ProductCodes,
     rng: _Streams,
     lead_time_shift: LeadTimeShift | None = None,
+    monthly: bool = False,
 ) -> _Written:
     """Every source file: the two extracts, the master data, supply and inventory."""
     plan, n_skus = planted.plan, len(product.sku_ids)
@@ -207,6 +215,7 @@ def _write_sources(
             cal,
             out,
             rng.eu,
+            monthly,
         )
         us_job = pool.submit(
             _write_region,
@@ -220,6 +229,7 @@ def _write_sources(
             cal,
             out,
             rng.us,
+            monthly,
         )
         suppliers = Suppliers(*supplier_assignment(n_skus, rng.master))
         master = master_files(
@@ -246,8 +256,8 @@ def _write_sources(
             lead_time_shift,
         )
         inventory = inventory_file(out, plan, ewq, cal, product.sku_ids, rng.stock)
-        eu, us = eu_job.result(), us_job.result()
-    return _Written(eu, us, master, supply, inventory, suppliers)
+        (eu, eu_paths), (us, us_paths) = eu_job.result(), us_job.result()
+    return _Written(eu, us, master, supply, inventory, suppliers, eu_paths, us_paths)
 
 
 def _write_region(
@@ -261,8 +271,10 @@ def _write_region(
     cal: HistoryCalendar,
     out: Path,
     rng: np.random.Generator,
-) -> RegionResult:
-    """Build one regional extract from its weekly sales (source units) and write it."""
+    monthly: bool = False,
+) -> tuple[RegionResult, list[Path]]:
+    """Build one regional extract from its weekly sales (source units) and write it (one file,
+    or one per month); the files written."""
     n_skus = len(product_codes)
     week, sku, qty = sales
     lines = extract_lines(
@@ -281,14 +293,41 @@ def _write_region(
     )
     day_labels = cal.labels(np.arange(cal.n_days), style.date_format).to_pylist()
     table = region_extract_table(lines, style, product_codes, n_customers, day_labels, rng)
-    write_table(table, out / style.file_name, style.delimiter)
+    paths = _write_extract(table, cal.month_of_day[lines.day], style, cal, out, monthly)
     revenue = qty * lines.sale_price * rate_by_day[lines.sale_day]
-    return RegionResult(
+    result = RegionResult(
         lines=lines,
         qty=np.bincount(sku, weights=qty * factor[sku], minlength=n_skus),
         revenue=np.bincount(sku, weights=revenue, minlength=n_skus),
         n_lines=np.bincount(sku, minlength=n_skus),
     )
+    return result, paths
+
+
+def _write_extract(
+    table: pa.Table,
+    month: np.ndarray,
+    style: RegionStyle,
+    cal: HistoryCalendar,
+    out: Path,
+    monthly: bool,
+) -> list[Path]:
+    """The extract as one file, or with `monthly` one file per month of its rows' days (`month`:
+    the calendar month of each row) in the folder ``<stem>/``, named ``YYYY-MM<suffix>``."""
+    if not monthly:
+        return [write_table(table, out / style.file_name, style.delimiter)]
+    name = Path(style.file_name)
+    folder = out / name.stem
+    folder.mkdir(parents=True, exist_ok=True)
+    first_day = np.unique(cal.month_of_day, return_index=True)
+    paths = []
+    for m, day in zip(*first_day, strict=True):
+        if not (month == m).any():
+            continue
+        label = (cal.start + timedelta(days=int(day))).strftime("%Y-%m")
+        part = table.filter(pa.array(month == m))
+        paths.append(write_table(part, folder / f"{label}{name.suffix}", style.delimiter))
+    return paths
 
 
 def _check_size(n_skus: int, n_weeks: int) -> None:
@@ -327,8 +366,8 @@ def _write_truth_counts(
     return path
 
 
-def _write_config(out: Path, n_skus: int, n_weeks: int, seed: int) -> Path:
-    config = synthetic_workspace_config(n_weeks)
+def _write_config(out: Path, n_skus: int, n_weeks: int, seed: int, monthly: bool) -> Path:
+    config = synthetic_workspace_config(n_weeks, monthly)
     Workspace.model_validate(config)  # an invalid config here is a bug in this module
     header = (
         "# Workspace for the synthetic company written by `strata synth`"

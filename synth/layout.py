@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from ml.columns import (
@@ -89,8 +90,9 @@ FX_COLUMNS = (MONTH, CURRENCY, RATE_TO_REPORTING)
 _ISO = "%Y-%m-%d"
 
 
-def _demand_source(style: RegionStyle) -> dict[str, Any]:
-    """A regional extract: its own column names, date format, unit, currency and row rules."""
+def _demand_source(style: RegionStyle, monthly: bool) -> dict[str, Any]:
+    """A regional extract (one file, or with `monthly` a folder of monthly files): its own
+    column names, date format, unit, currency and row rules."""
     doc, date_col, customer, _state, country, sku, qty, price = style.columns
     _sale, cancel, credit = style.doc_prefix
     is_csv = style.delimiter is not None
@@ -98,7 +100,9 @@ def _demand_source(style: RegionStyle) -> dict[str, Any]:
         "name": style.source,
         "table": "demand",
         "kind": "csv" if is_csv else "parquet",
-        "path": style.file_name,
+        "path": f"{Path(style.file_name).stem}/*{Path(style.file_name).suffix}"
+        if monthly
+        else style.file_name,
         **({"delimiter": style.delimiter} if is_csv else {}),
         "columns": {
             DOCUMENT_ID: doc,
@@ -142,8 +146,9 @@ def _table_source(
     return source
 
 
-def synthetic_workspace_config(n_weeks: int) -> dict[str, Any]:
-    """The strata.yaml content for the generated files; paths relative to the yaml's folder."""
+def synthetic_workspace_config(n_weeks: int, monthly: bool = False) -> dict[str, Any]:
+    """The strata.yaml content for the generated files (`monthly`: the extracts as monthly
+    files); paths relative to the yaml's folder."""
     window = min(52, n_weeks)
     return {
         "name": "synthetic-company",
@@ -162,8 +167,8 @@ def synthetic_workspace_config(n_weeks: int) -> dict[str, Any]:
             "fx": "fx",
         },
         "sources": [
-            _demand_source(EU_STYLE),
-            _demand_source(US_STYLE),
+            _demand_source(EU_STYLE, monthly),
+            _demand_source(US_STYLE, monthly),
             {
                 **_table_source("products", "products", PRODUCT_COLUMNS, {LAUNCH_DATE: _ISO}),
                 "currency": REPORTING_CURRENCY,
