@@ -4,8 +4,8 @@ with rows that repeat an earlier file of their source set aside.
 A csv or parquet source reads one file, or every file its glob pattern matches (``path:
 erp/*.csv``, in name order), each with the source's settings. Reference sources (sku_xref, uom,
 fx) come first, since the others are mapped by them. Every problem that stops a source from
-being read is collected across all sources into one ``StrataError`` before anything is
-harmonised. With a cache (:mod:`features.ingest_cache`), a file whose inputs are unchanged is
+being read is collected across all sources into one ``StrataError`` (files are read and
+harmonised one at a time; after the first problem the rest are only read, to find theirs). With a cache (:mod:`features.ingest_cache`), a file whose inputs are unchanged is
 read back instead of read and harmonised again; its inputs include the reference files it may be
 mapped by (every reference file for the other sources, those declared before it for a reference
 source).
@@ -55,7 +55,6 @@ class _Planned:
     file: Path | None  # None: a SQL source
     key: str | None
     part: FilePart | None = None
-    extract: Extract | None = None
 
 
 def source_parts(ws: Workspace, code_version: str | None = None) -> SourceParts:
@@ -64,26 +63,29 @@ def source_parts(ws: Workspace, code_version: str | None = None) -> SourceParts:
     messages = source_problems(ws)
     planned = _plan(ws, code_version, messages)
     read_cache: dict = {}
-    for item in (p for plan in planned.values() for p in plan):
-        if cache is not None and item.key is not None:
-            item.part = cache.load(item.key)
-        if item.part is None:
-            try:
-                item.extract = read_source(ws, item.source, item.position, read_cache, item.file)
-            except StrataError as exc:
-                messages.append(str(exc))
-    if messages:
-        head = f"{len(messages)} problem(s) with the sources of workspace '{ws.name}':"
-        raise StrataError("\n".join([head, *(f"  - {m}" for m in messages)]))
     done: dict[str, list[FilePart]] = {}
     for name, plan in planned.items():
         refs = _references(ws, done)
         for item in plan:
-            if item.part is None:
-                item.part = _harmonised(ws, item, refs)
+            if cache is not None and item.key is not None:
+                item.part = cache.load(item.key)
+            if item.part is not None:
+                continue
+            # sources sharing one file read it once; a folder's files are not kept
+            shared = None if _is_folder(item.source) else read_cache
+            try:
+                extract = read_source(ws, item.source, item.position, shared, item.file)
+            except StrataError as exc:
+                messages.append(str(exc))
+                continue
+            if not messages:  # one file at a time, so only one file's raw rows are held
+                item.part = _harmonised(ws, item.source, extract, refs)
                 if cache is not None and item.key is not None:
                     cache.save(item.key, item.part)
         done[name] = _without_repeats([item.part for item in plan if item.part is not None])
+    if messages:
+        head = f"{len(messages)} problem(s) with the sources of workspace '{ws.name}':"
+        raise StrataError("\n".join([head, *(f"  - {m}" for m in messages)]))
     by_declaration = {s.name: done[s.name] for s in ws.sources}
     keys = {item.key for plan in planned.values() for item in plan if item.key is not None}
     return SourceParts(by_declaration, keys, cache)
@@ -148,17 +150,17 @@ def _references(ws: Workspace, done: dict[str, list[FilePart]]) -> References:
     return References(sku_xref=rows(h.sku_xref), uom=rows(h.uom), fx=rows(h.fx))
 
 
-def _harmonised(ws: Workspace, item: _Planned, refs: References) -> FilePart:
-    extract = item.extract
-    assert extract is not None
-    source = item.source
+def _is_folder(source: Source) -> bool:
+    return source.path is not None and is_pattern(source.path)
+
+
+def _harmonised(ws: Workspace, source: Source, extract: Extract, refs: References) -> FilePart:
     hashes = None
-    if source.path is not None and is_pattern(source.path):
+    if _is_folder(source):
         hashes = pd.util.hash_pandas_object(extract.frame, index=False).to_numpy()
     result = harmonise(
         extract.frame, source, ws.harmonisation, refs, extract.path, extract.source_rows
     )
-    item.extract = None  # the raw rows are not needed again
     return FilePart(
         path=extract.path,
         sha256=extract.sha256,
