@@ -143,9 +143,10 @@ def _references(ws: Workspace, done: dict[str, list[FilePart]]) -> References:
     h = ws.harmonisation
 
     def rows(name: str | None) -> pd.DataFrame | None:
-        if name is None or name not in done:
+        parts = done.get(name) if name is not None else None
+        if not parts:  # not declared, or not harmonised (a problem was found)
             return None
-        return pd.concat([p.harmonised.rows for p in done[name]], ignore_index=True)
+        return pd.concat([p.harmonised.rows for p in parts], ignore_index=True)
 
     return References(sku_xref=rows(h.sku_xref), uom=rows(h.uom), fx=rows(h.fx))
 
