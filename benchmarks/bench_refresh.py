@@ -80,13 +80,13 @@ def hold_back(company: Path, months: int) -> list[list[Path]]:
     preparation); the held-back files per month, oldest first, each with its place to return."""
     held = company / "held_back"
     if months and not held.exists():
-        newest = sorted({p.name for p in company.glob("erp_*/*.*")})[-months:]
+        newest = sorted({p.stem for p in company.glob("erp_*/*.*")})[-months:]
         for path in sorted(company.glob("erp_*/*.*")):
-            if path.name in newest:
+            if path.stem in newest:
                 (held / path.parent.name).mkdir(parents=True, exist_ok=True)
                 path.rename(held / path.parent.name / path.name)
-    names = sorted({p.name for p in held.glob("*/*.*")}) if held.exists() else []
-    return [sorted(held.glob(f"*/{name}")) for name in names]
+    months_held = sorted({p.stem for p in held.glob("*/*.*")}) if held.exists() else []
+    return [sorted(held.glob(f"*/{month}.*")) for month in months_held]
 
 
 def arrive(company: Path, files: list[Path]) -> None:
