@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from ml.config import Source, Workspace
 from ml.errors import StrataError
 
-__all__ = ["Extract", "is_pattern", "read_source", "source_files", "source_label"]
+__all__ = ["Extract", "is_pattern", "read_source", "shown_path", "source_files", "source_label"]
 
 _DELIMITERS = (",", ";", "\t", "|")
 _DELIMITER_NAMES = {",": "','", ";": "';'", "\t": "'\\t' (tab)", "|": "'|'"}
@@ -62,6 +62,12 @@ def is_pattern(path: Path) -> bool:
     return any(ch in path.name for ch in "*?[")
 
 
+def shown_path(source: Source, file: Path | None = None) -> str:
+    """A source file as users see it: the config's path, or its folder and the file's name."""
+    assert source.path is not None
+    return str(source.path if file is None else source.path.parent / file.name)
+
+
 def source_files(ws: Workspace, source: Source) -> list[Path]:
     """The files a csv or parquet source reads: its path, or every file its pattern matches in
     name order (possibly none); empty for SQL."""
@@ -91,7 +97,7 @@ def read_source(
     assert source.path is not None  # the Source model guarantees it for csv and parquet
     path = ws.resolve(source.path) if file is None else file
     label = source_label(source, position)
-    shown = str(source.path if file is None else Path(source.path).parent / file.name)
+    shown = shown_path(source, file)
     key = (source.kind, str(path.resolve()), source.encoding, source.delimiter)
     if cache is not None and key in cache:
         extract = cache[key]

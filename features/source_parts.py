@@ -23,7 +23,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.connectors import Extract, is_pattern, read_source, source_files, source_label
+from features.connectors import (
+    Extract,
+    is_pattern,
+    read_source,
+    shown_path,
+    source_files,
+    source_label,
+)
 from features.harmonise import Harmonised, References, harmonise
 from features.ingest_cache import CACHE_DIR, FilePart, IngestCache, file_digest, part_key
 from features.quarantine import ROW_FIELD, problems
@@ -43,7 +50,6 @@ class SourceParts:
 
     parts: dict[str, list[FilePart]]
     keys: set[str]
-    cache: IngestCache | None
 
 
 @dataclass
@@ -88,7 +94,7 @@ def source_parts(ws: Workspace, code_version: str | None = None) -> SourceParts:
         raise StrataError("\n".join([head, *(f"  - {m}" for m in messages)]))
     by_declaration = {s.name: done[s.name] for s in ws.sources}
     keys = {item.key for plan in planned.values() for item in plan if item.key is not None}
-    return SourceParts(by_declaration, keys, cache)
+    return SourceParts(by_declaration, keys)
 
 
 def _plan(
@@ -106,7 +112,7 @@ def _plan(
             keys: list[str | None] = [None]
         else:
             files = source_files(ws, source)
-            if not files and source.path is not None and is_pattern(source.path):
+            if not files and _is_folder(source):
                 messages.append(
                     f"{source_label(source, position)}: no file matches {source.path} (looked in "
                     f"{ws.resolve(source.path).parent}); put the extracts there or fix 'path'"
@@ -130,12 +136,8 @@ def _key(
     if code_version is None or None in reference_keys or not file.is_file():
         return None
     known = [k for k in reference_keys if k is not None]
-    return part_key(ws, source, _shown(source, file), file_digest(file), known, code_version)
-
-
-def _shown(source: Source, file: Path) -> str:
-    assert source.path is not None
-    return str(source.path if not is_pattern(source.path) else source.path.parent / file.name)
+    shown = shown_path(source, file if _is_folder(source) else None)
+    return part_key(ws, source, shown, file_digest(file), known, code_version)
 
 
 def _references(ws: Workspace, done: dict[str, list[FilePart]]) -> References:
